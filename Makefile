@@ -1,0 +1,45 @@
+# make book: create .venv if missing, install the locked environment, execute and render the book.
+# make test: the same environment, then lint, type checks and the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: book test lint sync lock clean env
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html -W --keep-going
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m aligninfo check
+	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --nbval-lax notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests
+	$(BIN)/mypy
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Rewrite notebooks/*.ipynb from book/*.md (executes each chapter at smoke scale).
+sync: $(STAMP)
+	$(BIN)/python -m aligninfo sync
+
+# Re-solve the lock from pyproject.toml's ranges in a scratch environment.
+lock:
+	rm -rf /tmp/aligninfo-lock && $(PYTHON) -m venv /tmp/aligninfo-lock
+	/tmp/aligninfo-lock/bin/pip install --quiet torch==2.13.0 -e '.[book,test,data]' setuptools
+	/tmp/aligninfo-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' > requirements.lock.new
+	{ sed -n '1,2p' requirements.lock; cat requirements.lock.new; } > requirements.lock && rm requirements.lock.new
+
+clean:
+	rm -rf _build .pytest_cache .mypy_cache .ruff_cache

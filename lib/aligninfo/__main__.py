@@ -1,0 +1,67 @@
+"""Command line: ``python -m aligninfo {run,sync,check,list}``.
+
+Examples::
+
+    python -m aligninfo list
+    python -m aligninfo run 03_linear_alignment -p scale paper -p device cuda -o out.ipynb
+    python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
+    python -m aligninfo check           # fail when a pair is out of sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from aligninfo import run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen command; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m aligninfo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the chapters and their parameters")
+    execute = commands.add_parser("run", help="execute a chapter with parameters (papermill)")
+    execute.add_argument("chapter", help="path or name of a chapter (book/*.md, notebooks/*.ipynb)")
+    execute.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                         metavar=("NAME", "VALUE"), help="a parameter (Python literal or string)")
+    execute.add_argument("-o", "--output", help="executed notebook to write (.ipynb)")
+    pair = commands.add_parser("sync", help="write notebooks/*.ipynb from book/*.md")
+    pair.add_argument("chapters", nargs="*", help="chapters to sync (default: all)")
+    pair.add_argument("--no-execute", action="store_true",
+                      help="do not execute (carry checked outputs over from the old pair)")
+    commands.add_parser("check", help="fail when a chapter and its notebook pair differ")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        return _list()
+    if args.command == "run":
+        parameters = {name: run.parse_value(value) for name, value in args.parameter}
+        run.run_chapter(args.chapter, args.output, parameters)
+        return 0
+    if args.command == "sync":
+        selected = [run.resolve(c) for c in args.chapters] or None
+        for path in run.sync(selected, execute=not args.no_execute):
+            print(f"wrote {path.relative_to(run.ROOT)}")
+        return 0
+    problems = [p for p in map(run.out_of_sync, run.chapters()) if p]
+    for problem in problems:
+        print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _list() -> int:
+    """Print each chapter with its parameters and their defaults."""
+    from papermill import inspect_notebook
+
+    for chapter in run.chapters():
+        print(chapter.stem)
+        for name, p in inspect_notebook(str(run.pair_of(chapter))).items():
+            print(f"    {name} = {p['default']}  {p['help']}".rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
