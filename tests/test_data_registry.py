@@ -1,0 +1,207 @@
+"""Fetching by address and SHA-256: no refetch of good files, clear errors on bad ones."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pooch
+import pytest
+from aligninfo.data import registry
+from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, fetch
+
+ALL_FILES = [(ds, name) for ds, files in REGISTRY.items() for name in files]
+COMMITS = {
+    "lfmc": "nasaharvest/presto/13173d028f035abcbcc3b13829314323a5c15d02/",
+    "houston2013": "danfenghong/IEEE_TGRS_MDL-RS/cb0e1287c6011dfa127a9d2fb10991dbb47e9ac1/",
+}
+
+
+@pytest.fixture
+def no_download(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (and refuse) every download attempt."""
+    calls: list[str] = []
+
+    def refuse(url: str, **kwargs: Any) -> str:
+        calls.append(url)
+        raise RuntimeError("download attempted in a test")
+
+    monkeypatch.setattr(registry.pooch, "retrieve", refuse)
+    return calls
+
+
+@pytest.fixture
+def copy_dir(data_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the real data; permissions restored afterwards so cleanup works."""
+    root = tmp_path / "data"
+    for dataset in REGISTRY:
+        shutil.copytree(data_dir / dataset, root / dataset)
+    make_writable(root)
+    yield root
+    make_writable(root)
+
+
+def make_writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def make_read_only(folder: Path) -> None:
+    for path in folder.iterdir():
+        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    folder.chmod(0o555)
+
+
+def damage(path: Path) -> bytes:
+    """Flip one byte in the middle of ``path``; return the damaged bytes."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("dataset", "name"), ALL_FILES)
+def test_registry_hash_matches_real_file(data_dir: Path, dataset: str, name: str) -> None:
+    assert registry.sha256(data_dir / dataset / name) == REGISTRY[dataset][name].sha256
+
+
+@pytest.mark.parametrize(("dataset", "name"), ALL_FILES)
+def test_registry_url_is_pinned_raw_address(dataset: str, name: str) -> None:
+    url = REGISTRY[dataset][name].url
+    assert url.startswith("https://raw.githubusercontent.com/" + COMMITS[dataset])
+    assert url.endswith("/" + name)
+
+
+def test_registry_lists_every_file(data_dir: Path) -> None:
+    for dataset, files in REGISTRY.items():
+        on_disk = {p.name for p in (data_dir / dataset).iterdir()} - {"LICENSE"}
+        assert on_disk == set(files)
+
+
+def test_good_file_in_read_only_dir_is_not_fetched(data_dir: Path, no_download: list[str]) -> None:
+    for dataset, name in ALL_FILES:
+        assert fetch(dataset, name, data_dir) == data_dir / dataset / name
+    assert no_download == []
+
+
+def test_good_file_in_writable_dir_is_not_fetched(copy_dir: Path, no_download: list[str]) -> None:
+    before = (copy_dir / "lfmc" / "target.npy").stat().st_mtime_ns
+    assert fetch("lfmc", "target.npy", copy_dir) == copy_dir / "lfmc" / "target.npy"
+    assert (copy_dir / "lfmc" / "target.npy").stat().st_mtime_ns == before
+    assert no_download == []
+
+
+def test_data_dir_from_env_var(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, no_download: list[str]
+) -> None:
+    monkeypatch.setenv("ALIGNINFO_DATA", str(data_dir))
+    assert registry.default_data_dir() == data_dir
+    assert fetch("houston2013", "TrLabel.mat") == data_dir / "houston2013" / "TrLabel.mat"
+
+
+def test_default_data_dir_is_pooch_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALIGNINFO_DATA", raising=False)
+    assert registry.default_data_dir() == Path(pooch.os_cache("aligninfo"))
+
+
+def test_unknown_file_is_rejected(data_dir: Path) -> None:
+    with pytest.raises(KeyError, match="lfmc/nope.npy"):
+        fetch("lfmc", "nope.npy", data_dir)
+
+
+def test_bad_hash_in_read_only_dir_is_reported_not_overwritten(
+    copy_dir: Path, no_download: list[str]
+) -> None:
+    path = copy_dir / "lfmc" / "target.npy"
+    damaged = damage(path)
+    make_read_only(path.parent)
+    assert not registry.is_writable(path.parent)
+    with pytest.raises(DataFileError) as info:
+        fetch("lfmc", "target.npy", copy_dir)
+    message = str(info.value)
+    assert str(path) in message
+    assert REGISTRY["lfmc"]["target.npy"].sha256 in message
+    assert registry.sha256(path) in message
+    assert "read-only" in message and "not" in message
+    assert path.read_bytes() == damaged
+    assert no_download == []
+
+
+def test_missing_file_in_read_only_dir_is_reported(copy_dir: Path, no_download: list[str]) -> None:
+    (copy_dir / "houston2013" / "TeLabel.mat").unlink()
+    make_read_only(copy_dir / "houston2013")
+    with pytest.raises(DataFileError, match=r"TeLabel\.mat is missing.*read-only"):
+        fetch("houston2013", "TeLabel.mat", copy_dir)
+    assert no_download == []
+
+
+def test_refetch_without_network_fails_clearly(
+    copy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writable folder triggers a real pooch download, here from an unreachable address."""
+    path = copy_dir / "lfmc" / "month.npy"
+    damaged = damage(path)
+    url = "http://127.0.0.1:9/month.npy"
+    old = REGISTRY["lfmc"]["month.npy"]
+    monkeypatch.setitem(REGISTRY["lfmc"], "month.npy", FileEntry(url, old.sha256))
+    with pytest.raises(DataFileError) as info:
+        fetch("lfmc", "month.npy", copy_dir)
+    message = str(info.value)
+    assert str(path) in message and url in message and "failed" in message
+    assert path.read_bytes() == damaged
+
+
+def fake_server(monkeypatch: pytest.MonkeyPatch, payload: bytes) -> list[str]:
+    """Make pooch 'download' ``payload`` for any address, keeping its own hash check."""
+    calls: list[str] = []
+    real_retrieve = pooch.retrieve
+
+    def downloader(url: str, output_file: Any, pooch_: Any) -> None:
+        calls.append(url)
+        Path(output_file).write_bytes(payload)
+
+    def retrieve(url: str, **kwargs: Any) -> str:
+        return str(real_retrieve(url, downloader=downloader, **kwargs))
+
+    monkeypatch.setattr(registry.pooch, "retrieve", retrieve)
+    return calls
+
+
+def test_damaged_file_in_writable_dir_is_refetched(
+    data_dir: Path, copy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = (data_dir / "houston2013" / "TrLabel.mat").read_bytes()
+    path = copy_dir / "houston2013" / "TrLabel.mat"
+    damage(path)
+    calls = fake_server(monkeypatch, good)
+    assert fetch("houston2013", "TrLabel.mat", copy_dir) == path
+    assert calls == [REGISTRY["houston2013"]["TrLabel.mat"].url]
+    assert path.read_bytes() == good
+
+
+def test_missing_file_in_new_dir_is_fetched(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = (data_dir / "lfmc" / "is_test.npy").read_bytes()
+    calls = fake_server(monkeypatch, good)
+    path = fetch("lfmc", "is_test.npy", tmp_path / "fresh")
+    assert path == tmp_path / "fresh" / "lfmc" / "is_test.npy"
+    assert path.read_bytes() == good and len(calls) == 1
+    fetch("lfmc", "is_test.npy", tmp_path / "fresh")
+    assert len(calls) == 1
+
+
+def test_download_with_wrong_hash_fails_clearly(
+    copy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = copy_dir / "lfmc" / "latlon.npy"
+    path.unlink()
+    fake_server(monkeypatch, b"not the file")
+    with pytest.raises(
+        DataFileError, match=r"latlon\.npy is missing.*downloading it from .* failed"
+    ):
+        fetch("lfmc", "latlon.npy", copy_dir)
+    assert not path.exists()
