@@ -1,0 +1,780 @@
+"""Alignment objectives: pure loss functions on embeddings, and the objectives the loop trains.
+
+Two layers, one loss per place:
+
+1. **Pure functions** on ``(batch, dim)`` tensors returning a scalar: :func:`info_nce`,
+   :func:`cca`, :func:`barlow_twins`, :func:`vicreg`, :func:`decur`, :func:`nt_xent`,
+   :func:`reconstruction`, :func:`comm`. They validate their inputs (``ValueError`` naming the
+   problem: shape mismatch, batch of one, NaN or Inf, non-positive temperature), compute in
+   float32 even under autocast, and know nothing about models.
+
+2. **Objectives**, small ``nn.Module`` s with one calling convention, so one training loop
+   serves them all::
+
+       objective = OBJECTIVES[name](**hyperparameters)     # or make_objective(name, ...)
+       loss = objective(model, batch)                       # scalar tensor
+
+   where ``model`` is an :class:`aligninfo.encoders.MultimodalEncoder` (``encode(key, x)``,
+   ``decode(key, z)``, ``fuse({key: h or None})``) and ``batch`` a mapping from modality key
+   (``"x1"``, ``"x2"``) to a ``(batch, *in_shape)`` tensor; other keys (``"y"``) are ignored.
+   An objective embeds what it needs (clean inputs, augmented views, masked modalities) and
+   applies the pure functions. Objectives with state (a learnable temperature) hold it as
+   parameters, which the training loop optimises and checkpoints with the model's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ParamSpec
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aligninfo.augment import Augment, default_augment
+from aligninfo.encoders import MultimodalEncoder
+
+__all__ = [
+    "OBJECTIVES",
+    "CCA",
+    "BarlowTwins",
+    "CoMM",
+    "DeCUR",
+    "InfoNCE",
+    "LearnableTemperature",
+    "Objective",
+    "Reconstruction",
+    "SimCLR",
+    "VICReg",
+    "WeightedSum",
+    "barlow_twins",
+    "cca",
+    "comm",
+    "cross_recon",
+    "cross_self",
+    "decur",
+    "finite_checks",
+    "info_nce",
+    "make_objective",
+    "nt_xent",
+    "reconstruction",
+    "vicreg",
+]
+
+P = ParamSpec("P")
+_CHECK_FINITE = True
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@contextlib.contextmanager
+def finite_checks(enabled: bool) -> Iterator[None]:
+    """Switch the NaN / Inf checks of the loss functions on or off within a block.
+
+    Each check reads a value back from the device; on CUDA that synchronises every step, so the
+    training loop turns them off there and checks the loss value itself when it logs.
+
+    Args:
+        enabled: Whether the checks run.
+
+    Yields:
+        Nothing.
+    """
+    global _CHECK_FINITE
+    previous, _CHECK_FINITE = _CHECK_FINITE, enabled
+    try:
+        yield
+    finally:
+        _CHECK_FINITE = previous
+
+
+def _check_finite(**tensors: Tensor) -> None:
+    if _CHECK_FINITE:
+        for name, t in tensors.items():
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} contains NaN or Inf")
+
+
+def _check_pair(z1: Tensor, z2: Tensor, min_batch: int = 2) -> None:
+    if z1.dim() != 2 or z2.dim() != 2:
+        raise ValueError(
+            f"expected (batch, dim) embeddings, got shapes {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
+    if z1.shape != z2.shape:
+        raise ValueError(f"shape mismatch: {tuple(z1.shape)} vs {tuple(z2.shape)}")
+    if z1.shape[0] < min_batch:
+        raise ValueError(f"batch of {z1.shape[0]}: the loss needs at least {min_batch} samples")
+    if z1.shape[1] < 1:
+        raise ValueError("embeddings have dimension 0")
+    _check_finite(z1=z1, z2=z2)
+
+
+def _check_temperature(temperature: float | Tensor) -> None:
+    if isinstance(temperature, Tensor):
+        if _CHECK_FINITE and not bool((temperature > 0).all() & torch.isfinite(temperature).all()):
+            raise ValueError("temperature must be positive and finite")
+    elif not 0 < temperature < math.inf:  # also rejects NaN
+        raise ValueError(f"temperature must be positive and finite, got {temperature}")
+
+
+def _full_precision(fn: Callable[P, Tensor]) -> Callable[P, Tensor]:
+    """Run ``fn`` with autocast disabled (its inputs are cast to float32 inside)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Tensor:
+        active = [d for d in ("cuda", "cpu") if torch.is_autocast_enabled(d)]
+        with contextlib.ExitStack() as stack:
+            for device_type in active:
+                stack.enter_context(torch.autocast(device_type, enabled=False))
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _standardize(z: Tensor, eps: float) -> Tensor:
+    """Centre each column and scale it to unit (biased) variance. ``(n, d) -> (n, d)``."""
+    centred = z - z.mean(dim=0)
+    return centred / torch.sqrt(centred.pow(2).mean(dim=0) + eps)
+
+
+def _cross_correlation(z1: Tensor, z2: Tensor, eps: float) -> Tensor:
+    """Cross-correlation matrix of the columns of ``z1`` and ``z2``. ``(n, d) x2 -> (d, d)``."""
+    return _standardize(z1, eps).T @ _standardize(z2, eps) / z1.shape[0]
+
+
+def _covariance(a: Tensor, b: Tensor) -> Tensor:
+    """Unbiased cross-covariance of the columns. ``(n, d) x2 -> (d, d)``."""
+    return (a - a.mean(dim=0)).T @ (b - b.mean(dim=0)) / (a.shape[0] - 1)
+
+
+def _off_diagonal_sq(c: Tensor) -> Tensor:
+    """Sum of the squared off-diagonal entries of a square matrix."""
+    return c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
+
+
+# --------------------------------------------------------------------------- pure losses
+
+
+@_full_precision
+def info_nce(
+    z1: Tensor, z2: Tensor, temperature: float | Tensor = 0.1, normalize: bool = True
+) -> Tensor:
+    """Symmetric InfoNCE (the CLIP loss) between paired embeddings of two modalities.
+
+    Logits ``s_ij = <z1_i, z2_j> / temperature`` (cosine similarities when ``normalize``); the
+    loss is the mean of the cross-entropies of both directions, each averaged over the batch,
+    with the pair ``(i, i)`` as the positive. It lies in ``[0, ...)`` and equals ``log(batch)``
+    when all similarities are equal; ``log(batch) - loss`` lower-bounds the mutual information.
+
+    References: van den Oord et al. 2018 (CPC, arXiv:1807.03748); Radford et al. 2021 (CLIP).
+
+    Args:
+        z1: ``(batch, dim)`` embeddings of modality 1.
+        z2: ``(batch, dim)`` embeddings of modality 2, row ``i`` paired with ``z1[i]``.
+        temperature: Positive float, or a positive 0-dim tensor (learnable temperature).
+        normalize: L2-normalise the embeddings first (cosine similarity); else dot product.
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(z1, z2)
+    _check_temperature(temperature)
+    z1, z2 = z1.float(), z2.float()
+    if normalize:
+        z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    logits = z1 @ z2.T / temperature
+    labels = torch.arange(z1.shape[0], device=z1.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+@_full_precision
+def nt_xent(
+    za: Tensor, zb: Tensor, temperature: float | Tensor = 0.5, normalize: bool = True
+) -> Tensor:
+    """NT-Xent, the SimCLR loss, between two augmented views of the same samples.
+
+    The ``2 * batch`` embeddings are pooled; each one's positive is the other view of its sample,
+    its negatives the ``2 * batch - 2`` other embeddings. Mean cross-entropy over all of them.
+
+    Reference: Chen et al. 2020, "A simple framework for contrastive learning of visual
+    representations" (SimCLR), ICML.
+
+    Args:
+        za: ``(batch, dim)`` embeddings of view a.
+        zb: ``(batch, dim)`` embeddings of view b, row ``i`` the other view of ``za[i]``.
+        temperature: Positive float or 0-dim tensor.
+        normalize: L2-normalise first (cosine similarity).
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(za, zb)
+    _check_temperature(temperature)
+    z = torch.cat([za.float(), zb.float()])
+    if normalize:
+        z = F.normalize(z, dim=1)
+    n = za.shape[0]
+    self_pair = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = (z @ z.T / temperature).masked_fill(self_pair, -math.inf)
+    index = torch.arange(n, device=z.device)
+    return F.cross_entropy(logits, torch.cat([index + n, index]))
+
+
+@_full_precision
+def cca(z1: Tensor, z2: Tensor, penalty: float = 1.0) -> Tensor:
+    """Soft linear CCA: maximise the cross-covariance under a whitening penalty.
+
+    ``loss = -tr(C12) / d + penalty * (||C11 - I||_F^2 + ||C22 - I||_F^2) / d`` with ``C`` the
+    unbiased (cross-)covariances of the embeddings. Under the exact constraint ``C11 = C22 = I``
+    the minimum is minus the mean of the top ``d`` canonical correlations (Hotelling 1936); the
+    penalty relaxes the constraint (cf. the soft decorrelation of Chang et al. 2018, CVPR), so
+    at the optimum a pair of canonical variates with correlation ``rho`` has variance
+    ``1 + rho / (4 penalty)`` rather than 1. ``-1`` for identical whitened embeddings.
+
+    Args:
+        z1: ``(batch, dim)`` embeddings of modality 1.
+        z2: ``(batch, dim)`` embeddings of modality 2.
+        penalty: Weight of the whitening penalty, > 0.
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(z1, z2)
+    if not penalty > 0:
+        raise ValueError(f"penalty must be positive, got {penalty}")
+    z1, z2 = z1.float(), z2.float()
+    d = z1.shape[1]
+    eye = torch.eye(d, device=z1.device)
+    whitening = (_covariance(z1, z1) - eye).pow(2).sum() + (_covariance(z2, z2) - eye).pow(2).sum()
+    return (-torch.trace(_covariance(z1, z2)) + penalty * whitening) / d
+
+
+@_full_precision
+def barlow_twins(z1: Tensor, z2: Tensor, lambd: float = 5e-3, eps: float = 1e-5) -> Tensor:
+    """Barlow Twins across modalities: cross-correlation matrix pushed to the identity.
+
+    ``C = std(z1)^T std(z2) / batch`` (columns standardised over the batch);
+    ``loss = sum_i (1 - C_ii)^2 + lambd * sum_{i != j} C_ij^2``. Zero for identical embeddings
+    with uncorrelated columns.
+
+    Reference: Zbontar et al. 2021, "Barlow Twins: self-supervised learning via redundancy
+    reduction", ICML.
+
+    Args:
+        z1: ``(batch, dim)``.
+        z2: ``(batch, dim)``.
+        lambd: Weight of the redundancy (off-diagonal) term, >= 0.
+        eps: Added to the variances before standardising.
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(z1, z2)
+    c = _cross_correlation(z1.float(), z2.float(), eps)
+    return (1 - torch.diagonal(c)).pow(2).sum() + lambd * _off_diagonal_sq(c)
+
+
+@_full_precision
+def vicreg(
+    z1: Tensor,
+    z2: Tensor,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> Tensor:
+    """VICReg: invariance + variance + covariance regularisation, here across modalities.
+
+    ``sim_weight * mean((z1 - z2)^2)``
+    ``+ var_weight * (v(z1) + v(z2)) / 2`` with ``v(z) = mean_j relu(gamma - sqrt(Var z_j + eps))``
+    ``+ cov_weight * (c(z1) + c(z2))`` with ``c(z)`` the sum of squared off-diagonal entries of
+    the unbiased covariance of ``z`` divided by ``dim``.
+
+    Reference: Bardes, Ponce, LeCun 2022, "VICReg: variance-invariance-covariance
+    regularization for self-supervised learning", ICLR.
+
+    Args:
+        z1: ``(batch, dim)``.
+        z2: ``(batch, dim)``.
+        sim_weight: Weight of the invariance term.
+        var_weight: Weight of the variance hinge.
+        cov_weight: Weight of the covariance term.
+        gamma: Target standard deviation of each dimension.
+        eps: Added to the variances under the square root.
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(z1, z2)
+    z1, z2 = z1.float(), z2.float()
+    d = z1.shape[1]
+
+    def variance(z: Tensor) -> Tensor:
+        return F.relu(gamma - torch.sqrt(z.var(dim=0) + eps)).mean()
+
+    def covariance(z: Tensor) -> Tensor:
+        return _off_diagonal_sq(_covariance(z, z)) / d
+
+    return (
+        sim_weight * F.mse_loss(z1, z2)
+        + var_weight * (variance(z1) + variance(z2)) / 2
+        + cov_weight * (covariance(z1) + covariance(z2))
+    )
+
+
+@_full_precision
+def decur(z1: Tensor, z2: Tensor, n_common: int, lambd: float = 5e-3, eps: float = 1e-5) -> Tensor:
+    """DeCUR's cross-modal term: a common block aligned, a unique block decorrelated.
+
+    With ``C`` the cross-correlation matrix of :func:`barlow_twins`, the first ``n_common``
+    dimensions are the common block ``Cc = C[:k, :k]`` and the rest the unique block
+    ``Cu = C[k:, k:]``: ``loss = sum (1 - diag Cc)^2 + lambd * offdiag(Cc)^2``
+    ``+ sum diag(Cu)^2 + lambd * offdiag(Cu)^2``. (The full DeCUR objective, :class:`DeCUR`,
+    adds intra-modal Barlow Twins on augmented views so the unique block stays informative.)
+
+    Reference: Wang, Albrecht, Braham, Liu, Zhu 2024, "Decoupling common and unique
+    representations for multimodal self-supervised learning" (DeCUR), ECCV.
+
+    Args:
+        z1: ``(batch, dim)``.
+        z2: ``(batch, dim)``.
+        n_common: Size of the common block, ``0 <= n_common <= dim``.
+        lambd: Weight of the off-diagonal terms.
+        eps: Added to the variances before standardising.
+
+    Returns:
+        Scalar loss.
+    """
+    _check_pair(z1, z2)
+    if not 0 <= n_common <= z1.shape[1]:
+        raise ValueError(f"n_common must be in [0, {z1.shape[1]}], got {n_common}")
+    c = _cross_correlation(z1.float(), z2.float(), eps)
+    common, unique = c[:n_common, :n_common], c[n_common:, n_common:]
+    return (
+        (1 - torch.diagonal(common)).pow(2).sum()
+        + torch.diagonal(unique).pow(2).sum()
+        + lambd * (_off_diagonal_sq(common) + _off_diagonal_sq(unique))
+    )
+
+
+@_full_precision
+def reconstruction(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Mean squared reconstruction error (autoencoder term).
+
+    Args:
+        x_hat: ``(batch, *shape)`` reconstruction.
+        x: ``(batch, *shape)`` target.
+
+    Returns:
+        Scalar: the mean over all entries of ``(x_hat - x)^2``.
+    """
+    if x_hat.shape != x.shape:
+        raise ValueError(f"shape mismatch: {tuple(x_hat.shape)} vs {tuple(x.shape)}")
+    if x.dim() < 2 or x.shape[0] < 1:
+        raise ValueError(f"expected (batch, ...) with batch >= 1, got {tuple(x.shape)}")
+    _check_finite(x_hat=x_hat, x=x)
+    return F.mse_loss(x_hat.float(), x.float())
+
+
+def comm(
+    za: Tensor, zb: Tensor, z_unimodal: Sequence[Tensor], temperature: float | Tensor = 0.1
+) -> Tensor:
+    """CoMM's fused objective on multimodal and unimodal representations.
+
+    ``info_nce(za, zb) + sum_i (info_nce(z_i, za) + info_nce(z_i, zb)) / 2`` where ``za``, ``zb``
+    are fused representations of two augmented views of all modalities and ``z_i`` the fused
+    representation with every modality but ``i`` masked.
+
+    Reference: Dufumier, Castillo-Navetty, Thiran 2025, "What to align in multimodal
+    contrastive learning?" (CoMM), ICLR.
+
+    Args:
+        za: ``(batch, dim)`` fused representation of view a.
+        zb: ``(batch, dim)`` fused representation of view b.
+        z_unimodal: ``(batch, dim)`` per modality, the others masked.
+        temperature: Positive float or 0-dim tensor.
+
+    Returns:
+        Scalar loss.
+    """
+    loss = info_nce(za, zb, temperature)
+    for z in z_unimodal:
+        loss = loss + (info_nce(z, za, temperature) + info_nce(z, zb, temperature)) / 2
+    return loss
+
+
+# --------------------------------------------------------------------------- objectives
+
+Batch = Mapping[str, Tensor]
+AugmentSpec = Augment | Mapping[str, Augment] | None
+
+
+class LearnableTemperature(nn.Module):
+    """A temperature learned through its log inverse, as in CLIP, floored at ``minimum``.
+
+    Args:
+        init: Initial temperature, > 0.
+        minimum: Smallest temperature reachable (CLIP: 0.01).
+    """
+
+    def __init__(self, init: float = 0.07, minimum: float = 0.01) -> None:
+        super().__init__()
+        if not 0 < minimum <= init:
+            raise ValueError(f"need 0 < minimum <= init, got init={init}, minimum={minimum}")
+        self.log_inverse = nn.Parameter(torch.tensor(-math.log(init)))
+        self.max_log_inverse = -math.log(minimum)
+
+    def forward(self) -> Tensor:
+        """Return the current temperature, a 0-dim tensor."""
+        return torch.exp(-self.log_inverse.clamp(max=self.max_log_inverse))
+
+
+class Objective(nn.Module):
+    """Base class: ``objective(model, batch) -> scalar loss`` (see the module docstring)."""
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """Compute the loss of ``model`` on ``batch``.
+
+        Args:
+            model: The encoders (and decoders / fusion head) being trained.
+            batch: ``(batch, *in_shape)`` tensor per modality key.
+
+        Returns:
+            Scalar loss.
+        """
+        raise NotImplementedError
+
+
+class _CrossModal(Objective):
+    """An objective on the embeddings of the two modalities ``keys`` of clean inputs."""
+
+    def __init__(self, keys: tuple[str, str] = ("x1", "x2")) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def embed(self, model: MultimodalEncoder, batch: Batch) -> tuple[Tensor, Tensor]:
+        k1, k2 = self.keys
+        return model.encode(k1, batch[k1]), model.encode(k2, batch[k2])
+
+
+def _augmenter(augment: AugmentSpec, key: str) -> Augment:
+    if augment is None:
+        return default_augment()
+    if isinstance(augment, Mapping):
+        return augment[key]
+    return augment
+
+
+class InfoNCE(_CrossModal):
+    """Cross-modal symmetric InfoNCE / CLIP (:func:`info_nce`).
+
+    Args:
+        temperature: Fixed temperature, or the initial one when ``learnable``.
+        normalize: Cosine (True) or dot-product (False) similarity.
+        learnable: Learn the temperature (:class:`LearnableTemperature`).
+        keys: The two modality keys.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        normalize: bool = True,
+        learnable: bool = False,
+        keys: tuple[str, str] = ("x1", "x2"),
+    ) -> None:
+        super().__init__(keys)
+        _check_temperature(temperature)
+        self.normalize = normalize
+        self.temperature: float | LearnableTemperature = (
+            LearnableTemperature(temperature, min(0.01, temperature)) if learnable else temperature
+        )
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        t = self.temperature() if isinstance(self.temperature, nn.Module) else self.temperature
+        return info_nce(*self.embed(model, batch), t, self.normalize)
+
+
+class CCA(_CrossModal):
+    """Soft linear CCA across modalities (:func:`cca`).
+
+    Args:
+        penalty: Weight of the whitening penalty.
+        keys: The two modality keys.
+    """
+
+    def __init__(self, penalty: float = 1.0, keys: tuple[str, str] = ("x1", "x2")) -> None:
+        super().__init__(keys)
+        self.penalty = penalty
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        return cca(*self.embed(model, batch), self.penalty)
+
+
+class BarlowTwins(_CrossModal):
+    """Barlow Twins across modalities (:func:`barlow_twins`).
+
+    Args:
+        lambd: Weight of the off-diagonal term.
+        keys: The two modality keys.
+    """
+
+    def __init__(self, lambd: float = 5e-3, keys: tuple[str, str] = ("x1", "x2")) -> None:
+        super().__init__(keys)
+        self.lambd = lambd
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        return barlow_twins(*self.embed(model, batch), self.lambd)
+
+
+class VICReg(_CrossModal):
+    """VICReg across modalities (:func:`vicreg`).
+
+    Args:
+        sim_weight: Invariance weight.
+        var_weight: Variance weight.
+        cov_weight: Covariance weight.
+        keys: The two modality keys.
+    """
+
+    def __init__(
+        self,
+        sim_weight: float = 25.0,
+        var_weight: float = 25.0,
+        cov_weight: float = 1.0,
+        keys: tuple[str, str] = ("x1", "x2"),
+    ) -> None:
+        super().__init__(keys)
+        self.weights = (sim_weight, var_weight, cov_weight)
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        return vicreg(*self.embed(model, batch), *self.weights)
+
+
+class DeCUR(_CrossModal):
+    """DeCUR: cross-modal common/unique split plus intra-modal Barlow Twins on augmented views.
+
+    ``decur(f1(a1), f2(a2), n_common) + intra_weight * sum_m barlow_twins(fm(am), fm(bm))`` with
+    ``am``, ``bm`` two augmentations of modality ``m``.
+
+    Args:
+        n_common: Size of the common block of the embedding (the first ``n_common`` dims).
+        lambd: Off-diagonal weight in every term.
+        intra_weight: Weight of the intra-modal terms.
+        augment: One augmentation for both modalities, one per key, or None for
+            :func:`aligninfo.augment.default_augment`.
+        keys: The two modality keys.
+    """
+
+    def __init__(
+        self,
+        n_common: int,
+        lambd: float = 5e-3,
+        intra_weight: float = 1.0,
+        augment: AugmentSpec = None,
+        keys: tuple[str, str] = ("x1", "x2"),
+    ) -> None:
+        super().__init__(keys)
+        self.n_common, self.lambd, self.intra_weight = n_common, lambd, intra_weight
+        self.augment = {k: _augmenter(augment, k) for k in keys}
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        views = {
+            k: (model.encode(k, aug(batch[k])), model.encode(k, aug(batch[k])))
+            for k, aug in self.augment.items()
+        }
+        k1, k2 = self.keys
+        intra = sum(barlow_twins(za, zb, self.lambd) for za, zb in views.values())
+        cross = decur(views[k1][0], views[k2][0], self.n_common, self.lambd)
+        return cross + self.intra_weight * intra
+
+
+class SimCLR(Objective):
+    """Intra-modal SimCLR on each modality, averaged (the unimodal SSL baseline).
+
+    Args:
+        temperature: NT-Xent temperature.
+        augment: One augmentation, one per key, or None for the default.
+        keys: Modalities to train (default: all of the model's).
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.5,
+        augment: AugmentSpec = None,
+        keys: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        _check_temperature(temperature)
+        self.temperature, self.augment_spec, self.keys = temperature, augment, keys
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        losses = []
+        for k in self.keys or model.keys:
+            aug = _augmenter(self.augment_spec, k)
+            za, zb = model.encode(k, aug(batch[k])), model.encode(k, aug(batch[k]))
+            losses.append(nt_xent(za, zb, self.temperature))
+        return torch.stack(losses).mean()
+
+
+class Reconstruction(Objective):
+    """Autoencoding of each modality through its own embedding, averaged.
+
+    Args:
+        keys: Modalities to reconstruct (default: all of the model's).
+    """
+
+    def __init__(self, keys: Sequence[str] | None = None) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        losses = [
+            reconstruction(model.decode(k, model.encode(k, batch[k])), batch[k])
+            for k in self.keys or model.keys
+        ]
+        return torch.stack(losses).mean()
+
+
+class CoMM(Objective):
+    """CoMM: contrast fused representations of augmented and unimodal views (:func:`comm`).
+
+    Needs a model with a fusion head. The unimodal views are the clean inputs of one modality
+    with the others masked (replaced by the fusion head's learned placeholders).
+
+    Args:
+        temperature: InfoNCE temperature.
+        augment: One augmentation, one per key, or None for the default.
+    """
+
+    def __init__(self, temperature: float = 0.1, augment: AugmentSpec = None) -> None:
+        super().__init__()
+        _check_temperature(temperature)
+        self.temperature, self.augment_spec = temperature, augment
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        keys = model.keys
+
+        def view() -> Tensor:
+            return model.fuse(
+                {k: model.encode(k, _augmenter(self.augment_spec, k)(batch[k])) for k in keys}
+            )
+
+        unimodal = [
+            model.fuse({j: model.encode(k, batch[k]) if j == k else None for j in keys})
+            for k in keys
+        ]
+        return comm(view(), view(), unimodal, self.temperature)
+
+
+class WeightedSum(Objective):
+    """Weighted sum of objectives, e.g. alignment plus an intra-modal or reconstruction term.
+
+    Args:
+        terms: ``(weight, objective)`` pairs.
+    """
+
+    def __init__(self, terms: Sequence[tuple[float, Objective]]) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("WeightedSum needs at least one term")
+        self.weights = [float(w) for w, _ in terms]
+        self.terms = nn.ModuleList([o for _, o in terms])
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        losses = [w * term(model, batch) for w, term in zip(self.weights, self.terms, strict=True)]
+        return torch.stack(losses).sum()
+
+
+def cross_self(
+    temperature: float = 0.1,
+    self_weight: float = 1.0,
+    self_temperature: float = 0.5,
+    augment: AugmentSpec = None,
+    learnable: bool = False,
+) -> WeightedSum:
+    """Cross + self: cross-modal InfoNCE plus ``self_weight`` times intra-modal SimCLR.
+
+    Args:
+        temperature: Cross-modal InfoNCE temperature.
+        self_weight: Weight of the SimCLR term.
+        self_temperature: SimCLR temperature.
+        augment: Augmentation(s) for the SimCLR views.
+        learnable: Learn the cross-modal temperature.
+
+    Returns:
+        The objective.
+    """
+    return WeightedSum(
+        [
+            (1.0, InfoNCE(temperature, learnable=learnable)),
+            (self_weight, SimCLR(self_temperature, augment)),
+        ]
+    )
+
+
+def cross_recon(
+    temperature: float = 0.1, recon_weight: float = 1.0, learnable: bool = False
+) -> WeightedSum:
+    """Cross-modal InfoNCE plus ``recon_weight`` times reconstruction of each modality.
+
+    Args:
+        temperature: InfoNCE temperature.
+        recon_weight: Weight of the reconstruction term.
+        learnable: Learn the temperature.
+
+    Returns:
+        The objective (the model needs decoders).
+    """
+    return WeightedSum(
+        [(1.0, InfoNCE(temperature, learnable=learnable)), (recon_weight, Reconstruction())]
+    )
+
+
+OBJECTIVES: dict[str, Callable[..., Objective]] = {
+    "info_nce": InfoNCE,
+    "cca": CCA,
+    "barlow_twins": BarlowTwins,
+    "vicreg": VICReg,
+    "decur": DeCUR,
+    "simclr": SimCLR,
+    "reconstruction": Reconstruction,
+    "cross_self": cross_self,
+    "cross_recon": cross_recon,
+    "comm": CoMM,
+}
+"""Objective constructors by name; ``OBJECTIVES[name](**hyperparameters)(model, batch)``."""
+
+
+def make_objective(name: str, **kwargs: Any) -> Objective:
+    """Build a registered objective by name.
+
+    Args:
+        name: A key of :data:`OBJECTIVES`.
+        **kwargs: Its hyperparameters.
+
+    Returns:
+        The objective.
+
+    Raises:
+        ValueError: If the name is unknown.
+    """
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; choose from {sorted(OBJECTIVES)}")
+    return OBJECTIVES[name](**kwargs)

@@ -1,0 +1,429 @@
+"""One training loop for every objective.
+
+::
+
+    model = MultimodalEncoder({"x1": MLP(d1, k), "x2": MLP(d2, k)})
+    history = fit(model, make_objective("info_nce"), {"x1": X1, "x2": X2}, val={...},
+                  epochs=20, batch_size=256, checkpoint="run.ckpt", checkpoint_every=500)
+    Z1 = encode(model, X1, "x1")        # frozen features for aligninfo.probes
+
+The data live in memory as tensors: each epoch permutes them once (a generator seeded by
+``(seed, epoch)``) and the loop takes contiguous slices, with no per-sample DataLoader. On CUDA
+the data move to the device once when they fit (``max_device_bytes``), else they stay in pinned
+host memory and each batch is copied with ``non_blocking``. Forward passes run under bfloat16
+autocast on CUDA (the losses compute in float32); on CPU everything is float32, and a seeded run
+is bitwise reproducible, also across an interruption: the checkpoint (written to a temporary
+file, then renamed) holds the model, objective, optimizer, torch RNG states, the step, the
+partial epoch's loss and the early-stopping state, and :func:`fit` called again with the same
+arguments resumes from it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from aligninfo.encoders import MultimodalEncoder
+from aligninfo.losses import Objective, finite_checks
+from aligninfo.runtime import (
+    autocast,
+    eval_mode,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
+
+__all__ = ["History", "TrainConfig", "encode", "fit", "load_checkpoint"]
+
+Data = Mapping[str, Tensor | np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`fit` (every field can also be passed to it as a keyword).
+
+    Attributes:
+        epochs: Passes over the training data.
+        batch_size: Samples per step (the last incomplete batch of an epoch is dropped).
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        grad_clip: Clip the global gradient norm to this value (None: no clipping).
+        seed: Seeds torch's generators (augmentations) and the epochs' permutations.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda[:N]"``, ``"mps"``.
+        amp: bfloat16 autocast on CUDA (ignored elsewhere).
+        patience: Stop after this many epochs without a validation improvement (None: never).
+        min_delta: Improvement smaller than this does not count.
+        restore_best: With validation data, end with the weights of the best validation epoch.
+        checkpoint: Checkpoint file; when it exists, training resumes from it.
+        checkpoint_every: Also checkpoint every this many steps (0: at epoch ends only).
+        max_steps: Stop after this many steps in total (a budget; a later call may continue).
+        progress: Show a tqdm progress bar with the loss.
+        log_every: Steps between progress-bar loss updates (each reads the loss back).
+        max_device_bytes: Move the data to the GPU when they take at most this many bytes.
+    """
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+    checkpoint: str | Path | None = None
+    checkpoint_every: int = 0
+    max_steps: int | None = None
+    progress: bool = True
+    log_every: int = 20
+    max_device_bytes: int = 4 * 2**30
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        for name in ("patience", "max_steps", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive or None, got {value}")
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns: one entry per completed epoch, ready to plot.
+
+    Attributes:
+        epoch: Epoch numbers, from 1.
+        train_loss: Mean training loss of the epoch.
+        val_loss: Validation loss after the epoch (NaN without validation data).
+        time: Seconds of training since the start, at the end of the epoch.
+        steps: Optimiser steps taken by the end of the epoch.
+        best_epoch: Epoch with the lowest validation loss (None without validation data).
+        stopped_early: Whether early stopping ended the run.
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the fields."""
+        return asdict(self)
+
+
+def _as_tensors(data: Data, name: str) -> dict[str, Tensor]:
+    tensors = {}
+    for key, value in data.items():
+        t = torch.as_tensor(value)
+        tensors[key] = t.float() if t.dtype == torch.float64 else t
+    lengths = {len(t) for t in tensors.values()}
+    if len(lengths) != 1:
+        sizes = {k: len(t) for k, t in tensors.items()}
+        raise ValueError(f"{name}: all arrays need the same number of samples, got {sizes}")
+    return tensors
+
+
+def _stage(data: dict[str, Tensor], device: torch.device, max_bytes: int) -> dict[str, Tensor]:
+    """Put the data on the device if they fit, else in pinned host memory (CUDA only)."""
+    if device.type == "cpu":
+        return data
+    nbytes = sum(t.numel() * t.element_size() for t in data.values())
+    if nbytes <= max_bytes:
+        return {k: t.to(device) for k, t in data.items()}
+    if device.type == "cuda":
+        return {k: t.pin_memory() for k, t in data.items()}
+    return data
+
+
+def _permute(data: dict[str, Tensor], perm: Tensor) -> dict[str, Tensor]:
+    out = {}
+    for k, t in data.items():
+        shuffled = t[perm.to(t.device)]
+        out[k] = shuffled.pin_memory() if t.is_pinned() else shuffled
+    return out
+
+
+def _batches(data: dict[str, Tensor], batch_size: int, drop_last: bool) -> list[slice]:
+    n = len(next(iter(data.values())))
+    stop = n - n % batch_size if drop_last else n
+    return [slice(i, min(i + batch_size, n)) for i in range(0, stop, batch_size)]
+
+
+def _to(batch: Mapping[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {k: t.to(device, non_blocking=True) for k, t in batch.items()}
+
+
+def _evaluate(
+    model: nn.Module,
+    objective: Objective,
+    data: dict[str, Tensor],
+    cfg: TrainConfig,
+    device: torch.device,
+) -> float:
+    """Mean objective over the data, in batches of ``batch_size`` (one batch if fewer)."""
+    n = len(next(iter(data.values())))
+    total, count = torch.zeros((), device=device), 0
+    with eval_mode(model), eval_mode(objective), autocast(device, cfg.amp):
+        for s in _batches(data, min(cfg.batch_size, n), drop_last=True):
+            batch = _to({k: t[s] for k, t in data.items()}, device)
+            total += objective(model, batch).float() * (s.stop - s.start)
+            count += s.stop - s.start
+    return float(total) / count
+
+
+def _snapshot(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`fit` (tensors and plain types only).
+
+    Args:
+        path: The checkpoint file.
+
+    Returns:
+        Its state dict: ``model``, ``objective``, ``optimizer``, ``rng``, ``step``, ``epoch``,
+        ``history``, ...
+    """
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fit(
+    model: MultimodalEncoder,
+    objective: Objective,
+    train: Data,
+    val: Data | None = None,
+    config: TrainConfig | None = None,
+    **overrides: Any,
+) -> History:
+    """Train ``model`` on ``objective``; resume from ``config.checkpoint`` when it exists.
+
+    Seed torch before building the model for a reproducible initialisation; :func:`fit` seeds
+    again from ``seed`` for the augmentations and permutations. The model stays on the device.
+
+    Args:
+        model: Encoders (and decoders / fusion head) to train, modified in place.
+        objective: A :mod:`aligninfo.losses` objective, ``objective(model, batch) -> loss``.
+        train: ``(n, *in_shape)`` tensor or array per key (e.g. ``"x1"``, ``"x2"``).
+        val: Validation data of the same layout (early stopping, best weights).
+        config: Settings; defaults to :class:`TrainConfig`.
+        **overrides: Fields of :class:`TrainConfig` to change.
+
+    Returns:
+        The per-epoch history.
+
+    Raises:
+        ValueError: For invalid settings or data, or a checkpoint of a different run.
+        FloatingPointError: If the training loss becomes NaN or infinite.
+    """
+    cfg = replace(config or TrainConfig(), **overrides)
+    device = resolve_device(cfg.device)
+    train_t = _as_tensors(train, "train")
+    val_t = _as_tensors(val, "val") if val is not None else None
+    n = len(next(iter(train_t.values())))
+    if n < cfg.batch_size:
+        raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
+    steps_per_epoch = n // cfg.batch_size
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+
+    seed_everything(cfg.seed)
+    model.to(device).train()
+    objective.to(device).train()
+    params = list({id(p): p for m in (model, objective) for p in m.parameters()}.values())
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fingerprint = {"seed": cfg.seed, "batch_size": cfg.batch_size, "n_train": n}
+    state: dict[str, Any] = {
+        "step": 0,
+        "epoch": 0,
+        "running": torch.zeros(()),
+        "history": History().as_dict(),
+        "best_val": math.inf,
+        "bad_epochs": 0,
+        "best_model": None,
+        "best_objective": None,
+        "elapsed": 0.0,
+        "done": False,
+    }
+    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
+    if path is not None and path.exists():
+        ckpt = load_checkpoint(path)
+        if ckpt["fingerprint"] != fingerprint:
+            raise ValueError(
+                f"checkpoint {path} belongs to a run with {ckpt['fingerprint']}, not "
+                f"{fingerprint}; delete it or use the same settings"
+            )
+        model.load_state_dict(ckpt["model"])
+        objective.load_state_dict(ckpt["objective"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        set_rng_state(ckpt["rng"])
+        state.update({k: ckpt[k] for k in state})
+    history = History(**state["history"])
+    state["running"] = state["running"].to(device)
+    started, before = time.perf_counter(), state["elapsed"]
+
+    def elapsed() -> float:
+        return before + time.perf_counter() - started
+
+    def checkpoint() -> None:
+        if path is not None:
+            saved = {**state, "running": state["running"].cpu(), "elapsed": elapsed()}
+            saved.update(
+                history=history.as_dict(),
+                fingerprint=fingerprint,
+                rng=rng_state(),
+                model=model.state_dict(),
+                objective=objective.state_dict(),
+                optimizer=optimizer.state_dict(),
+            )
+            _save(path, saved)
+
+    data = _stage(train_t, device, cfg.max_device_bytes)
+    val_data = _stage(val_t, device, cfg.max_device_bytes) if val_t is not None else None
+    bar = tqdm(
+        total=total_steps,
+        initial=min(state["step"], total_steps),
+        desc="train",
+        disable=not cfg.progress,
+        dynamic_ncols=True,
+    )
+    with finite_checks(device.type == "cpu"), bar:
+        while not state["done"] and state["step"] < total_steps:
+            epoch = state["epoch"]
+            seed = cfg.seed * 1_000_003 + epoch
+            shuffled = _permute(
+                data, torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+            )
+            for i in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
+                if state["step"] >= total_steps:
+                    break
+                s = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
+                batch = _to({k: t[s] for k, t in shuffled.items()}, device)
+                with autocast(device, cfg.amp):
+                    loss = objective(model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                optimizer.step()
+                state["running"] += loss.detach().float()
+                state["step"] += 1
+                bar.update()
+                if state["step"] % cfg.log_every == 0:
+                    _log(bar, state["running"], i + 1, state["step"])
+                if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
+                    checkpoint()
+            if state["step"] < (epoch + 1) * steps_per_epoch:
+                break  # the step budget ran out mid-epoch
+            _end_epoch(state, history, steps_per_epoch, cfg, model, objective, val_data, device)
+            history.time.append(elapsed())
+            bar.set_postfix(loss=history.train_loss[-1], val=history.val_loss[-1])
+            state["running"] = torch.zeros((), device=device)
+            checkpoint()
+    state["done"] = state["done"] or state["epoch"] >= cfg.epochs
+    checkpoint()
+    if val_data is not None and cfg.restore_best and state["best_model"] is not None:
+        model.load_state_dict(state["best_model"])
+        objective.load_state_dict(state["best_objective"])
+    return history
+
+
+def _log(bar: tqdm, running: Tensor, batches: int, step: int) -> None:
+    value = float(running) / batches
+    if not math.isfinite(value):
+        raise FloatingPointError(f"training loss is {value} at step {step}")
+    bar.set_postfix(loss=f"{value:.4g}")
+
+
+def _end_epoch(
+    state: dict[str, Any],
+    history: History,
+    steps_per_epoch: int,
+    cfg: TrainConfig,
+    model: nn.Module,
+    objective: Objective,
+    val_data: dict[str, Tensor] | None,
+    device: torch.device,
+) -> None:
+    """Record the finished epoch, evaluate, update early stopping (``state``, ``history``)."""
+    train_loss = float(state["running"]) / steps_per_epoch
+    if not math.isfinite(train_loss):
+        raise FloatingPointError(f"training loss is {train_loss} in epoch {state['epoch'] + 1}")
+    state["epoch"] += 1
+    val_loss = math.nan
+    if val_data is not None:
+        val_loss = _evaluate(model, objective, val_data, cfg, device)
+        if val_loss < state["best_val"] - cfg.min_delta:
+            state.update(
+                best_val=val_loss,
+                bad_epochs=0,
+                best_model=_snapshot(model),
+                best_objective=_snapshot(objective),
+            )
+            history.best_epoch = state["epoch"]
+        else:
+            state["bad_epochs"] += 1
+        if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
+            state["done"] = history.stopped_early = True
+    history.epoch.append(state["epoch"])
+    history.train_loss.append(train_loss)
+    history.val_loss.append(val_loss)
+    history.steps.append(state["step"])
+
+
+def encode(
+    model: MultimodalEncoder, x: Tensor | np.ndarray, key: str, batch_size: int = 4096
+) -> np.ndarray:
+    """Embed one modality with the frozen model (eval mode, no gradients), in batches.
+
+    Args:
+        model: A trained model (on any device).
+        x: ``(n, *in_shape)`` inputs.
+        key: Modality key.
+        batch_size: Samples per forward pass.
+
+    Returns:
+        ``(n, dim)`` float32 array.
+    """
+    device = next(model.parameters()).device
+    x_t = torch.as_tensor(x)
+    x_t = x_t.float() if x_t.dtype == torch.float64 else x_t
+    with eval_mode(model):
+        parts = [
+            model.encode(key, x_t[i : i + batch_size].to(device, non_blocking=True)).float().cpu()
+            for i in range(0, len(x_t), batch_size)
+        ]
+    return torch.cat(parts).numpy()
