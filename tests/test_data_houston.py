@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+
 from aligninfo.data import Standardiser, houston
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from aligninfo.data import Standardiser, lfmc
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pooch
 import pytest
+
 from aligninfo.data import registry
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, fetch
 

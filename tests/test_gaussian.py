@@ -393,3 +393,29 @@ def test_methods_reject_bad_arguments():
     ]:
         with pytest.raises(ValueError, match=name):
             call()
+
+
+def test_with_unique_share_moves_weight_between_latents() -> None:
+    m = GaussianModel.random(seed=3, unique_share=(0.4, 0.5), target_noise=(0.2, 0.0))
+    for share in (0.0, 0.3, 1.0):
+        moved = m.with_unique_share((share, 0.5))
+        assert moved.unique_share[0] == pytest.approx(share)
+        assert moved.covariance("Y1")[0, 0] == pytest.approx(m.covariance("Y1")[0, 0])
+        # Without sensor noise on the latents, R²(Y1 | U1) is the share of Var(Y1) that U1 holds.
+        assert moved.r2("Y1", "U1") == pytest.approx(share * (1 - 0.2**2))
+        np.testing.assert_array_equal(moved.mixing[0], m.mixing[0])
+    with pytest.raises(ValueError, match="unique_share"):
+        m.with_unique_share((1.5, 0.5))
+    with pytest.raises(ValueError, match="unique_share"):
+        GaussianModel.random(unique_share=(0.0, 0.5)).with_unique_share((0.5, 0.5))
+
+
+def test_with_noise_changes_only_the_sensor_noise() -> None:
+    m = GaussianModel.random(seed=4, noise=(0.3, 0.3))
+    louder = m.with_noise((0.6, 0.1))
+    assert louder.noise == (0.6, 0.1)
+    d1 = m.dims[0]
+    expected = m.covariance("X1") + (0.6**2 - 0.3**2) * np.eye(d1)
+    np.testing.assert_allclose(louder.covariance("X1"), expected, atol=1e-12)
+    np.testing.assert_allclose(louder.cross_covariance("X1", "X2"),
+                               m.cross_covariance("X1", "X2"), atol=1e-12)

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -201,6 +201,31 @@ class GaussianModel:
         return (f"GaussianModel(d_shared={self.d_shared}, d_unique={self.d_unique}, "
                 f"dims={self.dims}, noise={self.noise}, unique_share={share}, "
                 f"target_noise={self.target_noise})")
+
+    def with_noise(self, noise: float | tuple[float, float]) -> GaussianModel:
+        """The same model with other sensor-noise standard deviations."""
+        return replace(self, noise=_pair(noise, "noise"))
+
+    def with_unique_share(self, unique_share: float | tuple[float, float]) -> GaussianModel:
+        """The same model with the targets' weights moved between S and U_m.
+
+        Keeps the target directions and each target's noise-free variance; needs both
+        directions of a target to be defined (nonzero weights) unless the share is 0 or 1.
+        """
+        shares = _pair(unique_share, "unique_share")
+        b_s, b_u = [], []
+        for i, share in enumerate(shares):
+            if not 0 <= share <= 1:
+                raise ValueError(f"unique_share[{i}] must be in [0, 1], got {share}")
+            bs, bu = self.target_shared[i], self.target_unique[i]
+            total = bs @ bs + bu @ bu
+            for b, part in ((bs, 1 - share), (bu, share)):
+                if part > 0 and not b @ b > 0:
+                    raise ValueError(f"unique_share[{i}] = {share} needs a target direction "
+                                     "that this model has set to zero")
+            b_s.append(bs * np.sqrt((1 - share) * total / (bs @ bs)) if bs @ bs > 0 else bs)
+            b_u.append(bu * np.sqrt(share * total / (bu @ bu)) if bu @ bu > 0 else bu)
+        return replace(self, target_shared=(b_s[0], b_s[1]), target_unique=(b_u[0], b_u[1]))
 
     # -------------------------------------------------------------------- loadings
     @cached_property
