@@ -5,7 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: book test lint sync lock clean env
@@ -16,7 +15,7 @@ book: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m aligninfo check
-	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --nbval-lax notebooks
+	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests

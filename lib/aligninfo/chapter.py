@@ -111,6 +111,16 @@ def _checked(name: str, value: Any, default: Any) -> Any:
     return value
 
 
+def glue(name: str, value: Any) -> None:
+    """Store a computed value for the chapter's text, where ``{glue:text}`name:.3f``` shows it.
+
+    NumPy scalars become plain Python numbers, so that format specifications apply.
+    """
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, value.item() if isinstance(value, np.generic) else value, display=False)
+
+
 def save_results(cfg: SimpleNamespace, name: str, results: Mapping[str, Any]) -> Path | None:
     """Write a chapter's key results as JSON, atomically (temporary file, then rename).
 

@@ -140,11 +140,14 @@ def sync(selected: Iterable[Path] | None = None, execute: bool = True) -> list[P
             notebook = _execute_smoke(chapter, notebook)
         else:
             _carry_outputs(notebook, pair_of(chapter))
+        checked = 0
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 keep = CHECK_MARK in cell.source
-                cell.outputs = [_strip(o) for o in cell.outputs] if keep else []
-                cell.execution_count = None
+                checked += keep
+                # nbval compares only cells that were run: number the checked ones 1, 2, ...
+                cell.execution_count = checked if keep else None
+                cell.outputs = [_strip(o, checked) for o in cell.outputs] if keep else []
                 cell.metadata.pop("execution", None)
         notebook.metadata.pop("papermill", None)
         NOTEBOOKS.mkdir(exist_ok=True)
@@ -180,10 +183,10 @@ def _carry_outputs(notebook: nbformat.NotebookNode, pair: Path) -> None:
             cell.outputs = previous[cell.source]
 
 
-def _strip(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop volatile fields of an output (execution counts, metadata)."""
+def _strip(output: nbformat.NotebookNode, count: int) -> nbformat.NotebookNode:
+    """Drop volatile fields of an output (metadata) and renumber it."""
     if "execution_count" in output:
-        output["execution_count"] = None
+        output["execution_count"] = count
     if "metadata" in output:
         output["metadata"] = {}
     return output
