@@ -1,0 +1,311 @@
+"""Evaluation of frozen representations, scikit-learn style.
+
+Inputs are NumPy arrays: representations ``Z`` of shape ``(n, k)`` (e.g. from
+:func:`aligninfo.train.encode`) and targets ``y`` of shape ``(n,)`` or ``(n, q)``.
+
+- :class:`RidgeProbe`, :class:`LogisticProbe`, :class:`KNNProbe`: ``fit`` / ``predict`` /
+  ``score`` (R² for regression, accuracy for classification), regularisation chosen by
+  cross-validation.
+- :func:`block_r2`: R² of predicting each latent block (S, U1, U2) linearly from ``Z``.
+- :func:`retrieval_accuracy`: cross-modal top-k retrieval of the paired sample.
+- :func:`sigma_informativeness`: R² of the best linear predictor of ``y`` from the rescaled
+  representation plus isotropic Gaussian noise, one value per noise level.
+
+Multi-output R² is the explained share of the total variance,
+``1 - sum_j SSE_j / sum_j SST_j``, the convention of :mod:`aligninfo.gaussian`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+__all__ = [
+    "KNNProbe",
+    "LogisticProbe",
+    "RidgeProbe",
+    "block_r2",
+    "r2",
+    "retrieval_accuracy",
+    "sigma_informativeness",
+]
+
+Array = NDArray[np.float64]
+
+
+def _features(z: ArrayLike, name: str = "Z") -> Array:
+    a = np.asarray(z, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] < 2:
+        raise ValueError(f"{name} must be (n, k) with n >= 2, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return a
+
+
+def _paired(z: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
+    z_a, y_a = _features(z, "Z"), _features(y, "y")
+    if len(z_a) != len(y_a):
+        raise ValueError(f"Z and y have different numbers of samples: {len(z_a)} vs {len(y_a)}")
+    return z_a, y_a
+
+
+def r2(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Share of the total variance of ``y_true`` explained by ``y_pred``.
+
+    Args:
+        y_true: ``(n,)`` or ``(n, q)``.
+        y_pred: Same shape.
+
+    Returns:
+        ``1 - sum SSE / sum SST`` (a single output: the usual R²).
+    """
+    return float(r2_score(y_true, y_pred, multioutput="variance_weighted"))
+
+
+class RidgeProbe(BaseEstimator):
+    """Linear regression probe: standardised features, ridge with efficient leave-one-out CV.
+
+    Args:
+        alphas: Candidate regularisation strengths.
+    """
+
+    def __init__(self, alphas: Sequence[float] = tuple(np.logspace(-4, 4, 17))) -> None:
+        self.alphas = alphas
+
+    def fit(self, z: ArrayLike, y: ArrayLike) -> RidgeProbe:
+        """Fit on ``Z (n, k)`` and targets ``y (n,)`` or ``(n, q)``; returns self."""
+        z_a, y_a = _paired(z, y)
+        self.model_: Pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
+        self.model_.fit(z_a, y_a if np.ndim(y) == 2 else y_a[:, 0])
+        return self
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predict ``(n,)`` or ``(n, q)`` targets from ``Z (n, k)``."""
+        return self.model_.predict(_features(z))
+
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """R² on ``(Z, y)`` (variance-weighted over outputs)."""
+        return r2(y, self.predict(z))
+
+
+class LogisticProbe(BaseEstimator):
+    """Linear classification probe: standardised features, logistic regression, C by CV.
+
+    Args:
+        cs: Number of candidate inverse regularisation strengths (log-spaced) or the list.
+        cv: Stratified folds.
+        max_iter: Solver iterations.
+        seed: Seed of the fold shuffling.
+
+    The regularisation is chosen by cross-validated log-loss.
+    """
+
+    def __init__(
+        self, cs: int | Sequence[float] = 10, cv: int = 5, max_iter: int = 1000, seed: int = 0
+    ) -> None:
+        self.cs, self.cv, self.max_iter, self.seed = cs, cv, max_iter, seed
+
+    def fit(self, z: ArrayLike, y: ArrayLike) -> LogisticProbe:
+        """Fit on ``Z (n, k)`` and labels ``y (n,)``; returns self."""
+        z_a = _features(z)
+        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.seed)
+        clf = LogisticRegressionCV(
+            Cs=self.cs, cv=folds, max_iter=self.max_iter, scoring="neg_log_loss"
+        )
+        self.model_: Pipeline = make_pipeline(StandardScaler(), clf)
+        with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
+            warnings.simplefilter("ignore", FutureWarning)
+            self.model_.fit(z_a, np.asarray(y))
+        return self
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predicted labels ``(n,)``."""
+        return self.model_.predict(_features(z))
+
+    def predict_proba(self, z: ArrayLike) -> Array:
+        """Class probabilities ``(n, classes)``."""
+        return self.model_.predict_proba(_features(z))
+
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """Accuracy on ``(Z, y)``."""
+        return float(accuracy_score(np.asarray(y), self.predict(z)))
+
+
+class KNNProbe(BaseEstimator):
+    """k-nearest-neighbour probe, for classification (majority vote) or regression (mean).
+
+    Args:
+        k: Neighbours.
+        task: ``"classification"`` or ``"regression"``.
+        metric: ``"cosine"`` or ``"euclidean"``.
+    """
+
+    def __init__(self, k: int = 5, task: str = "classification", metric: str = "cosine") -> None:
+        self.k, self.task, self.metric = k, task, metric
+
+    def fit(self, z: ArrayLike, y: ArrayLike) -> KNNProbe:
+        """Fit on ``Z (n, k)`` and targets ``y``; returns self."""
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', got {self.task!r}")
+        if self.metric not in ("cosine", "euclidean"):
+            raise ValueError(f"metric must be 'cosine' or 'euclidean', got {self.metric!r}")
+        estimator = KNeighborsClassifier if self.task == "classification" else KNeighborsRegressor
+        self.model_ = estimator(n_neighbors=self.k, metric=self.metric)
+        self.model_.fit(_features(z), np.asarray(y))
+        return self
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predicted targets."""
+        return self.model_.predict(_features(z))
+
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """Accuracy (classification) or R² (regression) on ``(Z, y)``."""
+        if self.task == "classification":
+            return float(accuracy_score(np.asarray(y), self.predict(z)))
+        return r2(y, self.predict(z))
+
+
+def block_r2(
+    z: ArrayLike,
+    blocks: Mapping[str, ArrayLike],
+    z_test: ArrayLike | None = None,
+    blocks_test: Mapping[str, ArrayLike] | None = None,
+) -> dict[str, float]:
+    """R² of predicting each latent block linearly (ridge probe) from the representation.
+
+    Args:
+        z: ``(n, k)`` representation, to fit on.
+        blocks: ``(n, d_b)`` latent block by name, e.g. ``{"S": S, "U1": U1, "U2": U2}``.
+        z_test: Held-out ``(m, k)`` representation to score on (default: score on ``z``).
+        blocks_test: The blocks of the held-out samples.
+
+    Returns:
+        R² (share of the block's variance explained) by block name.
+    """
+    if (z_test is None) != (blocks_test is None):
+        raise ValueError("give both z_test and blocks_test, or neither")
+    scores = {}
+    for name, block in blocks.items():
+        probe = RidgeProbe().fit(z, _features(block, name))
+        if z_test is None or blocks_test is None:
+            scores[name] = probe.score(z, _features(block, name))
+        else:
+            scores[name] = probe.score(z_test, _features(blocks_test[name], name))
+    return scores
+
+
+def retrieval_accuracy(
+    queries: ArrayLike,
+    keys: ArrayLike,
+    ks: Sequence[int] = (1, 5),
+    metric: str = "cosine",
+    chunk: int = 1024,
+) -> dict[int, float]:
+    """Cross-modal retrieval: how often the paired key is among the top ``k`` for a query.
+
+    Query ``i`` (e.g. an optical embedding) ranks all keys (e.g. SAR embeddings) by similarity;
+    it succeeds at ``k`` when fewer than ``k`` *other* keys are at least as similar as key ``i``
+    (ties count against it, so constant embeddings score chance level, not 1).
+
+    Args:
+        queries: ``(n, d)``.
+        keys: ``(n, d)``, row ``i`` paired with ``queries[i]``.
+        ks: Cut-offs.
+        metric: ``"cosine"`` or ``"euclidean"`` (negative distance as similarity).
+        chunk: Queries per block of the similarity matrix (memory ``chunk * n``).
+
+    Returns:
+        Top-k accuracy by ``k``.
+    """
+    q, c = _features(queries, "queries"), _features(keys, "keys")
+    if q.shape != c.shape:
+        raise ValueError(f"queries and keys must have the same shape, got {q.shape}, {c.shape}")
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    if metric == "cosine":
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    n = len(q)
+    rank = np.empty(n, dtype=np.int64)
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        sim = q[rows] @ c.T
+        if metric == "euclidean":
+            sim = 2 * sim - (c**2).sum(axis=1)  # -|q - c|^2 up to a per-row constant
+        true = sim[np.arange(len(rows)), rows][:, None]
+        rank[rows] = (sim >= true).sum(axis=1) - 1  # other keys at least as similar
+    return {int(k): float(np.mean(rank < k)) for k in ks}
+
+
+def sigma_informativeness(
+    z: ArrayLike,
+    y: ArrayLike,
+    sigmas: ArrayLike,
+    z_test: ArrayLike | None = None,
+    y_test: ArrayLike | None = None,
+) -> Array:
+    """R² of the best linear predictor of ``y`` from the rescaled ``Z`` plus Gaussian noise.
+
+    Convention (shared with :meth:`aligninfo.gaussian.GaussianModel.sigma_informativeness`):
+    rescale ``Z (n, k)`` to unit mean variance per dimension, ``Z' = Z / s`` with
+    ``s^2 = tr Cov(Z) / k``, add ``N(0, sigma^2 I_k)``. With ``C = Cov(Z')``, ``c = Cov(Z', y)``
+    and the noise integrated out exactly, the best linear predictor has weights
+    ``b = (C + sigma^2 I)^+ c`` and ``R^2_sigma = tr(c^T b) / tr Var(y)``. It does not depend on
+    the scale of ``Z``, equals the ordinary least-squares R² at ``sigma = 0`` and decreases to 0
+    as ``sigma`` grows.
+
+    With held-out data, ``s``, ``b`` and the means come from ``(z, y)`` and the score is
+    ``1 - [tr Var_test(y - b^T Z') + sigma^2 |b|_F^2] / tr Var_test(y)``, the expected squared
+    error over the noise (the test means are used, so a mean shift is not penalised).
+
+    Args:
+        z: ``(n, k)`` representation to fit on.
+        y: ``(n,)`` or ``(n, q)`` targets.
+        sigmas: Noise levels ``>= 0``, scalar or 1-D.
+        z_test: ``(m, k)`` held-out representation (optional).
+        y_test: ``(m,)`` or ``(m, q)`` held-out targets.
+
+    Returns:
+        ``(len(sigmas),)`` R² values.
+    """
+    z_a, y_a = _paired(z, y)
+    sig = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
+    if sig.ndim != 1 or not np.all(np.isfinite(sig)) or np.any(sig < 0):
+        raise ValueError(f"sigmas must be finite, >= 0, scalar or 1-D; got {sigmas!r}")
+    if (z_test is None) != (y_test is None):
+        raise ValueError("give both z_test and y_test, or neither")
+    zc, yc = z_a - z_a.mean(axis=0), y_a - y_a.mean(axis=0)
+    n, k = zc.shape
+    s2 = np.trace(zc.T @ zc) / (n * k)
+    if s2 <= 0:
+        raise ValueError("Z has zero variance")
+    zc /= np.sqrt(s2)
+    lam, vec = np.linalg.eigh(zc.T @ zc / n)
+    proj = vec.T @ (zc.T @ yc / n)  # c in the eigenbasis, (k, q)
+    tol = max(lam.max(), 0.0) * k * np.finfo(np.float64).eps
+    held_out = None if z_test is None or y_test is None else _paired(z_test, y_test)
+    out = np.empty(len(sig))
+    for i, s in enumerate(sig):
+        shrink = np.divide(1.0, lam + s**2, out=np.zeros_like(lam), where=lam + s**2 > tol)
+        b_eig = shrink[:, None] * proj  # b in the eigenbasis
+        if held_out is None:
+            out[i] = np.sum(proj * b_eig) / np.sum(yc**2 / n)
+            continue
+        zt, yt = held_out
+        resid = yt - (zt / np.sqrt(s2)) @ (vec @ b_eig)
+        mse = resid.var(axis=0).sum() + s**2 * np.sum(b_eig**2)
+        out[i] = 1 - mse / yt.var(axis=0).sum()
+    return out

@@ -1,0 +1,361 @@
+"""Losses against independent NumPy references, known values and invalid inputs."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+
+from aligninfo import losses as L
+from aligninfo.encoders import MLP, Fusion, MLPDecoder, MultimodalEncoder
+
+# ----------------------------------------------------------------- NumPy references
+
+
+def ref_info_nce(z1, z2, t, normalize=True):
+    if normalize:
+        z1 = z1 / np.linalg.norm(z1, axis=1, keepdims=True)
+        z2 = z2 / np.linalg.norm(z2, axis=1, keepdims=True)
+    s = z1 @ z2.T / t
+    one_to_two = np.mean(logsumexp(s, axis=1) - np.diag(s))
+    two_to_one = np.mean(logsumexp(s, axis=0) - np.diag(s))
+    return (one_to_two + two_to_one) / 2
+
+
+def ref_nt_xent(a, b, t):
+    z = np.vstack([a, b])
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    n2 = len(z)
+    total = 0.0
+    for i in range(n2):
+        others = [j for j in range(n2) if j != i]
+        sims = np.array([z[i] @ z[j] / t for j in others])
+        positive = z[i] @ z[(i + n2 // 2) % n2] / t
+        total += logsumexp(sims) - positive
+    return total / n2
+
+
+def ref_corr(z1, z2, eps):
+    def standardise(z):
+        c = z - z.mean(0)
+        return c / np.sqrt(np.mean(c**2, 0) + eps)
+
+    return standardise(z1).T @ standardise(z2) / len(z1)
+
+
+def ref_barlow(z1, z2, lambd, eps=1e-5):
+    c = ref_corr(z1, z2, eps)
+    d = len(c)
+    on = sum((1 - c[i, i]) ** 2 for i in range(d))
+    off = sum(c[i, j] ** 2 for i in range(d) for j in range(d) if i != j)
+    return on + lambd * off
+
+
+def ref_decur(z1, z2, k, lambd, eps=1e-5):
+    c = ref_corr(z1, z2, eps)
+    d = len(c)
+    loss = 0.0
+    for i in range(d):
+        for j in range(d):
+            same_block = (i < k) == (j < k)
+            if i == j:
+                loss += (1 - c[i, i]) ** 2 if i < k else c[i, i] ** 2
+            elif same_block:
+                loss += lambd * c[i, j] ** 2
+    return loss
+
+
+def ref_vicreg(z1, z2, sw=25.0, vw=25.0, cw=1.0, gamma=1.0, eps=1e-4):
+    d = z1.shape[1]
+
+    def var(z):
+        return np.mean(np.maximum(0, gamma - np.sqrt(np.var(z, axis=0, ddof=1) + eps)))
+
+    def cov(z):
+        c = np.cov(z, rowvar=False)
+        return (np.sum(c**2) - np.sum(np.diag(c) ** 2)) / d
+
+    inv = np.mean((z1 - z2) ** 2)
+    return sw * inv + vw * (var(z1) + var(z2)) / 2 + cw * (cov(z1) + cov(z2))
+
+
+def ref_cca(z1, z2, penalty):
+    d = z1.shape[1]
+    full = np.cov(np.hstack([z1, z2]), rowvar=False)
+    c11, c22, c12 = full[:d, :d], full[d:, d:], full[:d, d:]
+    eye = np.eye(d)
+    return (-np.trace(c12) + penalty * (np.sum((c11 - eye) ** 2) + np.sum((c22 - eye) ** 2))) / d
+
+
+def pair(n=16, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+
+
+def t(a):
+    return torch.tensor(a, dtype=torch.float32)
+
+
+def whitened(n, d, seed=0):
+    """n x d columns that are centred, orthogonal and of unit (biased) variance."""
+    a = np.random.default_rng(seed).standard_normal((n, d))
+    q, _ = np.linalg.qr(a - a.mean(0))
+    return q * np.sqrt(n)
+
+
+# ----------------------------------------------------------------- against the references
+
+
+@pytest.mark.parametrize("temperature", [0.07, 0.5, 2.0])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_info_nce_matches_reference(temperature, normalize):
+    z1, z2 = pair(seed=1)
+    got = L.info_nce(t(z1), t(z2), temperature, normalize).item()
+    assert got == pytest.approx(ref_info_nce(z1, z2, temperature, normalize), rel=1e-4)
+
+
+def test_nt_xent_matches_reference():
+    a, b = pair(n=10, seed=2)
+    assert L.nt_xent(t(a), t(b), 0.3).item() == pytest.approx(ref_nt_xent(a, b, 0.3), rel=1e-4)
+
+
+def test_barlow_twins_matches_reference():
+    z1, z2 = pair(seed=3)
+    got = L.barlow_twins(t(z1), t(z2), lambd=0.1).item()
+    assert got == pytest.approx(ref_barlow(z1, z2, 0.1), rel=1e-4)
+
+
+def test_vicreg_matches_reference():
+    z1, z2 = pair(seed=4)
+    z1 *= 0.5  # below unit standard deviation: the variance hinge is active
+    assert L.vicreg(t(z1), t(z2)).item() == pytest.approx(ref_vicreg(z1, z2), rel=1e-4)
+
+
+@pytest.mark.parametrize("n_common", [0, 2, 6])
+def test_decur_matches_reference(n_common):
+    z1, z2 = pair(seed=5)
+    got = L.decur(t(z1), t(z2), n_common, lambd=0.2).item()
+    assert got == pytest.approx(ref_decur(z1, z2, n_common, 0.2), rel=1e-4)
+
+
+def test_decur_with_everything_common_is_barlow_twins():
+    z1, z2 = pair(seed=6)
+    assert L.decur(t(z1), t(z2), 6).item() == pytest.approx(L.barlow_twins(t(z1), t(z2)).item())
+
+
+def test_cca_matches_reference():
+    z1, z2 = pair(seed=7)
+    assert L.cca(t(z1), t(z2), 0.3).item() == pytest.approx(ref_cca(z1, z2, 0.3), rel=1e-4)
+
+
+def test_reconstruction_matches_reference():
+    rng = np.random.default_rng(8)
+    x, x_hat = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 3))
+    got = L.reconstruction(t(x_hat), t(x)).item()
+    assert got == pytest.approx(np.mean((x - x_hat) ** 2), rel=1e-5)
+
+
+def test_comm_is_composed_of_info_nce():
+    rng = np.random.default_rng(9)
+    za, zb, u1, u2 = (rng.standard_normal((8, 4)) for _ in range(4))
+    expected = ref_info_nce(za, zb, 0.2) + sum(
+        (ref_info_nce(u, za, 0.2) + ref_info_nce(u, zb, 0.2)) / 2 for u in (u1, u2)
+    )
+    got = L.comm(t(za), t(zb), [t(u1), t(u2)], 0.2).item()
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+# ----------------------------------------------------------------- known values
+
+
+def test_info_nce_is_symmetric_and_nonnegative():
+    for seed in range(5):
+        z1, z2 = t(pair(seed=seed)[0]), t(pair(seed=seed)[1])
+        assert L.info_nce(z1, z2).item() == pytest.approx(L.info_nce(z2, z1).item(), rel=1e-6)
+        assert L.info_nce(z1, z2).item() >= 0
+
+
+@pytest.mark.parametrize("n", [2, 7, 64])
+def test_info_nce_equals_log_batch_when_uninformative(n):
+    z = torch.ones(n, 3)  # every similarity equal: the log(batch) bound of InfoNCE
+    assert L.info_nce(z, z).item() == pytest.approx(math.log(n), rel=1e-6)
+
+
+def test_info_nce_of_perfectly_aligned_orthogonal_pairs():
+    n, temperature = 5, 0.25
+    z = torch.eye(n)  # cosine 1 with the partner, 0 with the others
+    expected = math.log(1 + (n - 1) * math.exp(-1 / temperature))
+    assert L.info_nce(z, z, temperature).item() == pytest.approx(expected, rel=1e-5)
+    assert L.info_nce(z, z, temperature).item() < math.log(n)
+
+
+def test_nt_xent_of_identical_orthogonal_views():
+    n, temperature = 4, 0.5
+    z = torch.eye(n)
+    expected = math.log(math.exp(2.0) + 2 * (n - 1)) - 2.0  # positive 1/T = 2, negatives 0
+    assert L.nt_xent(z, z, temperature).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_barlow_twins_and_vicreg_vanish_on_identical_whitened_embeddings():
+    z = t(whitened(32, 4))
+    assert L.barlow_twins(z, z).item() == pytest.approx(0, abs=1e-4)
+    assert L.vicreg(2 * z, 2 * z).item() == pytest.approx(0, abs=1e-4)  # std 2 > gamma
+
+
+def test_decur_vanishes_for_shared_common_and_independent_unique_dims():
+    q = whitened(32, 3)
+    z1, z2 = t(q[:, [0, 1]]), t(q[:, [0, 2]])
+    assert L.decur(z1, z2, n_common=1).item() == pytest.approx(0, abs=1e-4)
+    assert L.decur(z1, z2, n_common=2).item() == pytest.approx(1, abs=1e-3)  # 2nd dim uncorrelated
+
+
+def test_cca_known_values():
+    q = whitened(40, 3) * math.sqrt(39 / 40)  # unit *unbiased* variance
+    z = t(q)
+    assert L.cca(z, z).item() == pytest.approx(-1, abs=1e-5)
+    assert L.cca(z, -z).item() == pytest.approx(1, abs=1e-5)
+
+
+def test_losses_compute_in_float32_under_autocast():
+    z1, z2 = (t(a) for a in pair(n=32, d=16, seed=11))
+    exact = L.info_nce(z1, z2).item()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = L.info_nce(z1.bfloat16(), z2.bfloat16())
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(exact, rel=2e-2)
+
+
+def test_learnable_temperature_receives_gradient():
+    temp = L.LearnableTemperature(0.2)
+    z1, z2 = (t(a).requires_grad_() for a in pair(seed=12))
+    assert temp().item() == pytest.approx(0.2, rel=1e-6)
+    L.info_nce(z1, z2, temp()).backward()
+    assert temp.log_inverse.grad is not None and temp.log_inverse.grad.abs() > 0
+    assert z1.grad is not None and torch.isfinite(z1.grad).all()
+
+
+# ----------------------------------------------------------------- invalid inputs
+
+PAIR_LOSSES = [L.info_nce, L.nt_xent, L.cca, L.barlow_twins, L.vicreg]
+
+
+@pytest.mark.parametrize("loss", PAIR_LOSSES + [lambda a, b: L.decur(a, b, 1)])
+def test_invalid_inputs_raise(loss):
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        loss(z, torch.randn(4, 2))
+    with pytest.raises(ValueError, match="batch of 1"):
+        loss(z[:1], z[:1])
+    with pytest.raises(ValueError, match=r"\(batch, dim\)"):
+        loss(z[0], z[0])
+    for bad in (math.nan, math.inf):
+        z_bad = z.clone()
+        z_bad[1, 2] = bad
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            loss(z_bad, z)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, math.nan, math.inf])
+def test_invalid_temperature_raises(temperature):
+    z = torch.randn(4, 3)
+    for loss in (L.info_nce, L.nt_xent):
+        with pytest.raises(ValueError, match="temperature"):
+            loss(z, z, temperature)
+    with pytest.raises(ValueError, match="temperature"):
+        L.InfoNCE(temperature)
+
+
+def test_other_invalid_arguments_raise():
+    z = torch.randn(4, 3)
+    with pytest.raises(ValueError, match="n_common"):
+        L.decur(z, z, 4)
+    with pytest.raises(ValueError, match="penalty"):
+        L.cca(z, z, 0.0)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        L.reconstruction(z, z[:, :2])
+    with pytest.raises(ValueError, match="unknown objective"):
+        L.make_objective("clip-ish")
+
+
+def test_finite_checks_can_be_switched_off():
+    z = torch.randn(4, 3)
+    z[0, 0] = math.nan
+    with L.finite_checks(False):
+        assert math.isnan(L.info_nce(z, z).item())
+    with pytest.raises(ValueError):
+        L.info_nce(z, z)
+
+
+# ----------------------------------------------------------------- objectives
+
+
+def toy_model(seed=0):
+    torch.manual_seed(seed)
+    return MultimodalEncoder(
+        {"x1": MLP(6, 4, (16,)), "x2": MLP(5, 4, (16,))},
+        decoders={"x1": MLPDecoder(4, 6, (16,)), "x2": MLPDecoder(4, 5, (16,))},
+        fusion=Fusion({"x1": 4, "x2": 4}, 4, (16,)),
+    )
+
+
+def toy_batch(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(n, 3, generator=g)
+    u1, u2 = torch.randn(n, 1, generator=g), torch.randn(n, 1, generator=g)
+    x1 = torch.cat([s, u1], 1) @ torch.randn(4, 6, generator=g)
+    x2 = torch.cat([s, u2], 1) @ torch.randn(4, 5, generator=g)
+    return {"x1": x1, "x2": x2, "y": s[:, 0]}
+
+
+def build(name):
+    return L.make_objective(name, n_common=2) if name == "decur" else L.make_objective(name)
+
+
+def test_registry_names():
+    assert set(L.OBJECTIVES) >= {
+        "info_nce", "cca", "barlow_twins", "vicreg", "decur", "simclr", "reconstruction",
+        "cross_self", "cross_recon", "comm",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(L.OBJECTIVES))
+def test_every_objective_decreases_on_a_toy_problem(name):
+    model, objective, batch = toy_model(), build(name), toy_batch()
+    params = list(model.parameters()) + list(objective.parameters())
+    opt = torch.optim.Adam(params, lr=1e-2)
+
+    def evaluate():
+        torch.manual_seed(123)  # the same augmentations before and after
+        with torch.no_grad():
+            return objective(model, batch).item()
+
+    before = evaluate()
+    for _ in range(40):
+        opt.zero_grad()
+        loss = objective(model, batch)
+        assert loss.dim() == 0 and torch.isfinite(loss)
+        loss.backward()
+        opt.step()
+    after = evaluate()
+    assert after < before - 0.05 * abs(before), (name, before, after)
+
+
+def test_info_nce_objective_matches_the_function():
+    model, batch = toy_model(), toy_batch()
+    z1, z2 = model.encode("x1", batch["x1"]), model.encode("x2", batch["x2"])
+    got = L.InfoNCE(0.3)(model, batch).item()
+    assert got == pytest.approx(L.info_nce(z1, z2, 0.3).item(), rel=1e-6)
+
+
+def test_learnable_objective_exposes_its_parameter():
+    objective = L.InfoNCE(0.1, learnable=True)
+    assert len(list(objective.parameters())) == 1
+    assert len(list(L.InfoNCE(0.1).parameters())) == 0
+
+
+def test_weighted_sum_adds_its_terms():
+    model, batch = toy_model(), toy_batch()
+    a, b = L.InfoNCE(), L.Reconstruction()
+    total = L.WeightedSum([(1.0, a), (0.5, b)])(model, batch).item()
+    assert total == pytest.approx(a(model, batch).item() + 0.5 * b(model, batch).item(), rel=1e-6)
