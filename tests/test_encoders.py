@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from aligninfo.encoders import (
+    MLP,
     CNN2dDecoder,
     CNN2dEncoder,
     Conv1dEncoder,
     Fusion,
     LinearEncoder,
-    MLP,
     MLPDecoder,
     MultimodalEncoder,
     make_encoder,

@@ -1,0 +1,190 @@
+"""Probes on data with known answers; σ-informativeness against a Monte Carlo with noise draws."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from aligninfo.probes import (
+    KNNProbe,
+    LogisticProbe,
+    RidgeProbe,
+    block_r2,
+    retrieval_accuracy,
+    sigma_informativeness,
+)
+
+
+def correlated(n, seed):
+    """Z (n, 3) with unequal, correlated columns and y (n,) partly explained by Z."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 3)) @ np.array([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.4]])
+    y = z @ np.array([0.5, -1.0, 2.0]) + 0.8 * rng.standard_normal(n)
+    return z + 5.0, y  # an offset: the estimate must centre
+
+
+# ----------------------------------------------------------------- σ-informativeness
+
+
+def monte_carlo_fit(z, y, sigma, draws, rng):
+    """Rescale as the convention says, add explicit noise, fit least squares on all draws."""
+    zc = z - z.mean(0)
+    zs = zc / np.sqrt(np.trace(np.cov(zc, rowvar=False, bias=True)) / z.shape[1])
+    noisy = np.concatenate([zs + sigma * rng.standard_normal(zs.shape) for _ in range(draws)])
+    ys = np.tile(y, draws)
+    fit = LinearRegression().fit(noisy, ys)
+    return fit, fit.score(noisy, ys)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.4, 1.5])
+def test_sigma_informativeness_matches_monte_carlo(sigma):
+    z, y = correlated(300, seed=0)
+    _, r2_mc = monte_carlo_fit(z, y, sigma, draws=200, rng=np.random.default_rng(1))
+    (r2,) = sigma_informativeness(z, y, [sigma])
+    assert r2 == pytest.approx(r2_mc, abs=0.01)
+
+
+def test_held_out_sigma_informativeness_matches_monte_carlo():
+    z, y = correlated(300, seed=0)
+    z_test, y_test = correlated(200, seed=2)
+    z_test = z_test * 1.3  # a test set with different statistics (the train scale is kept)
+    sigma, rng = 0.7, np.random.default_rng(3)
+    fit, _ = monte_carlo_fit(z, y, sigma, draws=300, rng=rng)
+    s = np.sqrt(np.trace(np.cov(z, rowvar=False, bias=True)) / 3)
+    errors = [
+        np.var(y_test - fit.predict(z_test / s + sigma * rng.standard_normal(z_test.shape)))
+        for _ in range(400)
+    ]
+    r2_mc = 1 - np.mean(errors) / np.var(y_test)
+    (r2,) = sigma_informativeness(z, y, [sigma], z_test, y_test)
+    assert r2 == pytest.approx(r2_mc, abs=0.01)
+
+
+def test_sigma_informativeness_limits_and_invariances():
+    z, y = correlated(400, seed=4)
+    sigmas = np.array([0.0, 0.1, 0.5, 1.0, 3.0, 100.0])
+    r2 = sigma_informativeness(z, y, sigmas)
+    assert r2.shape == sigmas.shape
+    assert r2[0] == pytest.approx(LinearRegression().fit(z, y).score(z, y), rel=1e-10)
+    assert np.all(np.diff(r2) < 0) and r2[-1] < 1e-3
+    np.testing.assert_allclose(sigma_informativeness(7 * z - 2, y, sigmas), r2, rtol=1e-10)
+    # a redundant copy of a column changes the mean variance, hence the noise-to-signal ratio
+    assert sigma_informativeness(np.hstack([z, z[:, :1]]), y, [0.0])[0] == pytest.approx(r2[0])
+
+
+def test_sigma_informativeness_multi_output_is_variance_weighted():
+    z, y1 = correlated(300, seed=5)
+    y2 = 3 * z[:, 0] + np.random.default_rng(6).standard_normal(300)
+    sigmas = [0.0, 0.8]
+    both = sigma_informativeness(z, np.column_stack([y1, y2]), sigmas)
+    parts = [sigma_informativeness(z, y, sigmas) * np.var(y) for y in (y1, y2)]
+    np.testing.assert_allclose(both, sum(parts) / (np.var(y1) + np.var(y2)), rtol=1e-10)
+
+
+def test_sigma_informativeness_agrees_with_the_gaussian_closed_form():
+    gaussian = pytest.importorskip("aligninfo.gaussian")
+    model = gaussian.GaussianModel.random(seed=0)
+    w = np.random.default_rng(1).standard_normal((3, model.dims[0]))
+    samples = model.sample(40_000, seed=2)
+    sigmas = np.array([0.0, 0.5, 2.0])
+    closed = model.sigma_informativeness(w, "Y1", 1, sigmas)
+    estimated = sigma_informativeness(samples["X1"] @ w.T, samples["Y1"], sigmas)
+    np.testing.assert_allclose(estimated, closed, atol=0.01)
+
+
+def test_sigma_informativeness_rejects_bad_input():
+    z, y = correlated(50, seed=0)
+    with pytest.raises(ValueError, match="sigmas"):
+        sigma_informativeness(z, y, [-0.1])
+    with pytest.raises(ValueError, match="sigmas"):
+        sigma_informativeness(z, y, [np.nan])
+    with pytest.raises(ValueError, match="different numbers"):
+        sigma_informativeness(z, y[:10], [0.0])
+    with pytest.raises(ValueError, match="zero variance"):
+        sigma_informativeness(np.ones((50, 2)), y, [0.0])
+    with pytest.raises(ValueError, match="both"):
+        sigma_informativeness(z, y, [0.0], z_test=z)
+
+
+# ----------------------------------------------------------------- supervised probes
+
+
+def test_ridge_probe_recovers_the_explained_variance():
+    rng = np.random.default_rng(0)
+    z, z_test = rng.standard_normal((2, 2000, 4))
+    beta = np.array([1.0, -2.0, 0.0, 0.5])
+    noise = 1.5  # R² = |beta|² / (|beta|² + noise²)
+    y, y_test = z @ beta + noise * rng.standard_normal(2000), z_test @ beta
+    expected = beta @ beta / (beta @ beta + noise**2)
+    probe = RidgeProbe().fit(z, y)
+    assert probe.score(z_test, y_test + noise * rng.standard_normal(2000)) == pytest.approx(
+        expected, abs=0.02
+    )
+    assert RidgeProbe().fit(z, rng.standard_normal(2000)).score(z_test, y_test) < 0.02
+
+
+def test_logistic_probe_separable_and_random_labels():
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((600, 3))
+    labels = np.where(z[:, 0] + z[:, 1] > 0, 2, 0) + (z[:, 2] > 0)  # 4 linear classes
+    probe = LogisticProbe(cv=3).fit(z[:400], labels[:400])
+    assert probe.score(z[400:], labels[400:]) > 0.9
+    assert probe.predict_proba(z[400:]).shape == (200, 4)
+    random_labels = rng.integers(0, 2, 600)
+    chance = LogisticProbe(cv=3).fit(z[:400], random_labels[:400])
+    assert abs(chance.score(z[400:], random_labels[400:]) - 0.5) < 0.1
+
+
+def test_knn_probe_sees_nonlinear_structure_a_linear_probe_misses():
+    rng = np.random.default_rng(2)
+    z = rng.uniform(-3, 3, (1500, 1))
+    y = np.cos(2 * z[:, 0])  # even: no linear trend
+    knn = KNNProbe(k=5, task="regression", metric="euclidean").fit(z[:1000], y[:1000])
+    assert knn.score(z[1000:], y[1000:]) > 0.95
+    assert RidgeProbe().fit(z[:1000], y[:1000]).score(z[1000:], y[1000:]) < 0.05
+    angles = rng.uniform(0, 2 * np.pi, 400)
+    ring = np.column_stack([np.cos(angles), np.sin(angles)]) * rng.uniform(1, 2, (400, 1))
+    sector = (angles // (np.pi / 2)).astype(int)  # four angular classes: cosine kNN
+    clf = KNNProbe(k=3).fit(ring[:300], sector[:300])
+    assert clf.score(ring[300:], sector[300:]) > 0.9
+    with pytest.raises(ValueError, match="task"):
+        KNNProbe(task="ranking").fit(ring, sector)
+
+
+def test_block_r2_finds_the_latent_blocks():
+    rng = np.random.default_rng(3)
+    blocks = {name: rng.standard_normal((1200, d)) for name, d in (("S", 2), ("U1", 2), ("U2", 3))}
+    mix = rng.standard_normal((4, 4))  # invertible mixing of S and U1
+    z = np.hstack([blocks["S"], blocks["U1"]]) @ mix + 0.05 * rng.standard_normal((1200, 4))
+    train = {k: v[:800] for k, v in blocks.items()}
+    test = {k: v[800:] for k, v in blocks.items()}
+    scores = block_r2(z[:800], train, z[800:], test)
+    assert scores["S"] > 0.98 and scores["U1"] > 0.98 and abs(scores["U2"]) < 0.03
+    only_s = block_r2(blocks["S"], blocks)
+    assert only_s["S"] == pytest.approx(1.0, abs=1e-6) and only_s["U1"] < 0.02
+
+
+# ----------------------------------------------------------------- retrieval
+
+
+def brute_force_top_k(q, c, k):
+    qn = q / np.linalg.norm(q, axis=1, keepdims=True)
+    cn = c / np.linalg.norm(c, axis=1, keepdims=True)
+    order = np.argsort(-(qn @ cn.T), axis=1, kind="stable")
+    return np.mean([i in order[i, :k] for i in range(len(q))])
+
+
+def test_retrieval_accuracy_known_cases():
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((300, 8))
+    assert retrieval_accuracy(q, q) == {1: 1.0, 5: 1.0}
+    assert retrieval_accuracy(q, np.roll(q, 1, axis=0), ks=(1,))[1] == 0.0
+    assert retrieval_accuracy(np.ones((50, 4)), np.ones((50, 4)), ks=(1, 50)) == {1: 0.0, 50: 1.0}
+    keys = q + 0.8 * rng.standard_normal(q.shape)
+    got = retrieval_accuracy(q, keys, ks=(1, 5, 20), chunk=64)
+    for k in (1, 5, 20):
+        assert got[k] == pytest.approx(brute_force_top_k(q, keys, k))
+    assert 0 < got[1] < got[5] < got[20] < 1
+    euclid = retrieval_accuracy(q, keys, ks=(1,), metric="euclidean")[1]
+    assert 0 < euclid < 1
+    with pytest.raises(ValueError, match="same shape"):
+        retrieval_accuracy(q, keys[:10])
