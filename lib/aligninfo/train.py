@@ -133,6 +133,8 @@ class History:
 
 
 def _as_tensors(data: Data, name: str) -> dict[str, Tensor]:
+    if not data:
+        raise ValueError(f"{name}: no arrays given")
     tensors = {}
     for key, value in data.items():
         t = torch.as_tensor(value)
@@ -164,10 +166,8 @@ def _permute(data: dict[str, Tensor], perm: Tensor) -> dict[str, Tensor]:
     return out
 
 
-def _batches(data: dict[str, Tensor], batch_size: int, drop_last: bool) -> list[slice]:
-    n = len(next(iter(data.values())))
-    stop = n - n % batch_size if drop_last else n
-    return [slice(i, min(i + batch_size, n)) for i in range(0, stop, batch_size)]
+def _n_samples(data: Mapping[str, Tensor]) -> int:
+    return len(next(iter(data.values())))
 
 
 def _to(batch: Mapping[str, Tensor], device: torch.device) -> dict[str, Tensor]:
@@ -181,15 +181,15 @@ def _evaluate(
     cfg: TrainConfig,
     device: torch.device,
 ) -> float:
-    """Mean objective over the data, in batches of ``batch_size`` (one batch if fewer)."""
-    n = len(next(iter(data.values())))
-    total, count = torch.zeros((), device=device), 0
+    """Mean objective over full batches of ``batch_size`` (one batch if fewer samples)."""
+    size = min(cfg.batch_size, _n_samples(data))
+    batches = _n_samples(data) // size
+    total = torch.zeros((), device=device)
     with eval_mode(model), eval_mode(objective), autocast(device, cfg.amp):
-        for s in _batches(data, min(cfg.batch_size, n), drop_last=True):
-            batch = _to({k: t[s] for k, t in data.items()}, device)
-            total += objective(model, batch).float() * (s.stop - s.start)
-            count += s.stop - s.start
-    return float(total) / count
+        for i in range(batches):
+            batch = _to({k: t[i * size : (i + 1) * size] for k, t in data.items()}, device)
+            total += objective(model, batch).float()
+    return float(total) / batches
 
 
 def _snapshot(module: nn.Module) -> dict[str, Tensor]:
@@ -252,7 +252,7 @@ def fit(
     device = resolve_device(cfg.device)
     train_t = _as_tensors(train, "train")
     val_t = _as_tensors(val, "val") if val is not None else None
-    n = len(next(iter(train_t.values())))
+    n = _n_samples(train_t)
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
     steps_per_epoch = n // cfg.batch_size
