@@ -12,10 +12,12 @@ export PYTHONHASHSEED := 0
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 
+# Two pytest workers, one thread each: tiny models gain nothing from more, and two workers with
+# two threads each would oversubscribe a 2-core machine.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m aligninfo check
-	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
+	OMP_NUM_THREADS=1 ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests
