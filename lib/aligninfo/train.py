@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar on stderr: no widget state in executed notebooks
 
 from aligninfo.encoders import MultimodalEncoder
 from aligninfo.losses import Objective, finite_checks
