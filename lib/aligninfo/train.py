@@ -350,7 +350,8 @@ def fit(
                 break  # the step budget ran out mid-epoch
             _end_epoch(state, history, steps_per_epoch, cfg, model, objective, val_data, device)
             history.time.append(elapsed())
-            bar.set_postfix(loss=history.train_loss[-1], val=history.val_loss[-1])
+            shown = {"loss": history.train_loss[-1], "val": history.val_loss[-1]}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items() if not math.isnan(v)})
             state["running"] = torch.zeros((), device=device)
             checkpoint()
     state["done"] = state["done"] or state["epoch"] >= cfg.epochs
