@@ -159,7 +159,8 @@ def evaluate(z: Mapping[str, Mapping[str, np.ndarray]], data: Splits, setup: Set
         ``"sigma/<target>/<view>"`` arrays over ``setup.sigmas``.
     """
     feats = {v: _fit_test(z[v]) for v in ("z1", "z2")}
-    feats["joint"] = tuple(np.hstack([feats["z1"][i], feats["z2"][i]]) for i in range(2))
+    (f1, t1), (f2, t2) = feats["z1"], feats["z2"]
+    feats["joint"] = (np.hstack([f1, f2]), np.hstack([t1, t2]))
     targets = {t: (np.concatenate([data.train[t], data.val[t]]), data.test[t])
                for t in setup.targets}
     out: dict[str, Any] = {}
