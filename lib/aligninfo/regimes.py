@@ -1,0 +1,193 @@
+"""Closed-form σ-informativeness over whole grids, and where a representation puts its variance.
+
+Companion of :meth:`aligninfo.gaussian.GaussianModel.sigma_informativeness` for regime maps.
+For ``Z = W X_m`` rescaled to unit mean variance per dimension (``Z' = Z / s``,
+``s² = tr Cov(Z) / k``) and ``Cov(Z') = Σ_i λ_i u_i u_iᵀ``,
+
+    R²_σ(Y | Z) = Σ_i (u_iᵀ c)² / (λ_i + σ²) / Var(Y),      c = Cov(Z', Y),
+
+and moving the target's weight between S and U_m (:meth:`GaussianModel.with_unique_share`)
+changes only ``c``, as ``c(u) = √(1-u) c_0 + √u c_1``. So one eigen-decomposition per ``W``
+gives R²_σ on a whole (unique share x σ) grid: :func:`sigma_r2_grid`.
+
+:func:`aligned_split` splits ``W`` into its part in the aligned subspace of ``X_m`` (the span of
+the canonical directions with positive correlation) and the part uncorrelated with the other
+modality; :func:`sigma_spectrum` lists, per principal direction of ``Z'``, its variance, its
+contribution to R²_0 and how much of it is aligned.
+
+Example:
+    >>> m = GaussianModel.random(seed=0)
+    >>> shares, sigmas = np.linspace(0, 1, 100), np.logspace(-2, 1, 100)
+    >>> grid = sigma_r2_grid(m, m.pca_projection(4), shares, sigmas)  # (100, 100)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from aligninfo.gaussian import GaussianModel
+from aligninfo.linalg import RTOL, Array
+
+__all__ = ["SigmaSpectrum", "aligned_basis", "aligned_split", "sigma_r2_grid", "sigma_spectrum"]
+
+
+def _rescaled(model: GaussianModel, w: ArrayLike, modality: int) -> tuple[Array, Array]:
+    """(Cov(Z'), the loading of Z' on the sources) for Z' = W X_m / s."""
+    w = model._check_w(w, modality)
+    lz = w @ model.loading(f"X{modality}")
+    c_zz = lz @ lz.T
+    s2 = np.trace(c_zz) / c_zz.shape[0]
+    if not s2 > 0:
+        raise ValueError("W X has zero variance: W must not annihilate X")
+    return c_zz / s2, lz / np.sqrt(s2)
+
+
+def _check_grid(values: ArrayLike, name: str, upper: float = np.inf) -> Array:
+    a = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if a.ndim != 1 or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > upper):
+        raise ValueError(f"{name} must be a 1-D array of values in [0, {upper}], got {values!r}")
+    return a
+
+
+def sigma_r2_grid(
+    model: GaussianModel,
+    w: ArrayLike,
+    shares: ArrayLike,
+    sigmas: ArrayLike,
+    modality: int = 1,
+) -> Array:
+    """R²_σ(Y_m | W X_m) for every unique share of Y_m and every noise level σ.
+
+    Equal, point by point, to
+    ``model.with_unique_share(u).sigma_informativeness(w, f"Y{m}", m, σ)`` (the other target's
+    share is irrelevant), at the cost of one k x k eigen-decomposition in all.
+
+    Args:
+        model: The Gaussian model; its targets must allow every share asked for (both target
+            directions nonzero, unless all shares are 0 or 1).
+        w: Projection W, shape (k, dim_m).
+        shares: Unique shares u in [0, 1] of Var(Y_m) (without target noise), shape (a,).
+        sigmas: Noise levels σ >= 0, shape (b,).
+        modality: 1 or 2.
+
+    Returns:
+        R²_σ, shape (a, b).
+    """
+    u = _check_grid(shares, "shares", 1.0)
+    sig = _check_grid(sigmas, "sigmas")
+    c_zz, lz = _rescaled(model, w, modality)
+    lam, vec = np.linalg.eigh(c_zz)
+    lam = lam.clip(0.0, None)
+    target = f"Y{modality}"
+    ends = []
+    for share in (0.0, 1.0):
+        if (share == 0.0 and np.all(u == 1.0)) or (share == 1.0 and np.all(u == 0.0)):
+            ends.append(np.zeros(lam.size))
+            continue
+        other = model.unique_share[2 - modality]
+        pair = (share, other) if modality == 1 else (other, share)
+        ends.append(vec.T @ (lz @ model.with_unique_share(pair).loading(target).T)[:, 0])
+    var_y = float(np.sum(model.loading(target) ** 2))
+    denom = lam[None, :] + sig[:, None] ** 2  # (b, k)
+    tol = RTOL * max(float(lam.max(initial=0.0)), 0.0)
+    inv = np.where(denom > tol, 1.0 / np.where(denom > tol, denom, 1.0), 0.0)
+    a0, a1 = ends
+    q00, q01, q11 = inv @ (a0 * a0), inv @ (a0 * a1), inv @ (a1 * a1)  # (b,)
+    r0, r1 = np.sqrt(1 - u)[:, None], np.sqrt(u)[:, None]
+    return (r0**2 * q00 + 2 * r0 * r1 * q01 + r1**2 * q11) / var_y
+
+
+def aligned_basis(model: GaussianModel, modality: int = 1, tol: float = 1e-8) -> Array:
+    """Canonical directions of X_m with correlation > tol, as rows A with A C_mm Aᵀ = I.
+
+    Their span is the aligned subspace V of X_m (chapter 3): the directions w whose feature
+    wᵀ X_m correlates with the other modality. Shape (dim V, dim_m).
+    """
+    rho = model.canonical_correlations()
+    rank = int(np.sum(rho > tol))
+    if rank == 0:
+        return np.zeros((0, model.dims[model._index(modality)]))
+    return model.cca_projection(rank, modality)
+
+
+def aligned_split(model: GaussianModel, w: ArrayLike, modality: int = 1) -> tuple[Array, Array]:
+    """Split each row of W into its aligned part and its part uncorrelated with X_other.
+
+    The split is orthogonal in the covariance metric ⟨a, b⟩ = aᵀ C_mm b: ``w_par`` lies in the
+    aligned subspace V, ``w_perp`` satisfies w_perp C_mo = 0, so Var(W X_m) splits as
+    tr(w_par C_mm w_parᵀ) + tr(w_perp C_mm w_perpᵀ).
+
+    Args:
+        model: The Gaussian model.
+        w: Projection W, shape (k, dim_m).
+        modality: 1 or 2.
+
+    Returns:
+        (w_par, w_perp), each of shape (k, dim_m), summing to W.
+    """
+    w = model._check_w(w, modality)
+    basis = aligned_basis(model, modality)
+    c_mm = model.covariance(f"X{modality}")
+    w_par = w @ c_mm @ basis.T @ basis
+    return w_par, w - w_par
+
+
+@dataclass(frozen=True)
+class SigmaSpectrum:
+    """Principal directions of a rescaled representation Z' = W X_m / s, largest first.
+
+    Attributes:
+        variance: λ_i, the variance of Z' along each direction (mean 1), shape (k,).
+        r2: r_i, the R² of Y_m from that direction alone; the directions are uncorrelated, so
+            R²_0 = Σ r_i and R²_σ = Σ r_i λ_i / (λ_i + σ²). Shape (k,).
+        aligned: Share of each direction's variance that lies in the aligned subspace, in
+            [0, 1], shape (k,).
+    """
+
+    variance: Array
+    r2: Array
+    aligned: Array
+
+    def r2_sigma(self, sigmas: ArrayLike) -> Array:
+        """R²_σ = Σ_i r_i λ_i / (λ_i + σ²) for each σ, shape (b,)."""
+        sig = _check_grid(sigmas, "sigmas")
+        lam = self.variance[None, :]
+        keep = np.divide(lam, lam + sig[:, None] ** 2, out=np.zeros((sig.size, lam.size)),
+                         where=lam + sig[:, None] ** 2 > 0)
+        return keep @ self.r2
+
+
+def sigma_spectrum(model: GaussianModel, w: ArrayLike, modality: int = 1) -> SigmaSpectrum:
+    """Variance, R² contribution and aligned share of each principal direction of W X_m.
+
+    Args:
+        model: The Gaussian model (target Y_m).
+        w: Projection W, shape (k, dim_m).
+        modality: 1 or 2.
+
+    Returns:
+        The :class:`SigmaSpectrum`.
+    """
+    w = model._check_w(w, modality)
+    c_zz, lz = _rescaled(model, w, modality)
+    lam, vec = np.linalg.eigh(c_zz)
+    lam, vec = lam[::-1].clip(0.0, None), vec[:, ::-1]
+    ly = model.loading(f"Y{modality}")
+    cov = vec.T @ (lz @ ly.T)[:, 0]
+    var_y = float(np.sum(ly**2))
+    tol = RTOL * max(float(lam.max(initial=0.0)), 0.0)
+    pos = lam > tol
+    r2 = np.where(pos, cov**2 / np.where(pos, lam, 1.0) / var_y, 0.0)
+    # Direction i of Z' is the feature v_iᵀ W X_m / s; split its row as in `aligned_split`.
+    s = np.sqrt(np.trace(w @ model.covariance(f"X{modality}") @ w.T) / w.shape[0])
+    rows = vec.T @ w / s
+    par, perp = aligned_split(model, rows, modality)
+    c_mm = model.covariance(f"X{modality}")
+    v_par = np.einsum("ij,jk,ik->i", par, c_mm, par)
+    v_perp = np.einsum("ij,jk,ik->i", perp, c_mm, perp)
+    total = v_par + v_perp
+    aligned = np.divide(v_par, total, out=np.zeros_like(total), where=total > 0)
+    return SigmaSpectrum(variance=lam, r2=r2, aligned=aligned)
