@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +18,23 @@ def data_dir() -> Path:
     if not folder.is_dir():
         pytest.skip(f"real data folder {folder} is absent (set ALIGNINFO_DATA to its location)")
     return folder
+
+
+def set_mode(folder: Path, dir_mode: int, file_mode: int) -> None:
+    """Set the permission bits of a folder and of the files in it."""
+    for path in folder.iterdir():
+        path.chmod(file_mode)
+    folder.chmod(dir_mode)
+
+
+@pytest.fixture
+def copy_dir(request: pytest.FixtureRequest, data_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the test module's ``DATASET`` folder; yields its parent folder.
+
+    Permissions are restored afterwards so that pytest can clean up.
+    """
+    folder = tmp_path / request.module.DATASET
+    shutil.copytree(data_dir / request.module.DATASET, folder)
+    set_mode(folder, 0o755, 0o644)
+    yield tmp_path
+    set_mode(folder, 0o755, 0o644)

@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+from conftest import set_mode
 
 from aligninfo.data import Standardiser, houston
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 
 N, N_TEST = 2832, 12197
 
+DATASET = "houston2013"
+
 
 @pytest.fixture(scope="module")
 def data(data_dir: Path) -> houston.Houston:
     return houston.load(data_dir)
-
-
-@pytest.fixture
-def copy_dir(data_dir: Path, tmp_path: Path) -> Iterator[Path]:
-    """A writable copy of houston2013/; permissions restored afterwards so cleanup works."""
-    folder = tmp_path / "houston2013"
-    shutil.copytree(data_dir / "houston2013", folder)
-    set_mode(folder, 0o755, 0o644)
-    yield tmp_path
-    set_mode(folder, 0o755, 0o644)
-
-
-def set_mode(folder: Path, dir_mode: int, file_mode: int) -> None:
-    for path in folder.iterdir():
-        path.chmod(file_mode)
-    folder.chmod(dir_mode)
 
 
 def rewrite(monkeypatch: pytest.MonkeyPatch, path: Path, content: dict[str, np.ndarray]) -> None:

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import set_mode
 
 from aligninfo.data import Standardiser, lfmc
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 
 N = 2313
 
+DATASET = "lfmc"
+
 
 @pytest.fixture(scope="module")
 def data(data_dir: Path) -> lfmc.LFMC:
     return lfmc.load(data_dir)
-
-
-@pytest.fixture
-def copy_dir(data_dir: Path, tmp_path: Path) -> Iterator[Path]:
-    """A writable copy of lfmc/; permissions restored afterwards so cleanup works."""
-    folder = tmp_path / "lfmc"
-    shutil.copytree(data_dir / "lfmc", folder)
-    set_mode(folder, 0o755, 0o644)
-    yield tmp_path
-    set_mode(folder, 0o755, 0o644)
-
-
-def set_mode(folder: Path, dir_mode: int, file_mode: int) -> None:
-    for path in folder.iterdir():
-        path.chmod(file_mode)
-    folder.chmod(dir_mode)
 
 
 def trust(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
