@@ -57,6 +57,9 @@ def test_methods_differ_as_they_should(rows: list[dict]) -> None:
     assert np.mean([r["top1"] for r in by["info_nce"]]) > 5 * np.mean(
         [r["top1"] for r in by["random"]]), "alignment makes the pairs retrievable"
     assert min(r["c/z1"] for r in by["supervised"]) > 0.8
+    for r in rows:
+        per_class = r["c/z1/per_class"]
+        assert per_class.shape == (2,) and r["c/z1/balanced"] == pytest.approx(per_class.mean())
     assert by["info_nce"][0]["history"].epoch[-1] == 8
 
 
@@ -73,10 +76,25 @@ def test_summary_and_table(rows: list[dict]) -> None:
     mean, sd = summary[-1]["y/z1"]
     assert mean == pytest.approx(np.mean(values)) and sd == pytest.approx(np.std(values, ddof=1))
     table = markdown_table(summary, labels={"y/z1": "R² from Z1"})
-    assert table.splitlines()[0] == "| method | seeds | R² from Z1 | top1 |"
+    assert table.splitlines()[0] == "| method | runs | R² from Z1 | top1 |"
     assert f"{mean:.3f} ± {sd:.3f}" in table
 
 
 def test_unknown_method_is_named() -> None:
     with pytest.raises(ValueError, match="no_such_loss"):
         compare(["no_such_loss"], splits(300), setup(), seeds=[0], progress=False)
+
+
+def test_per_class_accuracy_counts_each_class() -> None:
+    from aligninfo.experiment import per_class_accuracy
+
+    y = np.array([0, 0, 1, 1, 1, 3])
+    pred = np.array([0, 1, 1, 1, 0, 3])
+    np.testing.assert_allclose(per_class_accuracy(y, pred), [0.5, 2 / 3, np.nan, 1.0])
+
+
+def test_missing_metric_shows_a_dash() -> None:
+    rows = [{"method": "a", "x": 1.0}, {"method": "a", "x": 3.0}, {"method": "b"}]
+    summary = summarize(rows, ["x"])
+    assert summary[0]["x"] == pytest.approx((2.0, np.sqrt(2)))
+    assert markdown_table(summary).splitlines()[-1] == "| b | 1 | – |"

@@ -132,6 +132,10 @@ def test_logistic_probe_separable_and_random_labels():
     random_labels = rng.integers(0, 2, 600)
     chance = LogisticProbe(cv=3).fit(z[:400], random_labels[:400])
     assert abs(chance.score(z[400:], random_labels[400:]) - 0.5) < 0.1
+    fixed = LogisticProbe(c=10.0).fit(z[:400], labels[:400])
+    assert fixed.score(z[400:], labels[400:]) > 0.9
+    weak = LogisticProbe(c=1e-6).fit(z[:400], labels[:400])  # regularised to near-constant
+    assert weak.score(z[400:], labels[400:]) < 0.5
 
 
 def test_knn_probe_sees_nonlinear_structure_a_linear_probe_misses():

@@ -63,6 +63,8 @@ class Setup:
         lr: AdamW learning rate.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         sigmas: Noise levels of the σ-informativeness curves.
+        logistic_c: Fixed inverse regularisation of the classification probes (None:
+            chosen by cross-validation, slower).
     """
 
     make_model: Callable[[], MultimodalEncoder]
@@ -74,6 +76,7 @@ class Setup:
     lr: float = 1e-3
     device: str = "auto"
     sigmas: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0)
+    logistic_c: float | None = None
 
 
 class Supervised(Objective):
@@ -123,13 +126,14 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
     """Pretrain ``method`` with ``seed`` and return the frozen features of every split.
 
     Returns:
-        ``{"z1": {split: (n, k)}, "z2": {...}, "history": History | None, "seconds": float}``.
+        ``{"z1": {split: (n, k)}, "z2": {...}, "model": the encoders (None for raw),
+        "history": History | None, "seconds": float}``.
     """
     start = time.perf_counter()
     splits = {"train": data.train, "val": data.val, "test": data.test}
     if method == "raw":
         z = {v: {s: _flat(d["x" + v[1]]) for s, d in splits.items()} for v in ("z1", "z2")}
-        return {**z, "history": None, "seconds": time.perf_counter() - start}
+        return {**z, "model": None, "history": None, "seconds": time.perf_counter() - start}
     torch.manual_seed(seed)
     model = setup.make_model()
     history = None
@@ -142,7 +146,7 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
                       progress=False)
     z = {v: {s: encode(model, d["x" + v[1]], "x" + v[1]) for s, d in splits.items()}
          for v in ("z1", "z2")}
-    return {**z, "history": history, "seconds": time.perf_counter() - start}
+    return {**z, "model": model, "history": history, "seconds": time.perf_counter() - start}
 
 
 def evaluate(z: Mapping[str, Mapping[str, np.ndarray]], data: Splits, setup: Setup,
@@ -154,9 +158,11 @@ def evaluate(z: Mapping[str, Mapping[str, np.ndarray]], data: Splits, setup: Set
     :meth:`aligninfo.gaussian.GaussianModel.sigma_informativeness`.
 
     Returns:
-        Flat metrics: ``"<target>/<view>"`` scores, ``"top1"``, ``"top5"`` (z1 queries, z2
-        keys, on the test split; only when both have the same size) and
-        ``"sigma/<target>/<view>"`` arrays over ``setup.sigmas``.
+        Flat metrics: ``"<target>/<view>"`` scores; for classes also
+        ``"<target>/<view>/balanced"`` (mean per-class accuracy) and
+        ``"<target>/<view>/per_class"`` arrays; ``"top1"``, ``"top5"`` (z1 queries, z2 keys, on
+        the test split; only when both have the same size); ``"sigma/<target>/<view>"`` arrays
+        over ``setup.sigmas``.
     """
     feats = {v: _fit_test(z[v]) for v in ("z1", "z2")}
     (f1, t1), (f2, t2) = feats["z1"], feats["z2"]
@@ -167,15 +173,33 @@ def evaluate(z: Mapping[str, Mapping[str, np.ndarray]], data: Splits, setup: Set
     for target, task in setup.targets.items():
         y_fit, y_test = targets[target]
         for view, (f_fit, f_test) in feats.items():
-            probe = LogisticProbe() if task == "classification" else RidgeProbe()
-            out[f"{target}/{view}"] = probe.fit(f_fit, y_fit).score(f_test, y_test)
-            if task == "regression":
-                out[f"sigma/{target}/{view}"] = sigma_informativeness(
+            name = f"{target}/{view}"
+            if task == "classification":
+                probe = LogisticProbe(c=setup.logistic_c).fit(f_fit, y_fit)
+                out[name] = probe.score(f_test, y_test)
+                out[name + "/per_class"] = per_class_accuracy(y_test, probe.predict(f_test))
+                out[name + "/balanced"] = float(out[name + "/per_class"].mean())
+            else:
+                out[name] = RidgeProbe().fit(f_fit, y_fit).score(f_test, y_test)
+                out[f"sigma/{name}"] = sigma_informativeness(
                     f_fit, y_fit, setup.sigmas, f_test, y_test)
     if feats["z1"][1].shape == feats["z2"][1].shape:
         top = retrieval_accuracy(feats["z1"][1], feats["z2"][1], ks=(1, 5))
         out["top1"], out["top5"] = top[1], top[5]
     return out
+
+
+def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Accuracy on each class present in ``y_true`` (recall), ``(n_classes,)``, by class index.
+
+    Classes absent from ``y_true`` get NaN.
+    """
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    n_classes = int(max(y_true.max(), y_pred.max())) + 1
+    hits = np.bincount(y_true[y_true == y_pred], minlength=n_classes).astype(float)
+    counts = np.bincount(y_true, minlength=n_classes).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / counts, np.nan)
 
 
 def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[int],
@@ -200,7 +224,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     """Mean and standard deviation over seeds of each scalar metric, per method (in order).
 
     Returns:
-        ``[{"method": m, "n": seeds, metric: (mean, sd), ...}]``; sd is 0 for one seed.
+        ``[{"method": m, "n": runs, metric: (mean, sd), ...}]``; sd is 0 for one run, and a
+        metric that no run of a method has is ``(nan, nan)``.
     """
     methods = list(dict.fromkeys(r["method"] for r in rows))
     table = []
@@ -209,25 +234,31 @@ def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
         entry: dict[str, Any] = {"method": method, "n": len(group)}
         for metric in metrics:
             values = np.array([r[metric] for r in group if metric in r], dtype=float)
-            entry[metric] = ((float(values.mean()), float(values.std(ddof=1)))
-                             if len(values) > 1 else (float(values.mean()), 0.0))
+            if len(values) == 0:
+                entry[metric] = (float("nan"), float("nan"))
+            else:
+                sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+                entry[metric] = (float(values.mean()), sd)
         table.append(entry)
     return table
 
 
 def markdown_table(summary: Sequence[Mapping[str, Any]], digits: int = 3,
                    labels: Mapping[str, str] | None = None) -> str:
-    """Format :func:`summarize` output as a Markdown table of ``mean ± sd``."""
+    """Format :func:`summarize` output as a Markdown table of ``mean ± sd`` (``–``: no value)."""
     metrics = [k for k in summary[0] if k not in ("method", "n")]
     labels = dict(labels or {})
-    head = ["method", "seeds", *[labels.get(m, m) for m in metrics]]
+    head = ["method", "runs", *[labels.get(m, m) for m in metrics]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in summary:
         cells = [entry["method"], str(entry["n"])]
         for m in metrics:
             mean, sd = entry[m]
-            cells.append(f"{mean:.{digits}f} ± {sd:.{digits}f}" if entry["n"] > 1
-                         else f"{mean:.{digits}f}")
+            if np.isnan(mean):
+                cells.append("–")
+            else:
+                cells.append(f"{mean:.{digits}f} ± {sd:.{digits}f}" if entry["n"] > 1
+                             else f"{mean:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, RidgeCV
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -109,22 +109,33 @@ class LogisticProbe(BaseEstimator):
         cv: Stratified folds.
         max_iter: Solver iterations.
         seed: Seed of the fold shuffling.
+        c: A fixed inverse regularisation strength instead of the cross-validated choice
+            (many times faster: one fit instead of ``cv * len(cs)``).
 
-    The regularisation is chosen by cross-validated log-loss.
+    The regularisation is chosen by cross-validated log-loss unless ``c`` is given.
     """
 
     def __init__(
-        self, cs: int | Sequence[float] = 10, cv: int = 5, max_iter: int = 1000, seed: int = 0
+        self,
+        cs: int | Sequence[float] = 10,
+        cv: int = 5,
+        max_iter: int = 1000,
+        seed: int = 0,
+        c: float | None = None,
     ) -> None:
-        self.cs, self.cv, self.max_iter, self.seed = cs, cv, max_iter, seed
+        self.cs, self.cv, self.max_iter, self.seed, self.c = cs, cv, max_iter, seed, c
 
     def fit(self, z: ArrayLike, y: ArrayLike) -> LogisticProbe:
         """Fit on ``Z (n, k)`` and labels ``y (n,)``; returns self."""
         z_a = _features(z)
-        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.seed)
-        clf = LogisticRegressionCV(
-            Cs=self.cs, cv=folds, max_iter=self.max_iter, scoring="neg_log_loss"
-        )
+        clf: LogisticRegression | LogisticRegressionCV
+        if self.c is not None:
+            clf = LogisticRegression(C=self.c, max_iter=self.max_iter)
+        else:
+            folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.seed)
+            clf = LogisticRegressionCV(
+                Cs=self.cs, cv=folds, max_iter=self.max_iter, scoring="neg_log_loss"
+            )
         self.model_: Pipeline = make_pipeline(StandardScaler(), clf)
         with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
             warnings.simplefilter("ignore", FutureWarning)
