@@ -50,3 +50,18 @@ def test_sync_without_execution_keeps_checked_outputs(
 def test_unknown_chapter_is_refused() -> None:
     with pytest.raises(FileNotFoundError, match="no chapter"):
         main(["run", "nonexistent", "-p", "scale", "smoke"])
+
+
+@pytest.mark.chapters
+def test_plain_papermill_runs_a_paired_notebook(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.ipynb"
+    pair = run.pair_of(run.chapters()[0])
+    command = [sys.executable, "-m", "papermill", str(pair), str(out), "-p", "scale", "smoke",
+               "-p", "results_dir", str(tmp_path), "--cwd", str(pair.parent), "--no-progress-bar"]
+    subprocess.run(command, check=True, capture_output=True)
+    executed = nbformat.read(out, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "scale = \"smoke\"" in injected[0].source
