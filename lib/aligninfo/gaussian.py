@@ -316,7 +316,12 @@ class GaussianModel:
             raise ValueError(f"modality must be 1 or 2, got {modality!r}")
         return modality - 1
 
-    def _check_w(self, w: ArrayLike, modality: int) -> Array:
+    def check_projection(self, w: ArrayLike, modality: int) -> Array:
+        """``w`` as a float64 array of shape (k, dim_modality), k >= 1, finite.
+
+        Raises:
+            ValueError: Naming the expected shape, or an invalid modality.
+        """
         dim = self.dims[self._index(modality)]
         w = np.asarray(w, dtype=np.float64)
         if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] != dim or not np.all(np.isfinite(w)):
@@ -326,7 +331,7 @@ class GaussianModel:
 
     def _projected(self, w: ArrayLike, target: Names, modality: int) -> tuple[Array, ...]:
         """(Cov(Z), Cov(Z, target), Cov(target)) for Z = W X_modality."""
-        lz = self._check_w(w, modality) @ self.loading(f"X{modality}")
+        lz = self.check_projection(w, modality) @ self.loading(f"X{modality}")
         lt = self.loading(target)
         return lz @ lz.T, lz @ lt.T, lt @ lt.T
 
@@ -424,6 +429,6 @@ class GaussianModel:
         Defined as tr(W Σ_sh Wᵀ) / tr(W C_mm Wᵀ), in [0, 1]: the variance-weighted mean, over
         the directions of Z, of their R² given X_other (ρ² for a canonical variate).
         """
-        w = self._check_w(w, modality)
+        w = self.check_projection(w, modality)
         sh, res = self.split_covariance(modality)
         return float(np.trace(w @ sh @ w.T) / np.trace(w @ (sh + res) @ w.T))

@@ -36,7 +36,7 @@ __all__ = ["SigmaSpectrum", "aligned_basis", "aligned_split", "sigma_r2_grid", "
 
 def _rescaled(model: GaussianModel, w: ArrayLike, modality: int) -> tuple[Array, Array]:
     """(Cov(Z'), the loading of Z' on the sources) for Z' = W X_m / s."""
-    w = model._check_w(w, modality)
+    w = model.check_projection(w, modality)
     lz = w @ model.loading(f"X{modality}")
     c_zz = lz @ lz.T
     s2 = np.trace(c_zz) / c_zz.shape[0]
@@ -106,10 +106,12 @@ def aligned_basis(model: GaussianModel, modality: int = 1, tol: float = 1e-8) ->
     Their span is the aligned subspace V of X_m (chapter 3): the directions w whose feature
     wᵀ X_m correlates with the other modality. Shape (dim V, dim_m).
     """
+    if modality not in (1, 2):
+        raise ValueError(f"modality must be 1 or 2, got {modality!r}")
     rho = model.canonical_correlations()
     rank = int(np.sum(rho > tol))
     if rank == 0:
-        return np.zeros((0, model.dims[model._index(modality)]))
+        return np.zeros((0, model.dims[modality - 1]))
     return model.cca_projection(rank, modality)
 
 
@@ -128,7 +130,7 @@ def aligned_split(model: GaussianModel, w: ArrayLike, modality: int = 1) -> tupl
     Returns:
         (w_par, w_perp), each of shape (k, dim_m), summing to W.
     """
-    w = model._check_w(w, modality)
+    w = model.check_projection(w, modality)
     basis = aligned_basis(model, modality)
     c_mm = model.covariance(f"X{modality}")
     w_par = w @ c_mm @ basis.T @ basis
@@ -171,7 +173,7 @@ def sigma_spectrum(model: GaussianModel, w: ArrayLike, modality: int = 1) -> Sig
     Returns:
         The :class:`SigmaSpectrum`.
     """
-    w = model._check_w(w, modality)
+    w = model.check_projection(w, modality)
     c_zz, lz = _rescaled(model, w, modality)
     lam, vec = np.linalg.eigh(c_zz)
     lam, vec = lam[::-1].clip(0.0, None), vec[:, ::-1]
