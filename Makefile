@@ -38,9 +38,9 @@ sync: $(STAMP)
 
 # Re-solve the lock from pyproject.toml's ranges in a scratch environment.
 lock:
-	rm -rf /tmp/aligninfo-lock && $(PYTHON) -m venv /tmp/aligninfo-lock
-	/tmp/aligninfo-lock/bin/pip install --quiet torch==2.13.0 -e '.[book,test,data]' setuptools
-	/tmp/aligninfo-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' > requirements.lock.new
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet torch==2.13.0 -e '.[book,test,data]' setuptools
+	.venv-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' > requirements.lock.new
 	{ sed -n '1,2p' requirements.lock; cat requirements.lock.new; } > requirements.lock && rm requirements.lock.new
 
 clean:
