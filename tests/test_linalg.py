@@ -108,3 +108,11 @@ def test_top_eigenvectors():
     np.testing.assert_allclose(w @ c @ w.T, np.diag(lam[:2]), atol=1e-9)
     with pytest.raises(ValueError, match="k must"):
         top_eigenvectors(c, 6)
+
+
+def test_mean_variance_is_the_mean_of_the_diagonal() -> None:
+    from aligninfo.linalg import mean_variance
+
+    assert mean_variance(np.diag([1.0, 2.0, 6.0])) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="W X has zero variance"):
+        mean_variance(np.zeros((2, 2)), "W X")

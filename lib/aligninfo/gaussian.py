@@ -29,6 +29,7 @@ from aligninfo.linalg import (
     Array,
     cca_from_cov,
     logdet_pd,
+    mean_variance,
     r2_from_cov,
     top_eigenvectors,
 )
@@ -371,9 +372,7 @@ class GaussianModel:
         if sig.ndim > 1 or np.any(sig < 0) or not np.all(np.isfinite(sig)):
             raise ValueError(f"sigma must be finite and >= 0, scalar or 1-D, got {sig}")
         c_zz, c_zt, c_tt = self._projected(w, target, modality)
-        s2 = np.trace(c_zz) / c_zz.shape[0]
-        if s2 <= 0:
-            raise ValueError("W X has zero variance: W must not annihilate X")
+        s2 = mean_variance(c_zz, "W X (W must not annihilate X)")
         r2 = r2_from_cov(c_zz / s2, c_zt / np.sqrt(s2), c_tt, sig**2)
         return float(r2) if r2.ndim == 0 else r2
 

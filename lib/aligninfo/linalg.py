@@ -77,6 +77,22 @@ def logdet_pd(c: ArrayLike, name: str = "covariance") -> float:
     return float(np.sum(np.log(lam)))
 
 
+def mean_variance(c: ArrayLike, name: str = "Z") -> float:
+    """Mean variance per dimension, tr(C) / k, of a (k, k) covariance.
+
+    σ-informativeness divides a representation by its square root, so that it has unit mean
+    variance per dimension (the convention of every σ-informativeness in the library).
+
+    Raises:
+        ValueError: If it is not positive (the representation is constant).
+    """
+    c_a = np.asarray(c, dtype=np.float64)
+    s2 = float(np.trace(c_a)) / c_a.shape[0]
+    if not s2 > 0:
+        raise ValueError(f"{name} has zero variance")
+    return s2
+
+
 def top_eigenvectors(c: ArrayLike, k: int) -> Array:
     """Eigenvectors of the k largest eigenvalues of a symmetric matrix, as rows.
 

@@ -31,6 +31,8 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from aligninfo.linalg import mean_variance
+
 __all__ = [
     "KNNProbe",
     "LogisticProbe",
@@ -300,9 +302,7 @@ def sigma_informativeness(
         raise ValueError("give both z_test and y_test, or neither")
     zc, yc = z_a - z_a.mean(axis=0), y_a - y_a.mean(axis=0)
     n, k = zc.shape
-    s2 = np.trace(zc.T @ zc) / (n * k)
-    if s2 <= 0:
-        raise ValueError("Z has zero variance")
+    s2 = mean_variance(zc.T @ zc / n)
     zc /= np.sqrt(s2)
     lam, vec = np.linalg.eigh(zc.T @ zc / n)
     proj = vec.T @ (zc.T @ yc / n)  # c in the eigenbasis, (k, q)

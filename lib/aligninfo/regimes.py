@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from aligninfo.gaussian import GaussianModel
-from aligninfo.linalg import RTOL, Array
+from aligninfo.linalg import RTOL, Array, mean_variance
 
 __all__ = ["SigmaSpectrum", "aligned_basis", "aligned_split", "sigma_r2_grid", "sigma_spectrum"]
 
@@ -39,9 +39,7 @@ def _rescaled(model: GaussianModel, w: ArrayLike, modality: int) -> tuple[Array,
     w = model.check_projection(w, modality)
     lz = w @ model.loading(f"X{modality}")
     c_zz = lz @ lz.T
-    s2 = np.trace(c_zz) / c_zz.shape[0]
-    if not s2 > 0:
-        raise ValueError("W X has zero variance: W must not annihilate X")
+    s2 = mean_variance(c_zz, "W X (W must not annihilate X)")
     return c_zz / s2, lz / np.sqrt(s2)
 
 
