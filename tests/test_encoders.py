@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from aligninfo.encoders import (
+    FUSED,
     MLP,
     CNN2dDecoder,
     CNN2dEncoder,
@@ -13,6 +14,7 @@ from aligninfo.encoders import (
     MLPDecoder,
     MultimodalEncoder,
     make_encoder,
+    make_projector,
 )
 
 CASES = [
@@ -125,3 +127,33 @@ def test_invalid_arguments_raise():
         CNN2dEncoder(3, 2)(torch.randn(2, 4, 8, 8))
     with pytest.raises(ValueError, match="expects"):
         Conv1dEncoder(2, 2)(torch.randn(2, 10))
+
+
+def test_projector_is_linear_batchnorm_relu_linear():
+    head = make_projector(4, 3, 8)
+    assert [type(m) for m in head] == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.ReLU,
+                                      torch.nn.Linear]
+    assert head(torch.randn(5, 4)).shape == (5, 3)
+    assert make_projector(4, 6)[0].out_features == 6  # hidden defaults to max(in, out)
+    with pytest.raises(ValueError, match="hidden"):
+        make_projector(4, 3, 0)
+
+
+def test_encode_is_the_backbone_and_embed_the_projection():
+    torch.manual_seed(0)
+    model = MultimodalEncoder({"x1": MLP(6, 4, (8,)), "x2": MLP(5, 4, (8,))},
+                              fusion=Fusion({"x1": 4, "x2": 4}, 4, (8,)),
+                              projectors={"x1": make_projector(4, 3), FUSED: make_projector(4, 2)})
+    model.eval()
+    x = torch.randn(7, 6)
+    h = model.encode("x1", x)
+    assert torch.equal(h, model.encoders["x1"](x)), "encode reads the backbone only"
+    assert torch.equal(model.embed("x1", x), model.projectors["x1"](h))
+    x2 = torch.randn(7, 5)
+    assert torch.equal(model.embed("x2", x2), model.encode("x2", x2)), "no head: identity"
+    assert model({"x1": x})["x1"].shape == (7, 4)
+    assert model.project(FUSED, model.fuse({"x1": h, "x2": None})).shape == (7, 2)
+    with pytest.raises(ValueError, match="projector key"):
+        model.set_projector("x3", make_projector(4, 3))
+    with pytest.raises(ValueError, match="projector key"):
+        MultimodalEncoder({"x1": MLP(6, 4)}, projectors={FUSED: make_projector(4, 3)})

@@ -8,7 +8,7 @@ import torch
 from scipy.special import logsumexp
 
 from aligninfo import losses as L
-from aligninfo.encoders import MLP, Fusion, MLPDecoder, MultimodalEncoder
+from aligninfo.encoders import FUSED, MLP, Fusion, MLPDecoder, MultimodalEncoder, make_projector
 
 # ----------------------------------------------------------------- NumPy references
 
@@ -53,17 +53,29 @@ def ref_barlow(z1, z2, lambd, eps=1e-5):
 
 
 def ref_decur(z1, z2, k, lambd, eps=1e-5):
+    """DeCUR's cross-modal term: (L_common + L_unique) / 2, as in the original."""
     c = ref_corr(z1, z2, eps)
     d = len(c)
-    loss = 0.0
+    common = unique = 0.0
     for i in range(d):
         for j in range(d):
-            same_block = (i < k) == (j < k)
+            if (i < k) != (j < k):
+                continue  # across the blocks: not in the loss
             if i == j:
-                loss += (1 - c[i, i]) ** 2 if i < k else c[i, i] ** 2
-            elif same_block:
-                loss += lambd * c[i, j] ** 2
-    return loss
+                term = (1 - c[i, i]) ** 2 if i < k else c[i, i] ** 2
+            else:
+                term = lambd * c[i, j] ** 2
+            if i < k:
+                common += term
+            else:
+                unique += term
+    return (common + unique) / 2
+
+
+def ref_comm(za, zb, ua, ub, t):
+    """CoMM: mean over the unimodal and multimodal terms of the two-sided NT-Xent."""
+    pairs = [*zip(ua, ub, strict=True), (za, zb)]
+    return np.mean([(ref_nt_xent(a, zb, t) + ref_nt_xent(b, za, t)) / 2 for a, b in pairs])
 
 
 def ref_vicreg(z1, z2, sw=25.0, vw=25.0, cw=1.0, gamma=1.0, eps=1e-4):
@@ -139,9 +151,10 @@ def test_decur_matches_reference(n_common):
     assert got == pytest.approx(ref_decur(z1, z2, n_common, 0.2), rel=1e-4)
 
 
-def test_decur_with_everything_common_is_barlow_twins():
-    z1, z2 = pair(seed=6)
-    assert L.decur(t(z1), t(z2), 6).item() == pytest.approx(L.barlow_twins(t(z1), t(z2)).item())
+def test_decur_with_everything_common_is_half_barlow_twins():
+    z1, z2 = pair(seed=6)  # the original's weight: (L_c + L_u) / 2, with L_u = 0 here
+    expected = L.barlow_twins(t(z1), t(z2)).item() / 2
+    assert L.decur(t(z1), t(z2), 6).item() == pytest.approx(expected)
 
 
 def test_cca_matches_reference():
@@ -156,14 +169,20 @@ def test_reconstruction_matches_reference():
     assert got == pytest.approx(np.mean((x - x_hat) ** 2), rel=1e-5)
 
 
-def test_comm_is_composed_of_info_nce():
+def test_comm_matches_reference():
     rng = np.random.default_rng(9)
-    za, zb, u1, u2 = (rng.standard_normal((8, 4)) for _ in range(4))
-    expected = ref_info_nce(za, zb, 0.2) + sum(
-        (ref_info_nce(u, za, 0.2) + ref_info_nce(u, zb, 0.2)) / 2 for u in (u1, u2)
-    )
-    got = L.comm(t(za), t(zb), [t(u1), t(u2)], 0.2).item()
+    za, zb, u1a, u2a, u1b, u2b = (rng.standard_normal((8, 4)) for _ in range(6))
+    expected = ref_comm(za, zb, [u1a, u2a], [u1b, u2b], 0.2)
+    got = L.comm(t(za), t(zb), [t(u1a), t(u2a)], [t(u1b), t(u2b)], 0.2).item()
     assert got == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="one entry per modality"):
+        L.comm(t(za), t(zb), [t(u1a)], [t(u1b), t(u2b)])
+
+
+def test_comm_multimodal_term_alone_is_nt_xent():
+    za, zb = pair(n=8, d=4, seed=10)
+    assert L.comm(t(za), t(zb), [], [], 0.3).item() == pytest.approx(
+        ref_nt_xent(za, zb, 0.3), rel=1e-4)
 
 
 # ----------------------------------------------------------------- known values
@@ -207,7 +226,7 @@ def test_decur_vanishes_for_shared_common_and_independent_unique_dims():
     q = whitened(32, 3)
     z1, z2 = t(q[:, [0, 1]]), t(q[:, [0, 2]])
     assert L.decur(z1, z2, n_common=1).item() == pytest.approx(0, abs=1e-4)
-    assert L.decur(z1, z2, n_common=2).item() == pytest.approx(1, abs=1e-3)  # 2nd dim uncorrelated
+    assert L.decur(z1, z2, n_common=2).item() == pytest.approx(0.5, abs=1e-3)  # (1 + 0) / 2
 
 
 def test_cca_known_values():
@@ -351,7 +370,25 @@ def test_info_nce_objective_matches_the_function():
 def test_learnable_objective_exposes_its_parameter():
     objective = L.InfoNCE(0.1, learnable=True)
     assert len(list(objective.parameters())) == 1
-    assert len(list(L.InfoNCE(0.1).parameters())) == 0
+    assert len(list(L.InfoNCE(0.1).parameters())) == 0  # a temperature given alone stays fixed
+
+
+def test_info_nce_learns_its_temperature_by_default():
+    objective, model, batch = L.InfoNCE(), toy_model(), toy_batch()
+    assert len(list(objective.parameters())) == 1
+    assert objective.temperature == pytest.approx(0.1)
+    opt = torch.optim.Adam(list(model.parameters()) + list(objective.parameters()), lr=5e-2)
+    for _ in range(10):
+        opt.zero_grad()
+        objective(model, batch).backward()
+        opt.step()
+    learned = L.learned_temperatures(objective)
+    assert list(learned) == ["learnable_temperature"]
+    assert learned["learnable_temperature"] == pytest.approx(objective.temperature)
+    assert objective.temperature != pytest.approx(0.1, abs=1e-3), "the temperature moved"
+    nested = L.learned_temperatures(L.make_objective("cross_recon"))
+    assert list(nested) == ["terms.0.learnable_temperature"]
+    assert L.learned_temperatures(L.InfoNCE(0.2)) == {}
 
 
 def test_weighted_sum_adds_its_terms():
@@ -359,3 +396,68 @@ def test_weighted_sum_adds_its_terms():
     a, b = L.InfoNCE(), L.Reconstruction()
     total = L.WeightedSum([(1.0, a), (0.5, b)])(model, batch).item()
     assert total == pytest.approx(a(model, batch).item() + 0.5 * b(model, batch).item(), rel=1e-6)
+
+
+# ----------------------------------------------------------------- projection heads
+
+
+def projected_model(seed=0):
+    torch.manual_seed(seed)
+    return MultimodalEncoder(
+        {"x1": MLP(6, 4, (16,)), "x2": MLP(5, 4, (16,))},
+        decoders={"x1": MLPDecoder(4, 6, (16,)), "x2": MLPDecoder(4, 5, (16,))},
+        fusion=Fusion({"x1": 4, "x2": 4}, 4, (16,)),
+        projectors={k: make_projector(4, 3, 8) for k in ("x1", "x2", FUSED)},
+    )
+
+
+SELF_SUPERVISED = ["info_nce", "cca", "barlow_twins", "vicreg", "decur", "simclr", "cross_self",
+                   "cross_recon"]
+
+
+@pytest.mark.parametrize("name", SELF_SUPERVISED + ["comm"])
+def test_every_objective_acts_on_the_projector(name):
+    model, objective, batch = projected_model(), build(name), toy_batch()
+    objective(model, batch).backward()
+    heads = ["fused"] if name == "comm" else ["x1", "x2"]
+    for key in heads:
+        grads = [p.grad for p in model.projectors[key].parameters()]
+        assert all(g is not None and g.abs().sum() > 0 for g in grads), (name, key)
+
+
+def test_reconstruction_decodes_the_backbone_not_the_projector():
+    model, batch = projected_model(), toy_batch()
+    L.Reconstruction()(model, batch).backward()
+    assert all(p.grad is None for p in model.projectors.parameters())
+    assert all(p.grad is not None for p in model.decoders.parameters())
+
+
+@pytest.mark.parametrize("name", ["info_nce", "cca", "barlow_twins", "vicreg"])
+def test_cross_modal_losses_are_computed_on_the_projected_embedding(name):
+    model, batch = projected_model(), toy_batch()
+    model.eval()  # BatchNorm in eval mode: embed is a deterministic function of the input
+    pure = {"info_nce": L.info_nce, "cca": L.cca, "barlow_twins": L.barlow_twins,
+            "vicreg": L.vicreg}[name]
+    z1, z2 = model.embed("x1", batch["x1"]), model.embed("x2", batch["x2"])
+    h1, h2 = model.encode("x1", batch["x1"]), model.encode("x2", batch["x2"])
+    assert z1.shape[1] == 3 and h1.shape[1] == 4
+    objective = L.InfoNCE(0.1) if name == "info_nce" else build(name)
+    got = objective(model, batch).item()
+    assert got == pytest.approx(pure(z1, z2).item(), rel=1e-6)
+    assert got != pytest.approx(pure(h1, h2).item(), rel=1e-3)
+
+
+def test_comm_objective_contrasts_projected_fused_views():
+    model, batch = projected_model(), toy_batch()
+    objective = L.CoMM(0.2, augment=lambda x: x)  # identity augmentation: both views equal
+    model.eval()
+    h = {k: model.encode(k, batch[k]) for k in ("x1", "x2")}
+    fused = model.project(FUSED, model.fuse(h))
+    uni = [model.project(FUSED, model.fuse({j: h[k] if j == k else None for j in h}))
+           for k in ("x1", "x2")]
+    arrays = [a.detach().numpy().astype(np.float64) for a in (fused, *uni)]
+    expected = ref_comm(arrays[0], arrays[0], arrays[1:], arrays[1:], 0.2)
+    assert objective(model, batch).item() == pytest.approx(expected, rel=1e-4)
+    model.train()
+    objective(model, batch).backward()
+    assert all(p.grad is not None for p in model.fusion.missing.parameters()), "placeholders"

@@ -6,8 +6,16 @@ maps its input to ``(batch, out_dim)``; every decoder maps ``(batch, in_dim)`` b
 shape.
 
 :class:`MultimodalEncoder` holds one encoder per modality (keyed like the batch dict, e.g.
-``"x1"``, ``"x2"``), optional decoders (reconstruction objectives) and an optional
-:class:`Fusion` head (CoMM-style objectives); see :mod:`aligninfo.losses`.
+``"x1"``, ``"x2"``), optional decoders (reconstruction objectives), an optional :class:`Fusion`
+head (CoMM) and optional projection heads (:func:`make_projector`). It separates two spaces, as
+the self-supervised papers do (SimCLR, Barlow Twins, VICReg, DeCUR, CoMM):
+
+- the *backbone* representation ``h = model.encode(key, x)``, which probes read by default;
+- the *projected* embedding ``z = model.embed(key, x) = model.project(key, h)``, on which the
+  losses of :mod:`aligninfo.losses` act (``project`` is the identity for a key without a head).
+
+The fused representation of CoMM is ``model.fuse({key: h})`` (what its probes read) and its
+projected embedding ``model.project(FUSED, fused)``.
 """
 
 from __future__ import annotations
@@ -24,13 +32,18 @@ __all__ = [
     "CNN2dDecoder",
     "CNN2dEncoder",
     "Conv1dEncoder",
+    "FUSED",
     "Fusion",
     "LinearEncoder",
     "MLP",
     "MLPDecoder",
     "MultimodalEncoder",
     "make_encoder",
+    "make_projector",
 ]
+
+FUSED = "fused"
+"""Key of the projection head on the fused representation (CoMM) in ``projectors``."""
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
     "none": lambda d: nn.Identity(),
@@ -299,6 +312,28 @@ class CNN2dDecoder(nn.Module):
         return x[:, :, : self.out_size[0], : self.out_size[1]]
 
 
+def make_projector(in_dim: int, out_dim: int, hidden: int | None = None) -> nn.Sequential:
+    """Projection head of the self-supervised papers: Linear, BatchNorm, ReLU, Linear.
+
+    SimCLR (Chen et al. 2020), Barlow Twins (Zbontar et al. 2021), VICReg (Bardes et al. 2022)
+    and DeCUR (Wang et al. 2023) compute their losses on such a head above the backbone and
+    evaluate the backbone; this is the two-layer version.
+
+    Args:
+        in_dim: Size of the backbone representation.
+        out_dim: Size of the projected embedding (where the loss acts).
+        hidden: Width of the hidden layer (None: ``max(in_dim, out_dim)``).
+
+    Returns:
+        A module mapping ``(batch, in_dim)`` to ``(batch, out_dim)``.
+    """
+    width = max(in_dim, out_dim) if hidden is None else hidden
+    _positive(in_dim=in_dim, out_dim=out_dim, hidden=width)
+    return nn.Sequential(
+        nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, out_dim)
+    )
+
+
 class Fusion(nn.Module):
     """Fuse per-modality embeddings into one, tolerating missing modalities (CoMM-style).
 
@@ -344,12 +379,16 @@ class Fusion(nn.Module):
 
 
 class MultimodalEncoder(nn.Module):
-    """One encoder per modality, plus optional decoders and fusion head.
+    """One encoder (backbone) per modality, plus optional decoders, fusion and projection heads.
 
     Args:
         encoders: Encoder per modality key (the keys of the batch dict, e.g. ``"x1"``, ``"x2"``).
-        decoders: Decoder per modality key, for reconstruction objectives.
+        decoders: Decoder per modality key, for reconstruction objectives (they decode the
+            backbone representation).
         fusion: Fusion head over the encoders' outputs, for CoMM-style objectives.
+        projectors: Projection head per modality key (and optionally :data:`FUSED` for the
+            fusion head's output), e.g. :func:`make_projector`; the losses act on their
+            outputs. A key without a head projects by the identity.
     """
 
     def __init__(
@@ -357,6 +396,7 @@ class MultimodalEncoder(nn.Module):
         encoders: Mapping[str, nn.Module],
         decoders: Mapping[str, nn.Module] | None = None,
         fusion: Fusion | None = None,
+        projectors: Mapping[str, nn.Module] | None = None,
     ) -> None:
         super().__init__()
         if not encoders:
@@ -364,6 +404,20 @@ class MultimodalEncoder(nn.Module):
         self.encoders = nn.ModuleDict(dict(encoders))
         self.decoders = nn.ModuleDict(dict(decoders or {}))
         self.fusion = fusion
+        self.projectors = nn.ModuleDict()
+        for key, head in (projectors or {}).items():
+            self.set_projector(key, head)
+
+    def set_projector(self, key: str, head: nn.Module) -> None:
+        """Attach (or replace) the projection head of a modality key or of :data:`FUSED`.
+
+        Args:
+            key: A modality key, or :data:`FUSED` (needs a fusion head).
+            head: Module mapping ``(batch, dim)`` backbone features to ``(batch, out)``.
+        """
+        if key not in self.encoders and not (key == FUSED and self.fusion is not None):
+            raise ValueError(f"no encoder (or fusion head) for projector key {key!r}")
+        self.projectors[key] = head
 
     @property
     def keys(self) -> list[str]:
@@ -371,7 +425,7 @@ class MultimodalEncoder(nn.Module):
         return list(self.encoders)
 
     def encode(self, key: str, x: Tensor) -> Tensor:
-        """Embed one modality.
+        """The backbone representation of one modality (what probes read by default).
 
         Args:
             key: Modality key.
@@ -383,6 +437,30 @@ class MultimodalEncoder(nn.Module):
         if key not in self.encoders:
             raise ValueError(f"no encoder for {key!r}; have {self.keys}")
         return self.encoders[key](x)
+
+    def project(self, key: str, h: Tensor) -> Tensor:
+        """Apply the projection head of ``key`` (the identity when it has none).
+
+        Args:
+            key: Modality key or :data:`FUSED`.
+            h: ``(batch, dim)`` backbone (or fused) representation.
+
+        Returns:
+            ``(batch, out_dim)`` projected embedding (``h`` itself without a head).
+        """
+        return self.projectors[key](h) if key in self.projectors else h
+
+    def embed(self, key: str, x: Tensor) -> Tensor:
+        """The embedding the losses act on: ``project(key, encode(key, x))``.
+
+        Args:
+            key: Modality key.
+            x: ``(batch, *in_shape)``.
+
+        Returns:
+            ``(batch, out_dim)``.
+        """
+        return self.project(key, self.encode(key, x))
 
     def decode(self, key: str, z: Tensor) -> Tensor:
         """Reconstruct one modality from an embedding.
@@ -412,7 +490,7 @@ class MultimodalEncoder(nn.Module):
         return self.fusion(h)
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Embed every modality present in the batch.
+        """Backbone representation of every modality present in the batch.
 
         Args:
             batch: ``(batch, *in_shape)`` per modality key (other keys are ignored).

@@ -15,11 +15,18 @@ Two layers, one loss per place:
        loss = objective(model, batch)                       # scalar tensor
 
    where ``model`` is an :class:`aligninfo.encoders.MultimodalEncoder` (``encode(key, x)``,
-   ``decode(key, z)``, ``fuse({key: h or None})``) and ``batch`` a mapping from modality key
-   (``"x1"``, ``"x2"``) to a ``(batch, *in_shape)`` tensor; other keys (``"y"``) are ignored.
-   An objective embeds what it needs (clean inputs, augmented views, masked modalities) and
-   applies the pure functions. Objectives with state (a learnable temperature) hold it as
-   parameters, which the training loop optimises and checkpoints with the model's.
+   ``embed(key, x)``, ``project(key, h)``, ``decode(key, h)``, ``fuse({key: h or None})``) and
+   ``batch`` a mapping from modality key (``"x1"``, ``"x2"``) to a ``(batch, *in_shape)``
+   tensor; other keys (``"y"``) are ignored. An objective embeds what it needs (clean inputs,
+   augmented views, masked modalities) and applies the pure functions. Objectives with state
+   (a learnable temperature) hold it as parameters, which the training loop optimises and
+   checkpoints with the model's.
+
+Where the losses act: every self-supervised objective computes its loss on the *projected*
+embedding ``model.embed(key, x)`` (the projection head above the backbone, the identity when
+the model has none), as SimCLR, Barlow Twins, VICReg, DeCUR and CoMM do; reconstruction decodes
+from the backbone ``model.encode(key, x)``; CoMM contrasts ``model.project(FUSED, fused)``.
+Probes read the backbone by default (:mod:`aligninfo.experiment`).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aligninfo.augment import Augment, default_augment
-from aligninfo.encoders import MultimodalEncoder
+from aligninfo.encoders import FUSED, MultimodalEncoder
 
 __all__ = [
     "OBJECTIVES",
@@ -58,6 +65,7 @@ __all__ = [
     "decur",
     "finite_checks",
     "info_nce",
+    "learned_temperatures",
     "make_objective",
     "nt_xent",
     "reconstruction",
@@ -336,12 +344,15 @@ def decur(z1: Tensor, z2: Tensor, n_common: int, lambd: float = 5e-3, eps: float
 
     With ``C`` the cross-correlation matrix of :func:`barlow_twins`, the first ``n_common``
     dimensions are the common block ``Cc = C[:k, :k]`` and the rest the unique block
-    ``Cu = C[k:, k:]``: ``loss = sum (1 - diag Cc)^2 + lambd * offdiag(Cc)^2``
-    ``+ sum diag(Cu)^2 + lambd * offdiag(Cu)^2``. (The full DeCUR objective, :class:`DeCUR`,
-    adds intra-modal Barlow Twins on augmented views so the unique block stays informative.)
+    ``Cu = C[k:, k:]``; ``L_c = sum (1 - diag Cc)^2 + lambd * offdiag(Cc)^2`` and
+    ``L_u = sum diag(Cu)^2 + lambd * offdiag(Cu)^2``, and the term is their mean
+    ``(L_c + L_u) / 2``, the weight DeCUR gives it next to its two intra-modal Barlow Twins
+    terms (:class:`DeCUR`), which keep the unique block informative. With every dimension
+    common it is half the cross-modal Barlow Twins loss.
 
     Reference: Wang, Albrecht, Braham, Liu, Zhu 2024, "Decoupling common and unique
-    representations for multimodal self-supervised learning" (DeCUR), ECCV.
+    representations for multimodal self-supervised learning" (DeCUR), ECCV
+    (arXiv:2309.05300).
 
     Args:
         z1: ``(batch, dim)``.
@@ -358,11 +369,9 @@ def decur(z1: Tensor, z2: Tensor, n_common: int, lambd: float = 5e-3, eps: float
         raise ValueError(f"n_common must be in [0, {z1.shape[1]}], got {n_common}")
     c = _cross_correlation(z1.float(), z2.float(), eps)
     common, unique = c[:n_common, :n_common], c[n_common:, n_common:]
-    return (
-        (1 - torch.diagonal(common)).pow(2).sum()
-        + torch.diagonal(unique).pow(2).sum()
-        + lambd * (_off_diagonal_sq(common) + _off_diagonal_sq(unique))
-    )
+    loss_common = (1 - torch.diagonal(common)).pow(2).sum() + lambd * _off_diagonal_sq(common)
+    loss_unique = torch.diagonal(unique).pow(2).sum() + lambd * _off_diagonal_sq(unique)
+    return (loss_common + loss_unique) / 2
 
 
 @_full_precision
@@ -385,30 +394,42 @@ def reconstruction(x_hat: Tensor, x: Tensor) -> Tensor:
 
 
 def comm(
-    za: Tensor, zb: Tensor, z_unimodal: Sequence[Tensor], temperature: float | Tensor = 0.1
+    za: Tensor,
+    zb: Tensor,
+    unimodal_a: Sequence[Tensor],
+    unimodal_b: Sequence[Tensor],
+    temperature: float | Tensor = 0.1,
 ) -> Tensor:
-    """CoMM's fused objective on multimodal and unimodal representations.
+    """CoMM's objective: NT-Xent between multimodal and unimodal fused embeddings, averaged.
 
-    ``info_nce(za, zb) + sum_i (info_nce(z_i, za) + info_nce(z_i, zb)) / 2`` where ``za``, ``zb``
-    are fused representations of two augmented views of all modalities and ``z_i`` the fused
-    representation with every modality but ``i`` masked.
+    ``za``, ``zb`` are the (projected) fused embeddings of two augmented views of all
+    modalities; ``unimodal_a[i]``, ``unimodal_b[i]`` those of the same two views with every
+    modality but ``i`` masked. Each of the ``M + 1`` terms (one per modality, and the
+    multimodal one) is ``(nt_xent(u_a, zb) + nt_xent(u_b, za)) / 2`` (for the multimodal term
+    ``u = z``), and the loss is their mean. :func:`nt_xent` takes its negatives within and
+    across the two views, as CoMM's NT-Xent does.
 
-    Reference: Dufumier, Castillo-Navetty, Thiran 2025, "What to align in multimodal
-    contrastive learning?" (CoMM), ICLR.
+    Reference: Dufumier, Castillo-Navetty, Thiran, Hartmann 2025, "What to align in multimodal
+    contrastive learning?" (CoMM), ICLR (arXiv:2409.07402).
 
     Args:
-        za: ``(batch, dim)`` fused representation of view a.
-        zb: ``(batch, dim)`` fused representation of view b.
-        z_unimodal: ``(batch, dim)`` per modality, the others masked.
+        za: ``(batch, dim)`` fused embedding of view a.
+        zb: ``(batch, dim)`` fused embedding of view b.
+        unimodal_a: ``(batch, dim)`` per modality: view a, the other modalities masked.
+        unimodal_b: ``(batch, dim)`` per modality: view b, the other modalities masked.
         temperature: Positive float or 0-dim tensor.
 
     Returns:
         Scalar loss.
     """
-    loss = info_nce(za, zb, temperature)
-    for z in z_unimodal:
-        loss = loss + (info_nce(z, za, temperature) + info_nce(z, zb, temperature)) / 2
-    return loss
+    if len(unimodal_a) != len(unimodal_b):
+        raise ValueError(
+            f"unimodal_a and unimodal_b must have one entry per modality each, got "
+            f"{len(unimodal_a)} and {len(unimodal_b)}"
+        )
+    pairs = [*zip(unimodal_a, unimodal_b, strict=True), (za, zb)]
+    terms = [(nt_xent(ua, zb, temperature) + nt_xent(ub, za, temperature)) / 2 for ua, ub in pairs]
+    return torch.stack(terms).mean()
 
 
 # --------------------------------------------------------------------------- objectives
@@ -461,8 +482,9 @@ class _CrossModal(Objective):
         self.keys = keys
 
     def embed(self, model: MultimodalEncoder, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Projected embeddings ``(batch, dim)`` of the two modalities (where the loss acts)."""
         k1, k2 = self.keys
-        return model.encode(k1, batch[k1]), model.encode(k2, batch[k2])
+        return model.embed(k1, batch[k1]), model.embed(k2, batch[k2])
 
 
 def _augmenter(augment: AugmentSpec, key: str) -> Augment:
@@ -473,34 +495,60 @@ def _augmenter(augment: AugmentSpec, key: str) -> Augment:
     return augment
 
 
+DEFAULT_TEMPERATURE = 0.1
+"""Initial temperature of a learnable InfoNCE temperature, and the fixed one of CoMM."""
+
+
+def _learnable(temperature: float | None, learnable: bool | None) -> tuple[float, bool]:
+    """Resolve the temperature arguments: learnable unless a temperature is given alone."""
+    if learnable is None:
+        learnable = temperature is None
+    return (DEFAULT_TEMPERATURE if temperature is None else temperature), learnable
+
+
 class InfoNCE(_CrossModal):
-    """Cross-modal symmetric InfoNCE / CLIP (:func:`info_nce`).
+    """Cross-modal symmetric InfoNCE / CLIP (:func:`info_nce`), temperature learnt by default.
+
+    The temperature is learnt (:class:`LearnableTemperature`, from 0.1, as CLIP does) unless a
+    temperature is given without ``learnable``: ``InfoNCE()`` learns it,
+    ``InfoNCE(temperature=0.2)`` keeps 0.2 fixed, ``InfoNCE(0.2, learnable=True)`` learns it
+    from 0.2. :attr:`temperature` is its current value (:func:`learned_temperatures` collects
+    the learnt ones of an objective after training).
 
     Args:
-        temperature: Fixed temperature, or the initial one when ``learnable``.
+        temperature: Fixed temperature, or the initial one when learnt (None: 0.1).
         normalize: Cosine (True) or dot-product (False) similarity.
-        learnable: Learn the temperature (:class:`LearnableTemperature`).
+        learnable: Learn the temperature (None: learn it unless ``temperature`` is given).
         keys: The two modality keys.
     """
 
     def __init__(
         self,
-        temperature: float = 0.1,
+        temperature: float | None = None,
         normalize: bool = True,
-        learnable: bool = False,
+        learnable: bool | None = None,
         keys: tuple[str, str] = ("x1", "x2"),
     ) -> None:
         super().__init__(keys)
-        _check_temperature(temperature)
-        self.normalize = normalize
-        self.temperature: float | LearnableTemperature = (
-            LearnableTemperature(temperature, min(0.01, temperature)) if learnable else temperature
+        init, learn = _learnable(temperature, learnable)
+        _check_temperature(init)
+        self.normalize, self.fixed_temperature = normalize, init
+        self.learnable_temperature = (
+            LearnableTemperature(init, min(0.01, init)) if learn else None
         )
+
+    @property
+    def temperature(self) -> float:
+        """The current temperature (the learnt value when it is learnt)."""
+        if self.learnable_temperature is None:
+            return self.fixed_temperature
+        return float(self.learnable_temperature().detach())
 
     def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
         """See :meth:`Objective.forward`."""
-        t = self.temperature() if isinstance(self.temperature, nn.Module) else self.temperature
-        return info_nce(*self.embed(model, batch), t, self.normalize)
+        t = self.learnable_temperature
+        return info_nce(*self.embed(model, batch), self.fixed_temperature if t is None else t(),
+                        self.normalize)
 
 
 class CCA(_CrossModal):
@@ -565,8 +613,11 @@ class VICReg(_CrossModal):
 class DeCUR(_CrossModal):
     """DeCUR: cross-modal common/unique split plus intra-modal Barlow Twins on augmented views.
 
-    ``decur(f1(a1), f2(a2), n_common) + intra_weight * sum_m barlow_twins(fm(am), fm(bm))`` with
-    ``am``, ``bm`` two augmentations of modality ``m``.
+    ``decur(g1(a1), g2(a2), n_common) + intra_weight * sum_m barlow_twins(gm(am), gm(bm))`` with
+    ``am``, ``bm`` two augmentations of modality ``m`` and ``gm`` its projected embedding
+    (``model.embed``). With ``intra_weight = 1`` this is DeCUR's loss: the two intra-modal
+    terms plus the mean of the common and unique cross-modal terms (:func:`decur`), the
+    cross-modal term on the first view of each modality.
 
     Args:
         n_common: Size of the common block of the embedding (the first ``n_common`` dims).
@@ -592,7 +643,7 @@ class DeCUR(_CrossModal):
     def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
         """See :meth:`Objective.forward`."""
         views = {
-            k: (model.encode(k, aug(batch[k])), model.encode(k, aug(batch[k])))
+            k: (model.embed(k, aug(batch[k])), model.embed(k, aug(batch[k])))
             for k, aug in self.augment.items()
         }
         k1, k2 = self.keys
@@ -625,13 +676,15 @@ class SimCLR(Objective):
         losses = []
         for k in self.keys or model.keys:
             aug = _augmenter(self.augment_spec, k)
-            za, zb = model.encode(k, aug(batch[k])), model.encode(k, aug(batch[k]))
+            za, zb = model.embed(k, aug(batch[k])), model.embed(k, aug(batch[k]))
             losses.append(nt_xent(za, zb, self.temperature))
         return torch.stack(losses).mean()
 
 
 class Reconstruction(Objective):
-    """Autoencoding of each modality through its own embedding, averaged.
+    """Autoencoding of each modality through its backbone representation, averaged.
+
+    The decoder reads ``model.encode`` (the backbone), not the projection head.
 
     Args:
         keys: Modalities to reconstruct (default: all of the model's).
@@ -651,17 +704,22 @@ class Reconstruction(Objective):
 
 
 class CoMM(Objective):
-    """CoMM: contrast fused representations of augmented and unimodal views (:func:`comm`).
+    """CoMM: contrast fused embeddings of augmented multimodal and unimodal views (:func:`comm`).
 
-    Needs a model with a fusion head. The unimodal views are the clean inputs of one modality
-    with the others masked (replaced by the fusion head's learned placeholders).
+    Needs a model with a fusion head; the loss acts on ``model.project(FUSED, fused)`` (give
+    the model a projector under :data:`aligninfo.encoders.FUSED`, as CoMM does), and CoMM's
+    probes read the fused representation ``model.fuse({key: model.encode(key, x)})``. Each of
+    the two augmented views of a batch gives one multimodal embedding (all modalities) and one
+    unimodal embedding per modality (the others masked by the fusion head's learned
+    placeholders).
 
     Args:
-        temperature: InfoNCE temperature.
+        temperature: NT-Xent temperature (CoMM: 0.1, fixed).
         augment: One augmentation, one per key, or None for the default.
     """
 
-    def __init__(self, temperature: float = 0.1, augment: AugmentSpec = None) -> None:
+    def __init__(self, temperature: float = DEFAULT_TEMPERATURE, augment: AugmentSpec = None
+                 ) -> None:
         super().__init__()
         _check_temperature(temperature)
         self.temperature, self.augment_spec = temperature, augment
@@ -670,16 +728,17 @@ class CoMM(Objective):
         """See :meth:`Objective.forward`."""
         keys = model.keys
 
-        def view() -> Tensor:
-            return model.fuse(
-                {k: model.encode(k, _augmenter(self.augment_spec, k)(batch[k])) for k in keys}
-            )
+        def view() -> tuple[Tensor, list[Tensor]]:
+            h = {k: model.encode(k, _augmenter(self.augment_spec, k)(batch[k])) for k in keys}
+            fused = model.project(FUSED, model.fuse(h))
+            unimodal = [
+                model.project(FUSED, model.fuse({j: h[k] if j == k else None for j in keys}))
+                for k in keys
+            ]
+            return fused, unimodal
 
-        unimodal = [
-            model.fuse({j: model.encode(k, batch[k]) if j == k else None for j in keys})
-            for k in keys
-        ]
-        return comm(view(), view(), unimodal, self.temperature)
+        (za, ua), (zb, ub) = view(), view()
+        return comm(za, zb, ua, ub, self.temperature)
 
 
 class WeightedSum(Objective):
@@ -703,20 +762,21 @@ class WeightedSum(Objective):
 
 
 def cross_self(
-    temperature: float = 0.1,
+    temperature: float | None = None,
     self_weight: float = 1.0,
     self_temperature: float = 0.5,
     augment: AugmentSpec = None,
-    learnable: bool = False,
+    learnable: bool | None = None,
 ) -> WeightedSum:
     """Cross + self: cross-modal InfoNCE plus ``self_weight`` times intra-modal SimCLR.
 
     Args:
-        temperature: Cross-modal InfoNCE temperature.
+        temperature: Cross-modal InfoNCE temperature (see :class:`InfoNCE`: learnt from 0.1
+            when neither it nor ``learnable`` is given).
         self_weight: Weight of the SimCLR term.
         self_temperature: SimCLR temperature.
         augment: Augmentation(s) for the SimCLR views.
-        learnable: Learn the cross-modal temperature.
+        learnable: Learn the cross-modal temperature (None: unless ``temperature`` is given).
 
     Returns:
         The objective.
@@ -730,14 +790,16 @@ def cross_self(
 
 
 def cross_recon(
-    temperature: float = 0.1, recon_weight: float = 1.0, learnable: bool = False
+    temperature: float | None = None, recon_weight: float = 1.0, learnable: bool | None = None
 ) -> WeightedSum:
     """Cross-modal InfoNCE plus ``recon_weight`` times reconstruction of each modality.
 
+    InfoNCE acts on the projected embeddings, the decoders read the backbone.
+
     Args:
-        temperature: InfoNCE temperature.
+        temperature: InfoNCE temperature (see :class:`InfoNCE`).
         recon_weight: Weight of the reconstruction term.
-        learnable: Learn the temperature.
+        learnable: Learn the temperature (None: unless ``temperature`` is given).
 
     Returns:
         The objective (the model needs decoders).
@@ -760,6 +822,24 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "comm": CoMM,
 }
 """Objective constructors by name; ``OBJECTIVES[name](**hyperparameters)(model, batch)``."""
+
+
+def learned_temperatures(objective: nn.Module) -> dict[str, float]:
+    """Current values of the learnt temperatures inside an objective (e.g. after training).
+
+    Args:
+        objective: An objective, possibly a :class:`WeightedSum` of several.
+
+    Returns:
+        ``{module path: temperature}`` for each :class:`LearnableTemperature` (the path of the
+        temperature module, e.g. ``"learnable_temperature"`` or
+        ``"terms.0.learnable_temperature"``); empty when none is learnt.
+    """
+    return {
+        name: float(module().detach())
+        for name, module in objective.named_modules()
+        if isinstance(module, LearnableTemperature)
+    }
 
 
 def make_objective(name: str, **kwargs: Any) -> Objective:
