@@ -85,3 +85,37 @@ def test_bad_inputs(split):
         tradeoff_frontier(sh, res, 2, [np.nan])
     with pytest.raises(ValueError, match="positive definite"):
         max_alignment_frame(sh, -sh, 2)
+
+
+def test_ascent_reaches_ky_fan_without_eigenvectors(split):
+    from aligninfo.frontier import ascend_frame
+
+    sh, res = split
+    for gamma in (-0.7, 0.0, 0.4, 3.0):
+        w, value = ascend_frame(sh + gamma * res, 3, starts=4, seed=1)
+        np.testing.assert_allclose(w @ w.T, np.eye(3), atol=1e-10)
+        a, b = kept(w, sh, res)
+        np.testing.assert_allclose(value, a + gamma * b, rtol=1e-12)
+        phi = support(sh, res, 3, gamma)
+        assert value <= phi + 1e-10
+        np.testing.assert_allclose(value, phi, rtol=1e-6)
+
+
+def test_change_of_coordinates_moves_the_frontier(split):
+    from aligninfo.frontier import change_coordinates
+
+    sh, res = split
+    t = np.eye(8)
+    t[0, 0] = 10.0
+    sh_t, res_t = change_coordinates(sh, res, t)
+    np.testing.assert_allclose(sh_t[0, 0], 100 * sh[0, 0])
+    before = tradeoff_frontier(sh, res, 3, [0.0, 1.0]).alignment
+    after = tradeoff_frontier(sh_t, res_t, 3, [0.0, 1.0]).alignment
+    assert np.all(np.abs(after - before) > 1e-3)
+    # Whitened budget: every frame keeps the same total variance a + b = k.
+    lam, vec = np.linalg.eigh(sh + res)
+    sh_w, res_w = change_coordinates(sh, res, vec @ np.diag(lam**-0.5) @ vec.T)
+    totals = [sum(kept(w, sh_w, res_w)) for w in random_frames(8, 3, 50, seed=3)]
+    np.testing.assert_allclose(totals, 3.0, rtol=1e-10)
+    with pytest.raises(ValueError, match="invertible"):
+        change_coordinates(sh, res, np.zeros((8, 8)))

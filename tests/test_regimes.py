@@ -69,3 +69,43 @@ def test_spectrum_reconstructs_r2_sigma(model: GaussianModel) -> None:
     cca = sigma_spectrum(model, model.cca_projection(model.d_shared))
     np.testing.assert_allclose(cca.aligned, 1.0, atol=1e-10)
     np.testing.assert_allclose(cca.variance, 1.0, atol=1e-10)
+
+
+def test_aligned_limit_matches_padded_variates_and_samples(model: GaussianModel) -> None:
+    from aligninfo.probes import sigma_informativeness
+    from aligninfo.regimes import aligned_limit
+
+    sigmas = np.array([0.0, 0.2, 1.0])
+    d_s = model.d_shared
+    for k in (1, d_s, d_s + 2):
+        r = min(k, d_s)
+        padded = np.vstack([model.cca_projection(r), np.zeros((k - r, model.dims[0]))])
+        np.testing.assert_allclose(aligned_limit(model, k, sigmas),
+                                   model.sigma_informativeness(padded, sigma=sigmas), atol=1e-12)
+    # Monte Carlo: the sample estimator on encoded samples, k = d_s + 2.
+    big = model.sample(200_000, seed=5)
+    padded = np.vstack([model.cca_projection(d_s), np.zeros((2, model.dims[0]))])
+    est = sigma_informativeness(big["X1"] @ padded.T, big["Y1"], sigmas)
+    np.testing.assert_allclose(est, aligned_limit(model, d_s + 2, sigmas), atol=0.01)
+    # Padding raises R²_σ (the k dependence) but not R²_0, which stays the ceiling.
+    values = [aligned_limit(model, k, [0.5])[0] for k in range(d_s, d_s + 4)]
+    assert np.all(np.diff(values) > 0)
+    np.testing.assert_allclose(aligned_limit(model, d_s + 3, [0.0]), model.alignment_ceiling())
+    with pytest.raises(ValueError, match="k must be"):
+        aligned_limit(model, 0, sigmas)
+
+
+def test_specific_r2_is_what_alignment_removes(model: GaussianModel) -> None:
+    from aligninfo.regimes import specific_r2
+
+    value = specific_r2(model)
+    np.testing.assert_allclose(value, model.r2("Y1", "X1") - model.alignment_ceiling(), atol=1e-10)
+    # Monte Carlo: regress Y1 on the features of X1 uncorrelated with X2.
+    big = model.sample(200_000, seed=6)
+    _, perp = aligned_split(model, np.eye(model.dims[0]))
+    feats = big["X1"] @ perp.T
+    coef, *_ = np.linalg.lstsq(feats, big["Y1"], rcond=None)
+    resid = big["Y1"] - feats @ coef
+    assert abs(1 - resid.var() / big["Y1"].var() - value) < 0.01
+    # No unique share: nothing to remove.
+    assert specific_r2(model.with_unique_share((0.0, 0.3))) < 1e-10

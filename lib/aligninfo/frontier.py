@@ -31,6 +31,8 @@ from aligninfo.linalg import Array, top_eigenvectors
 
 __all__ = [
     "Frontier",
+    "ascend_frame",
+    "change_coordinates",
     "kept",
     "max_alignment_frame",
     "orthonormal_rows",
@@ -196,3 +198,66 @@ def random_frames(p: int, k: int, n: int, seed: int | np.random.Generator = 0) -
     q, r = np.linalg.qr(g)
     q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
     return np.transpose(q, (0, 2, 1))
+
+
+def change_coordinates(sh: ArrayLike, res: ArrayLike, t: ArrayLike) -> tuple[Array, Array]:
+    """The split of ``T X`` for an invertible ``T``: ``(T Σ_sh Tᵀ, T Σ_res Tᵀ)``.
+
+    Frames of ``T X`` are another variance budget for ``X`` (``W T`` with ``W Wᵀ = I``): the
+    frontier depends on the coordinates in which the budget is counted. ``T = C^{-1/2}``
+    (whitening) gives every frame the same total ``a + b = k``.
+
+    Args:
+        sh: ``(p, p)`` covariance Σ_sh.
+        res: ``(p, p)`` covariance Σ_res.
+        t: ``(p, p)`` invertible matrix.
+
+    Returns:
+        ``(T Σ_sh Tᵀ, T Σ_res Tᵀ)``.
+    """
+    sh_a, res_a = _split(sh, res)
+    t_a = np.asarray(t, dtype=np.float64)
+    if t_a.shape != sh_a.shape or not np.all(np.isfinite(t_a)):
+        raise ValueError(f"T must be a finite {sh_a.shape} matrix, got shape {t_a.shape}")
+    if np.linalg.matrix_rank(t_a) < t_a.shape[0]:
+        raise ValueError("T must be invertible")
+    return t_a @ sh_a @ t_a.T, t_a @ res_a @ t_a.T
+
+
+def ascend_frame(
+    m: ArrayLike,
+    k: int,
+    starts: int = 8,
+    steps: int = 1000,
+    seed: int | np.random.Generator = 0,
+) -> tuple[Array, float]:
+    """Maximise ``tr W M Wᵀ`` over frames by gradient ascent from random starts.
+
+    An independent check of Ky Fan's maximum (no eigen-decomposition): from each Haar-random
+    start, step ``W ← qr(W + η W M)`` (rows re-orthonormalised; ``η = 1 / (2 ‖M‖_F)``), which is
+    power iteration on ``I + η M`` and never decreases the objective. Keeps the best end point.
+
+    Args:
+        m: ``(p, p)`` symmetric matrix.
+        k: Frame size.
+        starts: Random starting frames.
+        steps: Ascent steps per start.
+        seed: Seed or generator of the starts.
+
+    Returns:
+        ``(W, value)``: the best ``(k, p)`` frame found and ``tr W M Wᵀ``.
+    """
+    m_a, _ = _split(m, m)
+    p = m_a.shape[0]
+    if starts < 1 or steps < 1:
+        raise ValueError(f"starts and steps must be >= 1, got {starts}, {steps}")
+    eta = 1.0 / (2.0 * max(float(np.linalg.norm(m_a)), 1e-300))
+    best_w, best = np.zeros((k, p)), -np.inf
+    for w in random_frames(p, k, starts, seed):
+        for _ in range(steps):
+            q, r = np.linalg.qr((w + eta * w @ m_a).T)
+            w = (q * np.sign(np.diagonal(r))).T
+        value = float(np.trace(w @ m_a @ w.T))
+        if value > best:
+            best_w, best = w, value
+    return best_w, best

@@ -31,7 +31,15 @@ from numpy.typing import ArrayLike
 from aligninfo.gaussian import GaussianModel
 from aligninfo.linalg import RTOL, Array, mean_variance
 
-__all__ = ["SigmaSpectrum", "aligned_basis", "aligned_split", "sigma_r2_grid", "sigma_spectrum"]
+__all__ = [
+    "SigmaSpectrum",
+    "aligned_basis",
+    "aligned_limit",
+    "aligned_split",
+    "sigma_r2_grid",
+    "sigma_spectrum",
+    "specific_r2",
+]
 
 
 def _rescaled(model: GaussianModel, w: ArrayLike, modality: int) -> tuple[Array, Array]:
@@ -191,3 +199,57 @@ def sigma_spectrum(model: GaussianModel, w: ArrayLike, modality: int = 1) -> Sig
     total = v_par + v_perp
     aligned = np.divide(v_par, total, out=np.zeros_like(total), where=total > 0)
     return SigmaSpectrum(variance=lam, r2=r2, aligned=aligned)
+
+
+def aligned_limit(
+    model: GaussianModel,
+    k: int,
+    sigmas: ArrayLike,
+    target: str = "Y1",
+    modality: int = 1,
+) -> Array:
+    """R²_σ of the aligned limit of size k: whitened canonical variates, padded with zeros.
+
+    With r = min(k, dim V) the top-r canonical variates of X_m (unit variance, uncorrelated) and
+    k - r constant features, ``s² = r / k``, so each variate has variance k / r after rescaling:
+
+        R²_σ = R²(target | top-r variates) · (k/r) / (k/r + σ²).
+
+    For k >= dim V the first factor is the alignment ceiling, whatever k; the second grows with k
+    (the padding's share of the budget goes to the variates), towards 1.
+
+    Args:
+        model: The Gaussian model.
+        k: Embedding size, ``k >= 1``.
+        sigmas: Noise levels σ >= 0, shape (b,).
+        target: Target name.
+        modality: 1 or 2.
+
+    Returns:
+        R²_σ, shape (b,).
+    """
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    sig = _check_grid(sigmas, "sigmas")
+    rank = min(int(k), aligned_basis(model, modality).shape[0])
+    if rank == 0:
+        return np.zeros(sig.size)
+    r2 = model.r2_projection(target, model.cca_projection(rank, modality), modality)
+    budget = k / rank
+    return r2 * budget / (budget + sig**2)
+
+
+def specific_r2(model: GaussianModel, target: str = "Y1", modality: int = 1) -> float:
+    """R² of target from the features of X_m uncorrelated with the other modality.
+
+    These features (rows w with w C_mo = 0) and the aligned ones are uncorrelated, so this is
+    ``R²(target | X_m) - R²(target | aligned variates)``: what alignment removes in the noiseless
+    reading. Computed from the complement's own covariances (not as that difference).
+    """
+    w = model.check_projection(np.eye(model.dims[modality - 1]), modality)
+    _, perp = aligned_split(model, w, modality)
+    _, s, vt = np.linalg.svd(perp)
+    basis = vt[: int(np.sum(s > 1e-9 * s[0]))] if s.size and s[0] > 0 else vt[:0]
+    if basis.shape[0] == 0:
+        return 0.0
+    return model.r2_projection(target, basis, modality)
