@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from aligninfo import losses as L
+from aligninfo import train as train_module
 from aligninfo.encoders import MLP, MultimodalEncoder
 from aligninfo.runtime import autocast, resolve_device, rng_state, seed_everything, set_rng_state
 from aligninfo.train import TrainConfig, encode, fit, load_checkpoint
@@ -183,3 +184,150 @@ def test_runtime_helpers():
     assert torch.equal(a, torch.rand(3))
     with pytest.raises(ValueError, match="seed"):
         seed_everything(-1)
+
+
+# ----------------------------------------------------------------- checkpoints of other runs
+
+
+def _changed(name):
+    """The arguments of BASE's run, with one thing that changes the result changed."""
+    data = {k: v.clone() for k, v in TRAIN.items()}
+    args = {"model": make_model(), "objective": L.InfoNCE(), "train": TRAIN, "val": VAL}
+    if name == "objective":
+        args["objective"] = L.CCA()
+    elif name == "normalize":
+        args["objective"] = L.InfoNCE(normalize=False)
+    elif name == "train":
+        data["x2"][200, 3] += 1e-3  # one value of a row the sample of a large array might skip
+        args["train"] = data
+    elif name == "val":
+        args["val"] = make_data(96, 2)
+    elif name == "hidden":
+        torch.manual_seed(0)
+        args["model"] = MultimodalEncoder({"x1": MLP(6, 4, (8,)), "x2": MLP(5, 4, (16,))})
+    return args
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lr": 1e-2}, "lr"),
+        ({"weight_decay": 0.1}, "weight_decay"),
+        ({"grad_clip": 1.0}, "grad_clip"),
+        ({"patience": 2}, "patience"),
+        ({"min_delta": 0.5}, "min_delta"),
+        ({"seed": 1}, "seed"),
+        ({"batch_size": 16}, "batch_size"),
+        ("objective", "objective.class"),
+        ("normalize", "objective.normalize"),
+        ("train", "train.x2"),
+        ("val", "val.x1"),
+        ("hidden", "model.encoders.x1.net.0.weight"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused_naming_what_differs(tmp_path, change, field):
+    path = tmp_path / "run.ckpt"
+    fit(make_model(), L.InfoNCE(), TRAIN, VAL, BASE, epochs=1, checkpoint=path)
+    written = path.read_bytes()
+    overrides = change if isinstance(change, dict) else {}
+    args = _changed(None if isinstance(change, dict) else change)
+    with pytest.raises(ValueError, match="belongs to a run") as caught:
+        fit(**args, config=BASE, checkpoint=path, **overrides)
+    message = str(caught.value)
+    assert field in message and str(path) in message and "delete" in message
+    assert path.read_bytes() == written  # the other run's checkpoint is left as it was
+
+
+def test_more_epochs_continue_a_finished_run_bitwise(tmp_path):
+    reference_model, reference_objective = make_model(), L.cross_self(learnable=True)
+    reference = fit(reference_model, reference_objective, TRAIN, VAL, BASE, epochs=5)
+    path = tmp_path / "run.ckpt"
+    first = fit(make_model(), L.cross_self(learnable=True), TRAIN, VAL, BASE, checkpoint=path)
+    assert first.epoch == [1, 2, 3]
+    model, objective = make_model(seed=7), L.cross_self(learnable=True)
+    more = fit(model, objective, TRAIN, VAL, BASE, epochs=5, checkpoint=path)
+    assert more.epoch == [1, 2, 3, 4, 5]
+    assert more.train_loss == reference.train_loss and more.val_loss == reference.val_loss
+    assert more.best_epoch == reference.best_epoch
+    assert_same_weights(weights(model), weights(reference_model))
+    assert_same_weights(objective.state_dict(), reference_objective.state_dict())
+
+
+def test_fewer_epochs_than_the_checkpoint_holds_are_refused(tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path)
+    with pytest.raises(ValueError, match="epochs=2") as caught:
+        fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path, epochs=2)
+    assert str(path) in str(caught.value)
+
+
+def test_the_learning_rate_asked_for_is_used_after_resume(tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path, max_steps=4)
+    state = load_checkpoint(path)
+    for group in state["optimizer"]["param_groups"]:
+        group["lr"] = 0.5  # as a checkpoint written before the fingerprint held lr would say
+    torch.save(state, path)
+    reference_model = make_model()
+    fit(reference_model, L.InfoNCE(), TRAIN, config=BASE)
+    model = make_model()
+    fit(model, L.InfoNCE(), TRAIN, config=BASE, checkpoint=path)
+    assert_same_weights(weights(model), weights(reference_model))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "foreign"])
+def test_a_damaged_checkpoint_is_an_error_naming_the_file(tmp_path, damage):
+    path = tmp_path / "run.ckpt"
+    fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path, max_steps=4)
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint")
+    else:
+        torch.save({"weights": torch.ones(3)}, path)  # a torch file, but not fit's
+    with pytest.raises(ValueError, match="checkpoint") as caught:
+        fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path)
+    assert str(path) in str(caught.value)
+    with pytest.raises(ValueError, match="checkpoint") as caught:
+        load_checkpoint(path)
+    assert str(path) in str(caught.value)
+
+
+def test_an_empty_validation_set_is_refused_before_training():
+    calls = {"n": 0}
+
+    class Counting(L.InfoNCE):
+        def forward(self, model, batch):
+            calls["n"] += 1
+            return super().forward(model, batch)
+
+    empty = {k: v[:0] for k, v in VAL.items()}
+    with pytest.raises(ValueError, match="val.*no samples"):
+        fit(make_model(), Counting(), TRAIN, empty, BASE)
+    with pytest.raises(ValueError, match="val.*keys"):
+        fit(make_model(), Counting(), TRAIN, {"x1": VAL["x1"]}, BASE)
+    assert calls["n"] == 0
+
+
+@pytest.mark.parametrize("epochs", [2.5, 2.0, "3", True, 0, -1])
+def test_epochs_must_be_a_positive_integer(epochs):
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=epochs)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, epochs=epochs)
+
+
+def test_numpy_integer_epochs_are_accepted():
+    history = fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, epochs=np.int64(1))
+    assert history.epoch == [1]
+
+
+def test_a_large_array_is_digested_through_a_strided_sample(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_module, "DIGEST_BYTES", 1024)  # TRAIN["x1"]: 6 KiB, stride 6
+    path = tmp_path / "run.ckpt"
+    fit(make_model(), L.InfoNCE(), TRAIN, config=BASE, checkpoint=path, max_steps=2)
+    assert "rows[::6]" in load_checkpoint(path)["fingerprint"]["train.x1"]
+    changed = {"x1": TRAIN["x1"].clone(), "x2": TRAIN["x2"]}
+    changed["x1"][6, 0] += 1.0  # a sampled row
+    with pytest.raises(ValueError, match="train.x1"):
+        fit(make_model(), L.InfoNCE(), changed, config=BASE, checkpoint=path)

@@ -16,12 +16,37 @@ is bitwise reproducible, also across an interruption: the checkpoint (written to
 file, then renamed) holds the model, objective, optimizer, torch RNG states, the step, the
 partial epoch's loss and the early-stopping state, and :func:`fit` called again with the same
 arguments resumes from it.
+
+A checkpoint is used only by the run it belongs to. It holds a fingerprint of everything that
+changes the result: the objective (class, hyperparameters, parameter names and shapes), the
+model (module classes, their settings, parameter and buffer names, shapes and dtypes), the
+settings of :class:`TrainConfig` that change the optimisation (``batch_size``, ``lr``,
+``weight_decay``, ``grad_clip``, ``seed``, ``patience``, ``min_delta`` and the arithmetic, float32
+or bfloat16 autocast), and a digest of the training and validation data. :func:`fit` refuses a
+checkpoint whose fingerprint differs and names the fields that differ. The data digest is
+BLAKE2b over each array's bytes, in row order, with its shape and dtype; an array over
+``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest stride that
+keeps the read under the limit), so two large data sets that differ only in the rows skipped are
+not told apart.
+
+``epochs`` and ``max_steps`` are budgets, not part of the fingerprint: a call with more of them
+continues the checkpoint's run, and since the learning rate is constant (no schedule depends on
+the number of epochs) the result is bitwise identical to one uninterrupted run of that length
+on CPU. A run that stopped early stays stopped (an uninterrupted run would have stopped at the
+same epoch); a budget smaller than what the checkpoint already holds is refused. ``device`` is
+not in the fingerprint either: a run may move between machines (numerically equal up to
+floating-point rounding, not bitwise), but not between float32 and bfloat16 arithmetic.
+``restore_best``, ``checkpoint_every``, ``progress``, ``log_every`` and ``max_device_bytes`` do
+not change the training and are taken as asked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import numbers
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -44,9 +69,35 @@ from aligninfo.runtime import (
     set_rng_state,
 )
 
-__all__ = ["History", "TrainConfig", "encode", "fit", "load_checkpoint"]
+__all__ = ["CheckpointError", "History", "TrainConfig", "encode", "fit", "load_checkpoint"]
 
 Data = Mapping[str, Tensor | np.ndarray]
+
+DIGEST_BYTES = 2**26
+"""Bytes of one array read for the data digest of the checkpoint fingerprint (64 MiB)."""
+
+_FORMAT = 2  # version of the checkpoint layout and fingerprint
+
+_INTEGERS = {  # field: (smallest value, None allowed)
+    "epochs": (1, False),
+    "batch_size": (1, False),
+    "seed": (0, False),
+    "patience": (1, True),
+    "checkpoint_every": (0, False),
+    "max_steps": (1, True),
+    "log_every": (1, False),
+    "max_device_bytes": (0, False),
+}
+_REALS = {  # field: (lower bound, bound included, None allowed)
+    "lr": (0.0, False, False),
+    "weight_decay": (0.0, True, False),
+    "grad_clip": (0.0, False, True),
+    "min_delta": (0.0, True, False),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, damaged, or of another run."""
 
 
 @dataclass(frozen=True)
@@ -92,17 +143,31 @@ class TrainConfig:
     max_device_bytes: int = 4 * 2**30
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        for name in ("patience", "max_steps", "grad_clip"):
+        for name, (smallest, optional) in _INTEGERS.items():
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be positive or None, got {value}")
+            if value is not None or not optional:
+                object.__setattr__(self, name, _integer(name, value, smallest, optional))
+        for name, (bound, closed, optional) in _REALS.items():
+            value = getattr(self, name)
+            if value is not None or not optional:
+                object.__setattr__(self, name, _real(name, value, bound, closed, optional))
+
+
+def _integer(name: str, value: Any, low: int, optional: bool) -> int:
+    """``value`` as an int (NumPy integers too), refusing floats, bools and values below ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value: Any, low: float, closed: bool, optional: bool) -> float:
+    """``value`` as a finite float above ``low`` (or equal to it when ``closed``)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and (value >= low if closed else value > low)):
+        kind = "finite and >= 0" if closed else "positive and finite"
+        raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}, got {value!r}")
+    return float(value)
 
 
 @dataclass
@@ -144,6 +209,15 @@ def _as_tensors(data: Data, name: str) -> dict[str, Tensor]:
         sizes = {k: len(t) for k, t in tensors.items()}
         raise ValueError(f"{name}: all arrays need the same number of samples, got {sizes}")
     return tensors
+
+
+def _check_val(train: dict[str, Tensor], val: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Refuse validation data that would fail only after the first epoch."""
+    if set(val) != set(train):
+        raise ValueError(f"val must have the keys of train, {sorted(train)}; got {sorted(val)}")
+    if _n_samples(val) == 0:
+        raise ValueError("val has no samples; pass val=None to train without validation")
+    return val
 
 
 def _stage(data: dict[str, Tensor], device: torch.device, max_bytes: int) -> dict[str, Tensor]:
@@ -196,6 +270,84 @@ def _snapshot(module: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
+def _digest(t: Tensor) -> str:
+    """Shape, dtype and BLAKE2b digest of the bytes of ``t`` (every ``s``-th row if large)."""
+    row_bytes = t[0].numel() * t.element_size() if len(t) else 0
+    stride = max(1, math.ceil(len(t) * row_bytes / DIGEST_BYTES))
+    sample = t[::stride].detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+    digest = hashlib.blake2b(sample.numpy().tobytes(), digest_size=16).hexdigest()
+    rows = "" if stride == 1 else f" rows[::{stride}]"
+    return f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}{rows} {digest}"
+
+
+def _value(obj: Any) -> Any:
+    """A plain, comparable description of a hyperparameter (lists, dicts, numbers, strings)."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, tuple | list):
+        return [_value(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {str(k): _value(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, Tensor | np.ndarray):
+        t = torch.as_tensor(obj)
+        return _digest(t.reshape(1, -1) if t.dim() == 0 else t)
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))  # no memory addresses
+
+
+def _describe(module: nn.Module, prefix: str) -> dict[str, Any]:
+    """Flat description of a module tree: classes, public attributes, parameter shapes."""
+    kind = type(module)
+    out: dict[str, Any] = {f"{prefix}.class": f"{kind.__module__}.{kind.__qualname__}"}
+    for name, value in sorted(vars(module).items()):
+        patched = callable(getattr(kind, name, None))  # e.g. a wrapped ``forward``
+        if not (name.startswith("_") or name == "training" or patched):
+            out[f"{prefix}.{name}"] = _value(value)
+    tensors = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+    for name, tensor in tensors:
+        if tensor is not None:
+            dtype = str(tensor.dtype).removeprefix("torch.")
+            out[f"{prefix}.{name}"] = f"{dtype}{list(tensor.shape)}"
+    for name, child in module.named_children():
+        out.update(_describe(child, f"{prefix}.{name}"))
+    return out
+
+
+def _fingerprint(
+    model: nn.Module,
+    objective: Objective,
+    train: Mapping[str, Tensor],
+    val: Mapping[str, Tensor] | None,
+    cfg: TrainConfig,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Everything that changes the result of :func:`fit`, as flat ``field: value`` pairs."""
+    fields = ("batch_size", "lr", "weight_decay", "grad_clip", "seed", "patience", "min_delta")
+    out: dict[str, Any] = {"format": _FORMAT, **{name: getattr(cfg, name) for name in fields}}
+    out["arithmetic"] = "bfloat16" if cfg.amp and device.type == "cuda" else "float32"
+    out.update(_describe(objective, "objective"))
+    out.update(_describe(model, "model"))
+    out.update({f"train.{k}": _digest(t) for k, t in sorted(train.items())})
+    if val is None:
+        out["val"] = None
+    else:
+        out.update({f"val.{k}": _digest(t) for k, t in sorted(val.items())})
+    return out
+
+
+def _differences(saved: Mapping[str, Any], current: Mapping[str, Any], shown: int = 8) -> str:
+    """``field: value in the checkpoint, value now`` for each field that differs."""
+    absent = "(absent)"
+    lines = [
+        f"{key}: {saved.get(key, absent)!r} in the checkpoint, {current.get(key, absent)!r} now"
+        for key in sorted({*saved, *current})
+        if saved.get(key, absent) != current.get(key, absent)
+    ]
+    more = f"; and {len(lines) - shown} more" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
+
+
 def _save(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: a temporary file in the same folder, flushed, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +359,25 @@ def _save(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+_KEYS = (
+    "fingerprint",
+    "model",
+    "objective",
+    "optimizer",
+    "rng",
+    "step",
+    "epoch",
+    "running",
+    "history",
+    "best_val",
+    "bad_epochs",
+    "best_model",
+    "best_objective",
+    "elapsed",
+    "stopped",
+)
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by :func:`fit` (tensors and plain types only).
 
@@ -215,9 +386,54 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
     Returns:
         Its state dict: ``model``, ``objective``, ``optimizer``, ``rng``, ``step``, ``epoch``,
-        ``history``, ...
+        ``history``, ``fingerprint``, ...
+
+    Raises:
+        CheckpointError: Naming the file, if it cannot be read (truncated, corrupt, not a
+            checkpoint of :func:`fit`).
     """
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for damaged files
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read (truncated or corrupt?): {err}; delete the file "
+            "to train afresh"
+        ) from err
+    if not isinstance(state, dict) or state.get("fingerprint", {}).get("format") is None:
+        raise CheckpointError(f"{path} is not a checkpoint written by aligninfo.train.fit")
+    return state
+
+
+def _resume(
+    path: Path, fingerprint: dict[str, Any], total_steps: int, cfg: TrainConfig
+) -> dict[str, Any]:
+    """The checkpoint at ``path``, after checking that it belongs to this run and budget."""
+    ckpt = load_checkpoint(path)
+    saved = ckpt["fingerprint"]
+    if saved.get("format") != _FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path} has format {saved.get('format')}, not {_FORMAT} (an older "
+            "version of aligninfo); delete the file or choose another checkpoint path"
+        )
+    if saved != fingerprint:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to a run with other settings, model, objective or data "
+            f"({_differences(saved, fingerprint)}); delete the file or choose another "
+            "checkpoint path"
+        )
+    missing = [k for k in _KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} is incomplete: no {', '.join(missing)}")
+    if ckpt["step"] > total_steps:
+        budget = f"epochs={cfg.epochs}" + (
+            f", max_steps={cfg.max_steps}" if cfg.max_steps is not None else ""
+        )
+        raise CheckpointError(
+            f"checkpoint {path} holds {ckpt['step']} steps ({ckpt['epoch']} epochs), more than "
+            f"the {total_steps} that {budget} allow; ask for at least as many, or choose "
+            "another checkpoint path"
+        )
+    return ckpt
 
 
 def fit(
@@ -233,6 +449,10 @@ def fit(
     Seed torch before building the model for a reproducible initialisation; :func:`fit` seeds
     again from ``seed`` for the augmentations and permutations. The model stays on the device.
 
+    A checkpoint is resumed only when its fingerprint (see the module docstring) equals this
+    call's; a larger ``epochs`` or ``max_steps`` then continues its run, and the learning rate
+    and weight decay used are the ones asked for.
+
     Args:
         model: Encoders (and decoders / fusion head) to train, modified in place.
         objective: A :mod:`aligninfo.losses` objective, ``objective(model, batch) -> loss``.
@@ -245,16 +465,23 @@ def fit(
         The per-epoch history.
 
     Raises:
-        ValueError: For invalid settings or data, or a checkpoint of a different run.
+        ValueError: For invalid settings or data (an empty validation set included).
+        CheckpointError: A ``ValueError`` naming the file, when the checkpoint cannot be read,
+            belongs to another run (it lists what differs), or already holds more steps than
+            ``epochs`` and ``max_steps`` allow.
         FloatingPointError: If the training loss becomes NaN or infinite.
     """
     cfg = replace(config or TrainConfig(), **overrides)
     device = resolve_device(cfg.device)
     train_t = _as_tensors(train, "train")
-    val_t = _as_tensors(val, "val") if val is not None else None
+    val_t = _check_val(train_t, _as_tensors(val, "val")) if val is not None else None
     n = _n_samples(train_t)
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
+    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
+    fingerprint = (
+        {} if path is None else _fingerprint(model, objective, train_t, val_t, cfg, device)
+    )
     steps_per_epoch = n // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
@@ -265,7 +492,6 @@ def fit(
     objective.to(device).train()
     params = list({id(p): p for m in (model, objective) for p in m.parameters()}.values())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    fingerprint = {"seed": cfg.seed, "batch_size": cfg.batch_size, "n_train": n}
     state: dict[str, Any] = {
         "step": 0,
         "epoch": 0,
@@ -276,19 +502,15 @@ def fit(
         "best_model": None,
         "best_objective": None,
         "elapsed": 0.0,
-        "done": False,
+        "stopped": False,  # by early stopping (a larger budget does not restart it)
     }
-    path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
     if path is not None and path.exists():
-        ckpt = load_checkpoint(path)
-        if ckpt["fingerprint"] != fingerprint:
-            raise ValueError(
-                f"checkpoint {path} belongs to a run with {ckpt['fingerprint']}, not "
-                f"{fingerprint}; delete it or use the same settings"
-            )
+        ckpt = _resume(path, fingerprint, total_steps, cfg)
         model.load_state_dict(ckpt["model"])
         objective.load_state_dict(ckpt["objective"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:  # the settings asked for, not the file's
+            group.update(lr=cfg.lr, weight_decay=cfg.weight_decay)
         set_rng_state(ckpt["rng"])
         state.update({k: ckpt[k] for k in state})
     history = History(**state["history"])
@@ -321,7 +543,7 @@ def fit(
         dynamic_ncols=True,
     )
     with finite_checks(device.type == "cpu"), bar:
-        while not state["done"] and state["step"] < total_steps:
+        while not state["stopped"] and state["step"] < total_steps:
             epoch = state["epoch"]
             seed = cfg.seed * 1_000_003 + epoch
             shuffled = _permute(
@@ -354,7 +576,6 @@ def fit(
             bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items() if not math.isnan(v)})
             state["running"] = torch.zeros((), device=device)
             checkpoint()
-    state["done"] = state["done"] or state["epoch"] >= cfg.epochs
     checkpoint()
     if val_data is not None and cfg.restore_best and state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
@@ -398,7 +619,7 @@ def _end_epoch(
         else:
             state["bad_epochs"] += 1
         if cfg.patience is not None and state["bad_epochs"] >= cfg.patience:
-            state["done"] = history.stopped_early = True
+            state["stopped"] = history.stopped_early = True
     history.epoch.append(state["epoch"])
     history.train_loss.append(train_loss)
     history.val_loss.append(val_loss)
