@@ -5,36 +5,54 @@
     data = Splits(train={"x1": X1, "x2": X2, "y": y}, val={...}, test={...})
     setup = Setup(make_model=lambda: MultimodalEncoder({"x1": MLP(d1, k), "x2": MLP(d2, k)}),
                   targets={"y": "regression"}, supervised={"x1": "y", "x2": "y"})
-    rows = compare(["raw", "random", "info_nce", "barlow_twins"], data, setup, seeds=[0, 1, 2])
+    rows = compare(["raw", "random", "info_nce", "barlow_twins"], data, setup, seeds=[0, 1, 2],
+                   workers=2)
     print(markdown_table(summarize(rows, ["y/z1", "y/z2", "y/joint", "top1"])))
 
 A *method* is the name of an objective of :data:`aligninfo.losses.OBJECTIVES` or a baseline:
 ``"raw"`` (the inputs themselves), ``"random"`` (an untrained encoder) or ``"supervised"``
 (each encoder trained to predict its target). Every trained method gets the same encoders, data,
 epochs, batch size and learning rate.
+
+The protocol of the self-supervised papers: with ``Setup.projector`` (or a model built with
+projection heads), the losses act on the projection head's output and the probes read the
+backbone (views ``z1``, ``z2``, ``joint``); the projector outputs are probed as a second view
+(``p1``, ``p2``), and CoMM's fused representation as the view ``fused``. Every probe chooses its
+hyperparameters by inner cross-validation on the training data (:mod:`aligninfo.cvprobes`);
+``Setup.probes`` adds nonlinear probes (kNN, MLP) to the linear one. ``compare(...,
+workers=N)`` runs the method x seed jobs in N processes with results identical to a serial run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from aligninfo.encoders import MultimodalEncoder
-from aligninfo.losses import OBJECTIVES, Objective, make_objective
-from aligninfo.probes import LogisticProbe, RidgeProbe, retrieval_accuracy, sigma_informativeness
+from aligninfo.cvprobes import PROBE_KINDS, chosen_hyperparameters, make_probe
+from aligninfo.encoders import FUSED, MultimodalEncoder, make_projector
+from aligninfo.losses import OBJECTIVES, CoMM, Objective, learned_temperatures, make_objective
+from aligninfo.probes import retrieval_accuracy, sigma_informativeness
+from aligninfo.runtime import eval_mode
 from aligninfo.train import encode, fit
 
 Task = Literal["regression", "classification"]
 BASELINES = ("raw", "random", "supervised")
 VIEWS = ("z1", "z2", "joint")
+"""Backbone views, always probed: each modality's backbone and their concatenation."""
+EXTRA_VIEWS = ("p1", "p2", "fused")
+"""Views probed when present: projector outputs (models with heads) and CoMM's fusion."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +81,14 @@ class Setup:
         lr: AdamW learning rate.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         sigmas: Noise levels of the σ-informativeness curves.
-        logistic_c: Fixed inverse regularisation of the classification probes (None:
-            chosen by cross-validation, slower).
+        logistic_c: Fixed inverse regularisation of the classification probes (None, the
+            default: chosen by inner cross-validation on the training data).
+        projector: ``(out_dim, hidden)`` of the projection heads (:func:`make_projector`)
+            attached to every modality (and to the fusion head) of a model built without
+            any; None: the model as ``make_model`` builds it.
+        probes: Probe families of :func:`evaluate`, among ``"linear"``, ``"knn"``, ``"mlp"``;
+            the linear one is always run.
+        probe_seed: Seed of the probes' inner folds and initialisation.
     """
 
     make_model: Callable[[], MultimodalEncoder]
@@ -77,6 +101,16 @@ class Setup:
     device: str = "auto"
     sigmas: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0)
     logistic_c: float | None = None
+    projector: tuple[int, int | None] | None = None
+    probes: Sequence[str] = ("linear",)
+    probe_seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.probes) - set(PROBE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBE_KINDS}")
+        if self.projector is not None and self.projector[0] < 1:
+            raise ValueError(f"projector output size must be positive, got {self.projector}")
 
 
 class Supervised(Objective):
@@ -122,70 +156,164 @@ def make_method(method: str, data: Splits, setup: Setup, dim: int) -> Objective:
     return make_objective(method, **setup.objective_kwargs.get(method, {}))
 
 
+def attach_projectors(model: MultimodalEncoder, data: Splits, out_dim: int,
+                      hidden: int | None = None) -> MultimodalEncoder:
+    """Give every modality (and the fusion head, if any) a projection head, in place.
+
+    The backbone sizes are read from a forward pass on two training samples (in eval mode).
+
+    Args:
+        model: Encoders without projection heads.
+        data: The splits (their training inputs give the backbone sizes).
+        out_dim: Output size of each head.
+        hidden: Hidden width of each head (None: ``max(in, out)``).
+
+    Returns:
+        The same model.
+    """
+    for key in model.keys:
+        model.set_projector(key, make_projector(_embedding_dim(model, data, key), out_dim, hidden))
+    if model.fusion is not None:
+        with torch.no_grad(), eval_mode(model):
+            h = {k: model.encode(k, torch.as_tensor(np.asarray(data.train[k][:2],
+                                                               dtype=np.float32)))
+                 for k in model.keys}
+            fused_dim = int(model.fuse(h).shape[1])
+        model.set_projector(FUSED, make_projector(fused_dim, out_dim, hidden))
+    return model
+
+
 def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[str, Any]:
     """Pretrain ``method`` with ``seed`` and return the frozen features of every split.
 
     Returns:
-        ``{"z1": {split: (n, k)}, "z2": {...}, "model": the encoders (None for raw),
-        "history": History | None, "seconds": float}``.
+        ``{"z1": {split: (n, k)}, "z2": {...}}`` backbone features; ``"p1"``, ``"p2"``
+        projector outputs (only for modalities with a projection head); ``"fused"`` CoMM's
+        fused representation (only for methods that train the fusion head); ``"model"`` (None
+        for raw), ``"history"`` (None for raw and random), ``"temperatures"`` (learnt ones,
+        :func:`aligninfo.losses.learned_temperatures`), ``"seconds"``.
     """
     start = time.perf_counter()
     splits = {"train": data.train, "val": data.val, "test": data.test}
     if method == "raw":
         z = {v: {s: _flat(d["x" + v[1]]) for s, d in splits.items()} for v in ("z1", "z2")}
-        return {**z, "model": None, "history": None, "seconds": time.perf_counter() - start}
+        return {**z, "model": None, "history": None, "temperatures": {},
+                "seconds": time.perf_counter() - start}
     torch.manual_seed(seed)
     model = setup.make_model()
-    history = None
+    if setup.projector is not None and len(model.projectors) == 0:
+        attach_projectors(model, data, *setup.projector)
+    history, temperatures, fused = None, {}, False
     if method != "random":
-        dim = _embedding_dim(model, data)
-        objective = make_method(method, data, setup, dim)
+        objective = make_method(method, data, setup, _embedding_dim(model, data))
         history = fit(model, objective, _inputs(data.train, method, setup),
                       val=_inputs(data.val, method, setup), epochs=setup.epochs,
                       batch_size=setup.batch_size, lr=setup.lr, seed=seed, device=setup.device,
                       progress=False)
-    z = {v: {s: encode(model, d["x" + v[1]], "x" + v[1]) for s, d in splits.items()}
-         for v in ("z1", "z2")}
-    return {**z, "model": model, "history": history, "seconds": time.perf_counter() - start}
+        temperatures = learned_temperatures(objective)
+        fused = any(isinstance(m, CoMM) for m in objective.modules())
+    views: dict[str, dict[str, np.ndarray]] = {v: {} for v in ("z1", "z2")}
+    for split, d in splits.items():
+        for view, array in encode_views(model, d, fused=fused).items():
+            views.setdefault(view, {})[split] = array
+    return {**views, "model": model, "history": history, "temperatures": temperatures,
+            "seconds": time.perf_counter() - start}
 
 
-def evaluate(z: Mapping[str, Mapping[str, np.ndarray]], data: Splits, setup: Setup,
-             ) -> dict[str, Any]:
-    """Probe frozen features: each target from ``z1``, ``z2`` and both, retrieval, σ-curves.
+def encode_views(model: MultimodalEncoder, split: Mapping[str, np.ndarray], fused: bool = False,
+                 batch_size: int = 4096) -> dict[str, np.ndarray]:
+    """Frozen features of one split: backbone, projector outputs and (optionally) fusion.
 
-    Probes fit on train + validation and score on test: R² for regression, accuracy for
-    classes. σ-informativeness curves (regression targets) use the same convention as
+    Args:
+        model: A trained model with encoders ``"x1"``, ``"x2"``.
+        split: ``"x1"``, ``"x2"`` inputs ``(n, *shape)``.
+        fused: Also return the fused representation (needs a fusion head).
+        batch_size: Samples per forward pass.
+
+    Returns:
+        ``"z1"``, ``"z2"`` ``(n, k)`` backbone features (:func:`aligninfo.train.encode`);
+        ``"p1"``, ``"p2"`` ``(n, out)`` projector outputs for the modalities with a head;
+        ``"fused"`` ``(n, fused_dim)`` when ``fused``.
+    """
+    out = {"z" + key[1]: encode(model, split[key], key, batch_size) for key in ("x1", "x2")}
+    heads = [key for key in ("x1", "x2") if key in model.projectors]
+    if not heads and not fused:
+        return out
+    device = next(model.parameters()).device
+    n = len(out["z1"])
+    parts: dict[str, list[np.ndarray]] = {**{"p" + k[1]: [] for k in heads},
+                                          **({"fused": []} if fused else {})}
+    with eval_mode(model), torch.no_grad():
+        for i in range(0, n, batch_size):
+            h = {k: torch.as_tensor(out["z" + k[1]][i:i + batch_size]).to(device)
+                 for k in ("x1", "x2")}
+            for k in heads:
+                parts["p" + k[1]].append(model.project(k, h[k]).float().cpu().numpy())
+            if fused:
+                parts["fused"].append(model.fuse(h).float().cpu().numpy())
+    return {**out, **{v: np.concatenate(p) for v, p in parts.items()}}
+
+
+def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]:
+    """Probe frozen features: each target from every view, retrieval, σ-curves.
+
+    Views: ``z1``, ``z2`` (backbones) and ``joint`` (both), plus ``p1``, ``p2`` (projector
+    outputs) and ``fused`` (CoMM) when ``z`` has them (:func:`representations`). Probes fit on
+    train + validation and score on test: R² for regression, accuracy for classes. Each probe
+    chooses its hyperparameters by inner cross-validation on the fitting data only
+    (:func:`aligninfo.cvprobes.make_probe`), for raw inputs as for learned features.
+    σ-informativeness curves (regression targets) use the convention of
     :meth:`aligninfo.gaussian.GaussianModel.sigma_informativeness`.
 
     Returns:
-        Flat metrics: ``"<target>/<view>"`` scores; for classes also
-        ``"<target>/<view>/balanced"`` (mean per-class accuracy) and
-        ``"<target>/<view>/per_class"`` arrays; ``"top1"``, ``"top5"`` (z1 queries, z2 keys, on
-        the test split; only when both have the same size); ``"sigma/<target>/<view>"`` arrays
-        over ``setup.sigmas``.
+        Flat metrics. Linear probe: ``"<target>/<view>"`` scores and the chosen penalty
+        ``"<target>/<view>/alpha"`` (ridge) or ``"<target>/<view>/C"`` (logistic); for classes
+        also ``"<target>/<view>/balanced"`` (mean per-class accuracy) and
+        ``"<target>/<view>/per_class"`` arrays. Nonlinear probes of ``setup.probes``:
+        ``"<target>/<view>/knn"`` with ``"<target>/<view>/knn_k"``, ``"<target>/<view>/mlp"``.
+        ``"sigma/<target>/<view>"`` arrays over ``setup.sigmas``. Retrieval on the test split
+        (z1 queries, z2 keys; only when both have the same size): ``"top1"``, ``"top5"`` on
+        the backbones, ``"top1/p"``, ``"top5/p"`` on the projector outputs.
     """
     feats = {v: _fit_test(z[v]) for v in ("z1", "z2")}
     (f1, t1), (f2, t2) = feats["z1"], feats["z2"]
     feats["joint"] = (np.hstack([f1, f2]), np.hstack([t1, t2]))
-    targets = {t: (np.concatenate([data.train[t], data.val[t]]), data.test[t])
-               for t in setup.targets}
+    feats.update({v: _fit_test(z[v]) for v in EXTRA_VIEWS if v in z})
     out: dict[str, Any] = {}
     for target, task in setup.targets.items():
-        y_fit, y_test = targets[target]
+        y_fit = np.concatenate([data.train[target], data.val[target]])
         for view, (f_fit, f_test) in feats.items():
-            name = f"{target}/{view}"
+            out.update(_probe_view(f"{target}/{view}", task, (f_fit, y_fit),
+                                   (f_test, data.test[target]), setup))
+    for suffix, (q, k) in (("", ("z1", "z2")), ("/p", ("p1", "p2"))):
+        if q in feats and k in feats and feats[q][1].shape == feats[k][1].shape:
+            top = retrieval_accuracy(feats[q][1], feats[k][1], ks=(1, 5))
+            out["top1" + suffix], out["top5" + suffix] = top[1], top[5]
+    return out
+
+
+def _probe_view(name: str, task: Task, fit_data: tuple[np.ndarray, np.ndarray],
+                test_data: tuple[np.ndarray, np.ndarray], setup: Setup) -> dict[str, Any]:
+    """Every probe family of ``setup`` on one (target, view); metric names of :func:`evaluate`."""
+    (f_fit, y_fit), (f_test, y_test) = fit_data, test_data
+    out: dict[str, Any] = {}
+    for kind in ("linear", *[p for p in setup.probes if p != "linear"]):
+        probe = make_probe(kind, task, setup.probe_seed, setup.logistic_c).fit(f_fit, y_fit)
+        score = probe.score(f_test, y_test)
+        chosen = chosen_hyperparameters(probe)
+        if kind == "linear":
+            out[name] = score
+            out.update({f"{name}/{h}": v for h, v in chosen.items()})
             if task == "classification":
-                probe = LogisticProbe(c=setup.logistic_c).fit(f_fit, y_fit)
-                out[name] = probe.score(f_test, y_test)
                 out[name + "/per_class"] = per_class_accuracy(y_test, probe.predict(f_test))
                 out[name + "/balanced"] = float(out[name + "/per_class"].mean())
             else:
-                out[name] = RidgeProbe().fit(f_fit, y_fit).score(f_test, y_test)
                 out[f"sigma/{name}"] = sigma_informativeness(
                     f_fit, y_fit, setup.sigmas, f_test, y_test)
-    if feats["z1"][1].shape == feats["z2"][1].shape:
-        top = retrieval_accuracy(feats["z1"][1], feats["z2"][1], ks=(1, 5))
-        out["top1"], out["top5"] = top[1], top[5]
+        else:
+            out[f"{name}/{kind}"] = score
+            if kind == "knn":
+                out[f"{name}/knn_k"] = chosen["k"]
     return out
 
 
@@ -202,21 +330,91 @@ def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return np.where(counts > 0, hits / counts, np.nan)
 
 
-def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[int],
-            progress: bool = True) -> list[dict[str, Any]]:
-    """Pretrain and evaluate every method with every seed.
+def run_job(method: str, seed: int, data: Splits, setup: Setup) -> dict[str, Any]:
+    """Pretrain and evaluate one (method, seed): one row of :func:`compare`.
 
     Returns:
-        One row per (method, seed): ``method``, ``seed``, ``seconds``, ``history`` and the
-        metrics of :func:`evaluate`. ``"raw"`` is deterministic and run once.
+        ``method``, ``seed``, ``seconds``, ``history``, ``temperature`` (the learnt InfoNCE
+        temperature at the end of training; NaN when none is learnt), ``temperatures`` (all
+        learnt ones by module path) and the metrics of :func:`evaluate`.
     """
+    rep = representations(method, data, setup, seed)
+    temps = rep["temperatures"]
+    return {"method": method, "seed": seed, "seconds": rep["seconds"], "history": rep["history"],
+            "temperature": next(iter(temps.values()), float("nan")), "temperatures": temps,
+            **evaluate(rep, data, setup)}
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch and the BLAS / OpenMP libraries on one thread within the block (restored)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(data: Splits, setup: Setup) -> None:
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1)
+    _WORKER.update(data=data, setup=setup)
+
+
+def _worker_job(method: str, seed: int) -> dict[str, Any]:
+    return run_job(method, seed, _WORKER["data"], _WORKER["setup"])
+
+
+def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[int],
+            progress: bool = True, workers: int = 1) -> list[dict[str, Any]]:
+    """Pretrain and evaluate every method with every seed, serially or in parallel processes.
+
+    Every job runs on one thread (torch and BLAS), in this process (``workers=1``) or in one of
+    ``workers`` processes; the jobs are independent and seeded, so the rows are identical
+    (bit for bit) whatever ``workers`` is. Where processes can be forked (Linux), ``data``
+    and ``setup`` reach the workers without pickling (a ``make_model`` closure works);
+    elsewhere they must be picklable. Call from a ``if __name__ == "__main__":`` guard in
+    scripts on platforms without fork.
+
+    Args:
+        methods: Methods (see the module docstring).
+        data: The splits.
+        setup: Training and evaluation settings.
+        seeds: Seeds of the trained methods.
+        progress: Show a progress bar over the jobs.
+        workers: Processes (1: in this process).
+
+    Returns:
+        One row per (method, seed), in the order methods x seeds: see :func:`run_job`.
+        ``"raw"`` is deterministic and run once.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers}")
     jobs = [(m, s) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
-    rows = []
-    for method, seed in tqdm(jobs, desc="methods x seeds", disable=not progress):
-        rep = representations(method, data, setup, seed)
-        rows.append({"method": method, "seed": seed, "seconds": rep["seconds"],
-                     "history": rep["history"], **evaluate(rep, data, setup)})
-    return rows
+    for method, _ in jobs:  # fail before starting anything
+        if method not in (*BASELINES, *OBJECTIVES):
+            make_method(method, data, setup, 1)
+    bar = tqdm(total=len(jobs), desc="methods x seeds", disable=not progress)
+    if workers == 1 or len(jobs) < 2:
+        rows = []
+        with one_thread(), bar:
+            for method, seed in jobs:
+                rows.append(run_job(method, seed, data, setup))
+                bar.update()
+        return rows
+    methods_available = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
+                             initializer=_init_worker, initargs=(data, setup)) as pool, bar:
+        futures = [pool.submit(_worker_job, method, seed) for method, seed in jobs]
+        for future in futures:
+            future.add_done_callback(lambda _: bar.update())
+        return [future.result() for future in futures]
 
 
 def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
@@ -279,9 +477,12 @@ def _inputs(split: Mapping[str, np.ndarray], method: str, setup: Setup) -> dict[
     return {k: split[k] for k in keys}
 
 
-def _embedding_dim(model: MultimodalEncoder, data: Splits) -> int:
-    """Output size of the first encoder, from a forward pass on two training samples."""
-    key = model.keys[0]
-    with torch.no_grad():
+def _embedding_dim(model: MultimodalEncoder, data: Splits, key: str | None = None) -> int:
+    """Backbone output size of ``key`` (default: the first encoder), from two training samples.
+
+    Runs in eval mode, so BatchNorm running statistics are not touched.
+    """
+    key = model.keys[0] if key is None else key
+    with torch.no_grad(), eval_mode(model):
         x = torch.as_tensor(np.asarray(data.train[key][:2], dtype=np.float32))
         return int(model.encode(key, x).shape[1])
