@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
@@ -10,6 +9,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from aligninfo import run
+from aligninfo.chapter import load_results
 
 CHAPTERS = run.chapters()
 
@@ -43,8 +43,8 @@ def test_chapter_runs_at_smoke_scale(chapter: Path, tmp_path: Path) -> None:
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
-    record = json.loads((tmp_path / f"{chapter.stem}.json").read_text())
-    assert record["parameters"]["scale"] == "smoke"
+    record = load_results(chapter.stem, {"scale": "smoke"}, tmp_path)
+    assert record is not None and record["parameters"]["scale"] == "smoke"
 
 
 @pytest.mark.chapters

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
+import torch
 
 from aligninfo import run
 from aligninfo.__main__ import main
+from aligninfo.chapter import SCALE_ENV, load_results
+from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 
 def test_list_shows_chapters_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -47,9 +52,82 @@ def test_sync_without_execution_keeps_checked_outputs(
     assert [c.get("outputs") for c in fresh.cells] == [c.get("outputs") for c in stored.cells]
 
 
-def test_unknown_chapter_is_refused() -> None:
-    with pytest.raises(FileNotFoundError, match="no chapter"):
-        main(["run", "nonexistent", "-p", "scale", "smoke"])
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's message after papermill's progress bar: one line, no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    message = err.split("\r")[-1].split("\n", 1)[-1] if "Executing" in err else err
+    assert message.startswith("error: ") and message.count("\n") == 1, err
+    return message
+
+
+def test_unknown_chapter_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "nonexistent", "-p", "scale", "smoke"]) == 2
+    assert "no chapter 'nonexistent'" in one_line_error(capsys)
+
+
+def test_unknown_parameter_is_refused_before_running(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(papermill, "execute_notebook", _no_execution)
+    assert main(["run", "01_model", "-p", "sede", "3"]) == 2
+    err = one_line_error(capsys)
+    assert "01_model has no parameter 'sede'" in err
+    assert "its parameters are: scale, seed, " in err
+
+
+def _no_execution(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the chapter was about to run")
+
+
+def test_scale_conflicting_with_the_environment_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SCALE_ENV, "smoke")
+    monkeypatch.setattr(papermill, "execute_notebook", _no_execution)
+    assert main(["run", "01_model", "-p", "scale", "paper"]) == 2
+    err = one_line_error(capsys)
+    assert "'paper'" in err and f"{SCALE_ENV}='smoke'" in err
+    assert run.check_parameters("01_model", {"scale": "smoke"}) == {"scale": "smoke"}
+
+
+def test_tuples_reach_the_kernel_as_lists() -> None:
+    value = run.parse_value("(0.3, 0.3)")
+    assert run.check_parameters("01_model", {"noise": value}) == {"noise": [0.3, 0.3]}
+
+
+def test_relative_folders_are_resolved_against_the_callers_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    checked = run.check_parameters("09_houston", {"results_dir": "out", "data_dir": "../data"})
+    assert checked == {"results_dir": str(tmp_path / "out"),
+                       "data_dir": str(tmp_path / ".." / "data")}
+    monkeypatch.setenv(DATA_ENV, "../shared/data")
+    run.absolute_data_env()
+    assert os.environ[DATA_ENV] == str(tmp_path / ".." / "shared" / "data")
+
+
+@pytest.mark.chapters
+def test_tuple_parameter_from_the_command_line_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out.ipynb"
+    argv = ["run", "01_model", "-p", "scale", "smoke", "-p", "noise", "(0.3, 0.2)",
+            "-p", "results_dir", str(tmp_path), "-o", str(out)]
+    assert main(argv) == 0
+    record = load_results("01_model", {"scale": "smoke", "noise": [0.3, 0.2]}, tmp_path)
+    assert record is not None and record["parameters"]["noise"] == [0.3, 0.2]
+
+
+@pytest.mark.chapters
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_device_stops_the_chapter_in_its_configure_cell(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["run", "03_linear_alignment", "-p", "scale", "smoke", "-p", "device", "cuda",
+            "-p", "results_dir", str(tmp_path), "-o", str(tmp_path / "out.ipynb")]
+    assert main(argv) == 1
+    err = one_line_error(capsys)
+    assert "stopped at cell" in err and "ValueError: parameter 'device'" in err
 
 
 @pytest.mark.chapters

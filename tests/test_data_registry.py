@@ -103,6 +103,32 @@ def test_data_dir_from_env_var(
     assert fetch("houston2013", "TrLabel.mat") == data_dir / "houston2013" / "TrLabel.mat"
 
 
+def test_relative_data_dir_is_read_from_the_working_directory(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_download: list[str]
+) -> None:
+    (tmp_path / "book").mkdir()
+    monkeypatch.chdir(data_dir.parent)
+    monkeypatch.setenv("ALIGNINFO_DATA", data_dir.name)
+    root = registry.default_data_dir()
+    assert root.is_absolute() and root == data_dir.absolute()
+    monkeypatch.chdir(tmp_path / "book")  # where a chapter's kernel would run
+    with pytest.raises(DataFileError, match="does not exist"):
+        registry.default_data_dir()
+    assert not (tmp_path / "book" / data_dir.name).exists()
+
+
+@pytest.mark.parametrize("how", ["env", "argument"])
+def test_missing_data_root_is_an_error_naming_it_not_created(
+    how: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_download: list[str]
+) -> None:
+    root = tmp_path / "no" / "data"
+    monkeypatch.setenv("ALIGNINFO_DATA", str(root))
+    with pytest.raises(DataFileError, match=f"{root}.*does not exist"):
+        fetch("lfmc", "target.npy", root if how == "argument" else None)
+    assert not (tmp_path / "no").exists()
+    assert no_download == []
+
+
 def test_default_data_dir_is_pooch_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALIGNINFO_DATA", raising=False)
     assert registry.default_data_dir() == Path(pooch.os_cache("aligninfo"))
@@ -188,6 +214,7 @@ def test_missing_file_in_new_dir_is_fetched(
 ) -> None:
     good = (data_dir / "lfmc" / "is_test.npy").read_bytes()
     calls = fake_server(monkeypatch, good)
+    (tmp_path / "fresh").mkdir()
     path = fetch("lfmc", "is_test.npy", tmp_path / "fresh")
     assert path == tmp_path / "fresh" / "lfmc" / "is_test.npy"
     assert path.read_bytes() == good and len(calls) == 1

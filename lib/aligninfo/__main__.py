@@ -1,11 +1,18 @@
-"""Command line: ``python -m aligninfo {run,sync,check,list}``.
+"""Command line: ``python -m aligninfo {run,sync,check,list,invalidate}``.
 
 Examples::
 
     python -m aligninfo list
     python -m aligninfo run 03_linear_alignment -p scale paper -p device cuda -o out.ipynb
+    python -m aligninfo run 01_model -p noise "(0.3, 0.3)" -p results_dir out
     python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
     python -m aligninfo check           # fail when a pair is out of sync
+    python -m aligninfo invalidate _build/.jupyter_cache   # (make book does this)
+
+A parameter the chapter does not have, or a scale that ALIGNINFO_SCALE would replace, ends the
+command before any kernel starts, with a one-line message and exit status 2; a chapter that stops
+while it runs (a value its configure cell refuses, a failed check) ends it with a one-line message
+and exit status 1.
 """
 
 from __future__ import annotations
@@ -33,13 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     pair.add_argument("--no-execute", action="store_true",
                       help="do not execute (carry checked outputs over from the old pair)")
     commands.add_parser("check", help="fail when a chapter and its notebook pair differ")
+    stale = commands.add_parser(
+        "invalidate", help="drop cached executions of chapters whose upstream chapters changed")
+    stale.add_argument("cache", help="the execution cache folder (_build/.jupyter_cache)")
     args = parser.parse_args(argv)
 
     if args.command == "list":
         return _list()
     if args.command == "run":
-        parameters = {name: run.parse_value(value) for name, value in args.parameter}
-        run.run_chapter(args.chapter, args.output, parameters)
+        return _run(args.chapter, args.output, args.parameter)
+    if args.command == "invalidate":
+        for chapter in run.invalidate_stale(args.cache):
+            print(f"{chapter}: upstream chapters or results changed, it will be executed again")
         return 0
     if args.command == "sync":
         selected = [run.resolve(c) for c in args.chapters] or None
@@ -50,6 +62,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in problems:
         print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> int:
+    """Run a chapter; report a refused parameter or a failed cell in one line."""
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = {name: run.parse_value(value) for name, value in pairs}
+    try:
+        run.run_chapter(chapter, output, parameters)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except PapermillExecutionError as err:
+        print(f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
+              f"{_first_line(err.evalue)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _first_line(text: str) -> str:
+    """The first line of a message."""
+    return str(text).strip().splitlines()[0] if str(text).strip() else ""
 
 
 def _list() -> int:

@@ -9,10 +9,21 @@ explicit overrides and stops at once, naming the parameter, when a value is inva
 
 The environment variable ``ALIGNINFO_SCALE``, when set, replaces the ``scale`` parameter: the test
 suite uses it to execute the stored notebooks quickly (nbval).
+
+Results are keyed by parameters: :func:`save_results` writes ``<results_dir>/<chapter>-<key>.json``,
+where ``key`` hashes every parameter of the chapter as it received them (its ``parameters`` cell
+after overrides, the folders ``results_dir`` and ``data_dir`` left out), so runs with other
+parameters never overwrite each other, and a consumer that knows only the overrides it would pass
+(chapter 10, a sweep) finds the file with :func:`load_results` without running the chapter. The
+record also holds the resolved sizes, the library version and a digest of the chapter's code;
+:func:`find_results` uses a record only when all of them match, and otherwise says why.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import inspect
 import json
 import math
 import os
@@ -31,6 +42,9 @@ from aligninfo import __version__
 SCALES = ("smoke", "book", "paper")
 SCALE_ENV = "ALIGNINFO_SCALE"
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+FOLDERS = ("results_dir", "data_dir")
+"""Parameters that say where files are, not what is computed: left out of the results key."""
+_LITERALS = (type(None), bool, int, float, str)
 
 
 def configure(
@@ -40,34 +54,44 @@ def configure(
     *,
     device: str = "auto",
     results_dir: str | None = "results",
+    minimum: Mapping[str, int | float] | None = None,
     **overrides: Any,
 ) -> SimpleNamespace:
-    """Resolve a chapter's parameters.
+    """Resolve a chapter's parameters, and check them before any work is done.
 
     Args:
         scale: ``"smoke"`` (seconds, for tests), ``"book"`` (the rendered book) or ``"paper"``.
         seed: Base random seed, a non-negative integer.
         presets: For each size parameter, its values at (smoke, book, paper).
-        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-        results_dir: Folder for the chapter's JSON results; None writes nothing.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``;
+            an explicit device must exist on this machine.
+        results_dir: Folder for the chapter's JSON results, created when missing; it must be
+            writable. None writes nothing.
+        minimum: Smallest allowed value of some size parameters. An integer size parameter
+            without one may not go below its smallest preset (usually the smoke scale's): the
+            chapter's checks are calibrated for at least that.
         **overrides: Explicit values of size parameters; None keeps the scale's value.
 
     Returns:
         A namespace with ``scale``, ``seed``, ``device``, ``results_dir``, every size parameter
-        and ``started`` (a clock reading used for timings).
+        and ``started`` (a clock reading used for timings). The parameters as the calling
+        notebook holds them are kept for :func:`save_results`.
 
     Raises:
         ValueError: Naming the first invalid parameter.
     """
+    frame = inspect.currentframe()
+    caller = frame.f_back if frame is not None else None
+    given = _literal_globals(caller.f_globals) if caller is not None else {}
     scale = os.environ.get(SCALE_ENV) or scale
     if scale not in SCALES:
         raise ValueError(f"parameter 'scale' must be one of {SCALES}; got {scale!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"parameter 'seed' must be a non-negative integer; got {seed!r}")
-    if not isinstance(device, str) or not _DEVICE.match(device):
-        raise ValueError(f"parameter 'device' must be auto, cpu, cuda[:N] or mps; got {device!r}")
+    _check_device(device)
     presets = dict(presets or {})
-    unknown = set(overrides) - set(presets)
+    floors = dict(minimum or {})
+    unknown = (set(overrides) | set(floors)) - set(presets)
     if unknown:
         raise ValueError(f"parameter(s) {sorted(unknown)} have no preset in this chapter")
     values: dict[str, Any] = {}
@@ -77,7 +101,10 @@ def configure(
         default = by_scale[SCALES.index(scale)]
         value = overrides.get(name)
         values[name] = default if value is None else _checked(name, value, default)
-    return SimpleNamespace(
+        _check_minimum(name, values[name], floors.get(name, _smallest(by_scale)))
+    if results_dir is not None:
+        _check_writable(results_dir)
+    cfg = SimpleNamespace(
         scale=scale,
         seed=seed,
         device=device,
@@ -85,6 +112,11 @@ def configure(
         started=time.perf_counter(),
         **values,
     )
+    # The parameters as given (sizes None when the scale sets them), for the results key.
+    cfg._given = {"scale": scale, "seed": seed, "device": device, "results_dir": results_dir,
+                  **{k: overrides.get(k) for k in presets}}
+    cfg._namespace = given
+    return cfg
 
 
 def _checked(name: str, value: Any, default: Any) -> Any:
@@ -111,6 +143,67 @@ def _checked(name: str, value: Any, default: Any) -> Any:
     return value
 
 
+def _literal_globals(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy the public names of a namespace that hold plain literals (a parameters cell's)."""
+    return {k: copy.deepcopy(v) for k, v in namespace.items()
+            if not k.startswith("_") and k not in ("In", "Out") and _is_literal(v)}
+
+
+def _is_literal(value: Any, depth: int = 0) -> bool:
+    """Whether a value is what a parameters cell may hold: literals, lists, tuples, dicts."""
+    if isinstance(value, _LITERALS):
+        return True
+    if depth > 3:
+        return False
+    if isinstance(value, list | tuple):
+        return all(_is_literal(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_literal(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _check_device(device: Any) -> None:
+    """Stop unless ``device`` is well formed and, when explicit, present on this machine."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise ValueError(f"parameter 'device' must be auto, cpu, cuda[:N] or mps; got {device!r}")
+    if device in ("auto", "cpu"):
+        return
+    from aligninfo.runtime import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as err:
+        raise ValueError(f"parameter 'device': {err} (use 'auto' or 'cpu')") from None
+
+
+def _smallest(by_scale: Sequence[Any]) -> int | float | None:
+    """The default floor of a size parameter: its smallest preset when it is an integer."""
+    numbers = [v for v in by_scale if isinstance(v, int) and not isinstance(v, bool)]
+    return min(numbers) if len(numbers) == len(by_scale) else None
+
+
+def _check_minimum(name: str, value: Any, floor: int | float | None) -> None:
+    """Stop when a numeric size parameter is below its floor."""
+    if floor is not None and isinstance(value, int | float) and value < floor:
+        raise ValueError(f"parameter {name!r} must be >= {floor}; got {value!r}")
+
+
+def _check_writable(results_dir: Any) -> None:
+    """Create the results folder when missing, and stop unless files can be written there."""
+    from aligninfo.data.registry import is_writable
+
+    if not isinstance(results_dir, str | os.PathLike):
+        raise ValueError(f"parameter 'results_dir' must be a folder or None; got {results_dir!r}")
+    folder = Path(results_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"parameter 'results_dir': cannot create {str(folder)!r} ({err.strerror})") from None
+    if not is_writable(folder):
+        raise ValueError(f"parameter 'results_dir': {str(folder)!r} is not writable")
+
+
 def glue(name: str, value: Any) -> None:
     """Store a computed value for the chapter's text, where ``{glue:text}`name:.3f``` shows it.
 
@@ -121,32 +214,181 @@ def glue(name: str, value: Any) -> None:
     myst_glue(name, value.item() if isinstance(value, np.generic) else value, display=False)
 
 
-def save_results(cfg: SimpleNamespace, name: str, results: Mapping[str, Any]) -> Path | None:
-    """Write a chapter's key results as JSON, atomically (temporary file, then rename).
+def save_results(
+    cfg: SimpleNamespace,
+    name: str,
+    results: Mapping[str, Any],
+    parameters: Mapping[str, Any] | None = None,
+) -> Path | None:
+    """Write a chapter's key results as JSON, keyed by its parameters, atomically.
+
+    The file is ``<results_dir>/<name>-<key>.json`` (see :func:`results_key`), readable by all
+    (mode 0644); it replaces only a result of the same parameters.
 
     Args:
         cfg: The namespace returned by :func:`configure`.
-        name: File stem, usually the chapter's name.
+        name: The chapter's name (``07_synthetic``), or any file stem outside the book.
         results: JSON-serialisable values; NumPy scalars and arrays are converted.
+        parameters: Values of parameters that ``cfg`` does not hold; by default those of the
+            chapter's ``parameters`` cell as the notebook held them when it called
+            :func:`configure`.
 
     Returns:
         The path written, or None when ``cfg.results_dir`` is None.
+
+    Raises:
+        ValueError: If a parameter of the chapter has no literal value.
     """
     if cfg.results_dir is None:
         return None
-    folder = Path(cfg.results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    parameters = {k: v for k, v in vars(cfg).items() if k != "started"}
+    requested = _requested(cfg, name, parameters or {})
+    resolved = {k: v for k, v in vars(cfg).items() if not k.startswith("_") and k != "started"}
+    data_dir = getattr(cfg, "_namespace", {}).get("data_dir")
+    key = results_key(name, requested)
     record = {
         "chapter": name,
+        "key": key,
         "aligninfo_version": __version__,
-        "parameters": parameters,
+        "source_digest": _source_digest(name),
+        "requested": requested,
+        "parameters": requested | ({"data_dir": data_dir} if data_dir else {}) | resolved,
         "seconds": round(time.perf_counter() - cfg.started, 3),
         "results": dict(results),
     }
-    target = folder / f"{name}.json"
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as tmp:
-        json.dump(record, tmp, indent=2, default=_to_json)
+    return _write_json(Path(cfg.results_dir) / f"{name}-{key}.json", record)
+
+
+def _requested(
+    cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The parameters that identify a run: every declared parameter as given, folders aside.
+
+    In a chapter of the book these are the names of its ``parameters`` cell, valued as the
+    notebook held them when it called :func:`configure`; elsewhere, those :func:`configure` was
+    given and ``parameters``.
+    """
+    explicit = getattr(cfg, "_given", {}) | dict(parameters)
+    declared = _declared(name)
+    if declared is None:
+        given = explicit
+    else:
+        merged = getattr(cfg, "_namespace", {}) | explicit
+        given = {k: merged[k] for k in declared if k in merged}
+        missing = [n for n in declared if n not in given]
+        if missing:
+            raise ValueError(f"parameter(s) {missing} of {name} hold no literal value to record")
+    return {k: v for k, v in given.items() if k not in FOLDERS}
+
+
+def _declared(name: str) -> dict[str, Any] | None:
+    """The parameters (and defaults) of a chapter of the book; None when ``name`` is not one."""
+    from aligninfo import run
+
+    try:
+        return run.chapter_parameters(name)
+    except FileNotFoundError:
+        return None
+
+
+def _source_digest(name: str) -> str | None:
+    """Digest of a chapter's code (None outside the book)."""
+    from aligninfo import run
+
+    try:
+        return run.code_digest(name)
+    except FileNotFoundError:
+        return None
+
+
+def _canonical(value: Any) -> str:
+    """A value as canonical JSON: sorted keys, tuples as lists, NumPy as Python."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_to_json)
+
+
+def results_key(name: str, parameters: Mapping[str, Any]) -> str:
+    """The key of one parameter point of a chapter: a hash of its name and parameters.
+
+    Args:
+        name: The chapter's name.
+        parameters: Its parameters, folders (:data:`FOLDERS`) excluded.
+
+    Returns:
+        16 hexadecimal digits.
+    """
+    text = _canonical({"chapter": name, "parameters": dict(parameters)})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def find_results(
+    chapter: str,
+    parameters: Mapping[str, Any] | None = None,
+    results_dir: str | os.PathLike[str] = "results",
+) -> tuple[dict[str, Any] | None, str]:
+    """Find the results a chapter saved when run with some parameters, and say why not.
+
+    Args:
+        chapter: The chapter's name (``07_synthetic``).
+        parameters: The overrides the chapter would be run with (as for ``run_chapter``); the
+            others take their defaults. ``ALIGNINFO_SCALE``, when set, replaces ``scale``.
+        results_dir: The folder the chapter wrote to.
+
+    Returns:
+        The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
+        no record qualifies (none for these parameters, another library version, older code).
+
+    Raises:
+        ValueError: If ``parameters`` names a parameter that the chapter does not have.
+    """
+    from aligninfo import run
+
+    declared = run.chapter_parameters(chapter)
+    name = run.resolve(chapter).stem
+    unknown = sorted(set(parameters or {}) - set(declared))
+    if unknown:
+        raise ValueError(f"{name} has no parameter {', '.join(unknown)}")
+    wanted = declared | dict(parameters or {}) | _scale_from_env()
+    requested = {k: v for k, v in wanted.items() if k not in FOLDERS}
+    path = Path(results_dir) / f"{name}-{results_key(name, requested)}.json"
+    if not path.is_file():
+        others = len(list(Path(results_dir).glob(f"{name}-*.json")))
+        return None, (f"no results of {name} for these parameters in {results_dir} "
+                      f"({others} for other parameters)")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if _canonical(record.get("requested")) != _canonical(requested):
+        return None, f"{path} holds results of other parameters"
+    if record.get("aligninfo_version") != __version__:
+        return None, (f"{path} was computed by aligninfo {record.get('aligninfo_version')}, "
+                      f"this is {__version__}")
+    if record.get("source_digest") != run.code_digest(name):
+        return None, f"{path} was computed by an older version of {name}'s code"
+    return record, ""
+
+
+def load_results(
+    chapter: str,
+    parameters: Mapping[str, Any] | None = None,
+    results_dir: str | os.PathLike[str] = "results",
+) -> dict[str, Any] | None:
+    """The record :func:`find_results` finds, or None when there is none that matches."""
+    return find_results(chapter, parameters, results_dir)[0]
+
+
+def _scale_from_env() -> dict[str, str]:
+    """``{"scale": ...}`` when ``ALIGNINFO_SCALE`` replaces the scale, else nothing."""
+    env = os.environ.get(SCALE_ENV)
+    return {"scale": env} if env else {}
+
+
+def _write_json(target: Path, record: Mapping[str, Any]) -> Path:
+    """Write JSON atomically (temporary file, then rename), readable by all (0644)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False) as tmp:
+        try:
+            json.dump(record, tmp, indent=2, default=_to_json)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, target)
     return target
 

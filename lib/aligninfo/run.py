@@ -3,12 +3,21 @@
 ``book/NN_name.md`` (MyST Markdown notebooks) are the sources; ``notebooks/NN_name.ipynb`` are
 their jupytext pairs, stored without outputs except those of cells marked ``# NBVAL_CHECK_OUTPUT``,
 which nbval compares (they are produced by :func:`sync` at ``scale="smoke"``).
+
+:func:`run_chapter` refuses, before any kernel starts, parameters the chapter does not have and a
+``scale`` that ``ALIGNINFO_SCALE`` would replace; it resolves relative folders (``results_dir``,
+``data_dir``, ``$ALIGNINFO_DATA``) against the caller's working directory, since the kernel runs
+in the chapter's folder.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime
+import functools
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,12 +25,16 @@ from typing import Any
 import jupytext
 import nbformat
 
-from aligninfo.chapter import SCALE_ENV
+from aligninfo.chapter import FOLDERS, SCALE_ENV
+from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+UPSTREAM = {"10_when_to_align": ("07_synthetic", "08_lfmc", "09_houston")}
+"""Chapters that read the results of others: their execution is stale when those change."""
+_PARAMETER_TAGS = ("parameters", "injected-parameters")
 
 
 def chapters() -> list[Path]:
@@ -64,6 +77,105 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return jupytext.read(path)
 
 
+def chapter_parameters(chapter: str | Path) -> dict[str, Any]:
+    """The parameters of a chapter and their defaults, read by ``papermill.inspect_notebook``.
+
+    Args:
+        chapter: Path or name of the chapter.
+
+    Returns:
+        Name to default value (a Python literal), in the order of the ``parameters`` cell.
+
+    Raises:
+        FileNotFoundError: If there is no such chapter.
+    """
+    path = resolve(chapter).resolve()
+    return dict(_parameters_of(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters_of(path: Path, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
+    """Read (and cache, per file version) the parameters cell of a notebook."""
+    from papermill import inspect_notebook
+
+    if path.suffix == ".ipynb":
+        found = inspect_notebook(str(path))
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            converted = Path(folder) / (path.stem + ".ipynb")
+            nbformat.write(read_notebook(path), converted)
+            found = inspect_notebook(str(converted))
+    return tuple((name, parse_value(p["default"])) for name, p in found.items())
+
+
+def code_digest(chapter: str | Path) -> str:
+    """SHA-256 of a chapter's code cells, its parameters cell aside (the results key has those).
+
+    Args:
+        chapter: Path or name of the chapter.
+
+    Returns:
+        Hexadecimal digest; it changes whenever code that computes the chapter's results does.
+    """
+    digest = hashlib.sha256()
+    for cell in read_notebook(resolve(chapter)).cells:
+        tags = cell.get("metadata", {}).get("tags", ())
+        if cell.cell_type == "code" and not set(tags) & set(_PARAMETER_TAGS):
+            digest.update(cell.source.strip().encode() + b"\0")
+    return digest.hexdigest()
+
+
+def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check parameters for a chapter before it runs, and put them in the form its kernel needs.
+
+    Tuples become lists (papermill would pass a tuple as its text); relative ``results_dir``
+    and ``data_dir`` become absolute, from the caller's working directory.
+
+    Args:
+        chapter: Path or name of the chapter.
+        parameters: Name to value.
+
+    Returns:
+        The parameters to inject.
+
+    Raises:
+        ValueError: On a name the chapter does not have (listing those it has), or a ``scale``
+            other than the one ``ALIGNINFO_SCALE`` sets.
+    """
+    path = resolve(chapter)
+    declared = chapter_parameters(path)
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        raise ValueError(f"{path.stem} has no parameter {', '.join(map(repr, unknown))}; "
+                         f"its parameters are: {', '.join(declared)}")
+    env = os.environ.get(SCALE_ENV)
+    if env and "scale" in parameters and parameters["scale"] != env:
+        raise ValueError(f"parameter 'scale' is {parameters['scale']!r} but {SCALE_ENV}={env!r} "
+                         f"would replace it: unset {SCALE_ENV} or drop the scale parameter")
+    return {name: _plain(name, value) for name, value in parameters.items()}
+
+
+def _plain(name: str, value: Any) -> Any:
+    """Tuples as lists (recursively); relative folders as absolute paths."""
+    if isinstance(value, list | tuple):
+        return [_plain("", v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain("", v) for k, v in value.items()}
+    if name in FOLDERS and isinstance(value, str) and value:
+        return str(Path(value).absolute())
+    return value
+
+
+def absolute_data_env() -> None:
+    """Make a relative ``$ALIGNINFO_DATA`` absolute, from this process's working directory.
+
+    A kernel runs in its chapter's folder: it must not read the variable relative to that.
+    """
+    value = os.environ.get(DATA_ENV, "")
+    if value and not Path(value).is_absolute():
+        os.environ[DATA_ENV] = str(Path(value).absolute())
+
+
 def run_chapter(
     chapter: str | Path,
     output: str | Path | None = None,
@@ -75,24 +187,70 @@ def run_chapter(
     Args:
         chapter: Path or name of the chapter (``.md`` or ``.ipynb``).
         output: Where to write the executed notebook (``.ipynb``); None writes nothing.
-        parameters: Values injected after the chapter's ``parameters`` cell.
+        parameters: Values injected after the chapter's ``parameters`` cell, checked first by
+            :func:`check_parameters`.
         progress: Show papermill's progress bar.
 
     Returns:
         The executed notebook.
+
+    Raises:
+        ValueError: From :func:`check_parameters`, before any kernel starts.
     """
     import papermill
 
     path = resolve(chapter)
+    injected = check_parameters(path, dict(parameters or {}))
+    absolute_data_env()
     notebook = read_notebook(path)
     return papermill.execute_notebook(
         notebook,
         None if output is None else str(output),
-        parameters=dict(parameters or {}),
+        parameters=injected,
         kernel_name="python3",
         progress_bar=progress,
         cwd=str(path.parent),
     )
+
+
+def invalidate_stale(cache: str | Path, results_dir: str | Path | None = None) -> list[str]:
+    """Drop cached executions of chapters whose upstream chapters or results changed since.
+
+    Jupyter Book's execution cache (jupyter-cache) knows a notebook only by its own code, so it
+    would serve chapter 10 unchanged after chapters 7-9 or their results changed.
+
+    Args:
+        cache: The jupyter-cache folder (``_build/.jupyter_cache``); nothing happens if absent.
+        results_dir: Where the book's chapters write results (default ``book/results``).
+
+    Returns:
+        The chapters whose cached execution was dropped.
+    """
+    if not Path(cache, "global.db").is_file():
+        return []
+    from jupyter_cache import get_cache
+
+    results = Path(results_dir) if results_dir is not None else BOOK / "results"
+    store = get_cache(str(cache))
+    dropped = []
+    for record in store.list_cache_records():
+        upstream = UPSTREAM.get(Path(record.uri).stem)
+        if upstream is None:
+            continue
+        created = record.created
+        if created.tzinfo is None:  # SQLite stores UTC without its zone
+            created = created.replace(tzinfo=datetime.UTC)
+        if _last_change(upstream, results) > created.timestamp():
+            store.remove_cache(record.pk)
+            dropped.append(Path(record.uri).stem)
+    return dropped
+
+
+def _last_change(chapters_: tuple[str, ...], results: Path) -> float:
+    """Latest modification time of some chapters' sources and of their results files."""
+    files = [resolve(c) for c in chapters_]
+    files += [p for c in chapters_ for p in results.glob(f"{c}-*.json")]
+    return max(p.stat().st_mtime for p in files)
 
 
 def pair_of(chapter: Path) -> Path:

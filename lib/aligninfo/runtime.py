@@ -61,7 +61,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         The device to run on.
 
     Raises:
-        ValueError: If the device string is malformed or CUDA is requested but absent.
+        ValueError: If the device string is malformed, or names a CUDA or MPS device that this
+            machine does not have.
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -71,6 +72,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r} requested but MPS is not available here")
     return resolved

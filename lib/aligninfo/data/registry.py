@@ -2,7 +2,10 @@
 
 Files live under ``<data_dir>/<dataset>/<filename>``. The data directory is, in order of
 precedence: the ``data_dir`` argument, the environment variable ``ALIGNINFO_DATA``, or pooch's
-operating-system cache for ``"aligninfo"``.
+operating-system cache for ``"aligninfo"``. A relative folder is read from the process's working
+directory (the command line makes ``ALIGNINFO_DATA`` absolute before a chapter's kernel starts in
+the chapter's folder). A named data directory must exist: it is never created, so a mistyped path
+is an error naming it rather than a new folder and a download.
 
 A file already present with the right hash is returned without any network access or write. A
 file that is missing or has the wrong hash is downloaded again through pooch, unless its directory
@@ -115,10 +118,36 @@ def default_data_dir() -> Path:
     """Return the data directory used when no ``data_dir`` is given.
 
     Returns:
-        ``$ALIGNINFO_DATA`` if set and non-empty, else pooch's OS cache folder for "aligninfo".
+        ``$ALIGNINFO_DATA`` if set and non-empty (made absolute from the working directory),
+        else pooch's OS cache folder for "aligninfo".
+
+    Raises:
+        DataFileError: If ``$ALIGNINFO_DATA`` names a folder that does not exist.
     """
     env = os.environ.get(ENV_VAR, "")
-    return Path(env) if env else Path(pooch.os_cache("aligninfo"))
+    if not env:
+        return Path(pooch.os_cache("aligninfo"))
+    return data_root(env, f"the data folder {ENV_VAR}={env!r}")
+
+
+def data_root(folder: str | os.PathLike[str], what: str = "the data folder") -> Path:
+    """Check that a named data directory exists; return it as an absolute path.
+
+    Args:
+        folder: The data directory; relative to the working directory if not absolute.
+        what: How to name it in the error message.
+
+    Returns:
+        The absolute path.
+
+    Raises:
+        DataFileError: If the folder does not exist (it is never created here).
+    """
+    path = Path(folder).absolute()
+    if not path.is_dir():
+        raise DataFileError(f"{what} ({path}) does not exist; create it or point at the folder "
+                            "holding lfmc/ and houston2013/")
+    return path
 
 
 def sha256(path: Path) -> str:
@@ -188,11 +217,13 @@ def fetch(dataset: str, filename: str, data_dir: DataDir = None) -> Path:
         Path ``<data_dir>/<dataset>/<filename>`` of a file whose SHA-256 matches the registry.
 
     Raises:
-        DataFileError: If the file is missing or has the wrong hash and cannot be (re)downloaded,
-            either because its folder is read-only or because the download failed.
+        DataFileError: If the data directory does not exist, or the file is missing or has the
+            wrong hash and cannot be (re)downloaded, either because its folder is read-only or
+            because the download failed.
     """
     item = entry(dataset, filename)
-    folder = Path(data_dir if data_dir is not None else default_data_dir()) / dataset
+    root = default_data_dir() if data_dir is None else data_root(data_dir)
+    folder = root / dataset
     path = folder / filename
     if path.is_file():
         actual = sha256(path)
