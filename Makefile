@@ -9,10 +9,15 @@ export PYTHONHASHSEED := 0
 # One thread per process: the book's models are tiny, a second thread gains nothing, and two
 # processes with two threads each on a 2-core machine slow each other down many times over.
 export OMP_NUM_THREADS ?= 1
+# A relative ALIGNINFO_DATA names a folder from here, not from book/ where the kernels run.
+ifneq ($(ALIGNINFO_DATA),)
+export ALIGNINFO_DATA := $(abspath $(ALIGNINFO_DATA))
+endif
 
 .PHONY: book test lint sync lock clean env
 
 book: $(STAMP)
+	$(BIN)/python -m aligninfo invalidate _build/.jupyter_cache
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
 
 test: $(STAMP) lint

@@ -20,8 +20,9 @@ PRESETS = {"n_samples": (10, 1000, 10_000), "lr": (0.1, 0.01, 0.001), "tags": ([
 
 
 @pytest.fixture(autouse=True)
-def _no_scale_override(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_scale_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(SCALE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # configure creates the default results_dir, "results"
 
 
 @pytest.mark.parametrize(("scale", "index"), [("smoke", 0), ("book", 1), ("paper", 2)])
