@@ -98,3 +98,116 @@ def test_missing_metric_shows_a_dash() -> None:
     summary = summarize(rows, ["x"])
     assert summary[0]["x"] == pytest.approx((2.0, np.sqrt(2)))
     assert markdown_table(summary).splitlines()[-1] == "| b | 1 | – |"
+
+
+# ----------------------------------------------------------------- protocol of issue 10
+
+
+def fused_setup(k: int = 4, **kwargs) -> Setup:
+    from aligninfo.encoders import Fusion
+
+    def make_model() -> MultimodalEncoder:
+        return MultimodalEncoder({"x1": LinearEncoder(6, k), "x2": LinearEncoder(6, k)},
+                                 fusion=Fusion({"x1": k, "x2": k}, k, (8,)))
+
+    base = dict(make_model=make_model, targets={"y": "regression"}, epochs=3, batch_size=100,
+                lr=1e-2, device="cpu", sigmas=(0.0,), projector=(3, 8))
+    return Setup(**{**base, **kwargs})
+
+
+def test_projector_is_trained_but_the_backbone_is_probed() -> None:
+    import torch
+
+    from aligninfo.experiment import attach_projectors, evaluate, representations
+    from aligninfo.probes import RidgeProbe
+
+    data, setup_ = splits(600), fused_setup()
+    rep = representations("info_nce", data, setup_, seed=0)
+    model = rep["model"]
+    assert set(model.projectors) == {"x1", "x2", "fused"}
+    assert rep["z1"]["test"].shape[1] == 4 and rep["p1"]["test"].shape[1] == 3
+    torch.manual_seed(0)
+    initial = attach_projectors(setup_.make_model(), data, 3, 8)
+    for key in ("x1", "x2"):
+        before = initial.projectors[key].state_dict()
+        after = model.projectors[key].state_dict()
+        assert any(not torch.equal(before[n], after[n]) for n in before), "projector trained"
+    metrics = evaluate(rep, data, setup_)
+    fit = np.concatenate([rep["z1"]["train"], rep["z1"]["val"]])
+    y_fit = np.concatenate([data.train["y"], data.val["y"]])
+    backbone = RidgeProbe().fit(fit, y_fit).score(rep["z1"]["test"], data.test["y"])
+    assert metrics["y/z1"] == pytest.approx(backbone), "the default view is the backbone"
+    assert "y/p1" in metrics and metrics["y/p1"] != pytest.approx(metrics["y/z1"])
+    assert "top1/p" in metrics and "fused" not in rep, "fusion untrained: not probed"
+
+
+def test_comm_is_probed_on_its_fused_representation() -> None:
+    from aligninfo.experiment import evaluate, representations
+
+    data, setup_ = splits(600), fused_setup()
+    rep = representations("comm", data, setup_, seed=0)
+    assert rep["fused"]["test"].shape == (len(data.test["y"]), 4)
+    assert "y/fused" in evaluate(rep, data, setup_)
+
+
+def test_learnt_temperature_is_reported() -> None:
+    rows = compare(["info_nce", "barlow_twins"], splits(600), fused_setup(), seeds=[0],
+                   progress=False)
+    nce, barlow = rows
+    assert np.isfinite(nce["temperature"]) and nce["temperature"] != pytest.approx(0.1)
+    assert nce["temperatures"] == {"learnable_temperature": nce["temperature"]}
+    assert np.isnan(barlow["temperature"]) and barlow["temperatures"] == {}
+
+
+def test_inner_cv_never_sees_the_test_data() -> None:
+    """Corrupt the test split: every chosen hyperparameter stays, the scores change."""
+    from aligninfo.experiment import evaluate, representations
+
+    data = splits(500)
+    rng = np.random.default_rng(0)
+    test = dict(data.test)
+    test.update(x1=rng.standard_normal(test["x1"].shape), y=rng.permutation(test["y"]),
+                c=rng.permutation(test["c"]))
+    corrupted = Splits(data.train, data.val, test)
+    setup_ = Setup(make_model=setup().make_model, targets={"y": "regression",
+                   "c": "classification"}, sigmas=(0.0,), probes=("linear", "knn", "mlp"))
+    a = evaluate(representations("raw", data, setup_, 0), data, setup_)
+    b = evaluate(representations("raw", corrupted, setup_, 0), corrupted, setup_)
+    chosen = [k for k in a if k.endswith(("/alpha", "/C", "/knn_k"))]
+    assert len(chosen) == 2 * 3 * 2  # 2 targets x 3 views x (linear + knn)
+    for key in chosen:
+        assert a[key] == b[key], key
+    assert a["y/z1"] != b["y/z1"] and a["c/joint/knn"] != b["c/joint/knn"]  # it was corrupted
+
+
+def assert_rows_identical(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for ra, rb in zip(a, b, strict=True):
+        assert set(ra) == set(rb)
+        for key in ra:
+            if key == "seconds":
+                continue
+            va, vb = ra[key], rb[key]
+            if isinstance(va, np.ndarray) or isinstance(va, float):
+                np.testing.assert_array_equal(va, vb, err_msg=key)  # NaN == NaN, bit for bit
+            elif key == "history" and va is not None:  # all but the wall-clock times
+                assert {**va.as_dict(), "time": None} == {**vb.as_dict(), "time": None}
+            else:
+                assert va == vb, key
+
+
+def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
+    data, setup_ = splits(500), fused_setup(probes=("linear", "knn"))
+    methods = ["raw", "info_nce", "comm"]
+    serial = compare(methods, data, setup_, seeds=[0, 1], progress=False)
+    parallel = compare(methods, data, setup_, seeds=[0, 1], progress=False, workers=2)
+    assert [(r["method"], r["seed"]) for r in parallel] == [
+        ("raw", 0), ("info_nce", 0), ("info_nce", 1), ("comm", 0), ("comm", 1)]
+    assert_rows_identical(serial, parallel)
+    with pytest.raises(ValueError, match="workers"):
+        compare(methods, data, setup_, seeds=[0], workers=0)
+
+
+def test_setup_rejects_unknown_probes() -> None:
+    with pytest.raises(ValueError, match="unknown probes"):
+        Setup(make_model=setup().make_model, targets={"y": "regression"}, probes=("svm",))
