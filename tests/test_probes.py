@@ -105,6 +105,39 @@ def test_sigma_informativeness_rejects_bad_input():
         sigma_informativeness(z, y, [0.0], z_test=z)
 
 
+def test_sigma_informativeness_of_a_constant_target_is_an_error():
+    z, y = correlated(50, seed=0)
+    with pytest.raises(ValueError, match="y has zero variance"):
+        sigma_informativeness(z, np.full(50, 3.0), [0.0, 1.0])
+    with pytest.raises(ValueError, match="y has zero variance"):
+        sigma_informativeness(z, np.column_stack([np.ones(50), np.zeros(50)]), [0.0])
+    with pytest.raises(ValueError, match="y_test has zero variance"):
+        sigma_informativeness(z, y, [0.5], z[:20], np.full(20, -1.0))
+    # one constant column of several is fine: the R² is the share of the total variance
+    (r2,) = sigma_informativeness(z, np.column_stack([y, np.ones(50)]), [0.0])
+    assert r2 == pytest.approx(sigma_informativeness(z, y, [0.0])[0])
+
+
+def test_closed_form_sigma_informativeness_of_a_zero_variance_target_is_an_error():
+    gaussian = pytest.importorskip("aligninfo.gaussian")
+    regimes = pytest.importorskip("aligninfo.regimes")
+    m = gaussian.GaussianModel.random(seed=0)
+    silent = gaussian.GaussianModel(  # Y1 = 0: no weight on S or U1, no target noise
+        m.mixing,
+        m.noise,
+        (0 * m.target_shared[0], m.target_shared[1]),
+        (0 * m.target_unique[0], m.target_unique[1]),
+    )
+    w = np.random.default_rng(1).standard_normal((2, silent.dims[0]))
+    with pytest.raises(ValueError, match="Y1 has zero variance"):
+        silent.sigma_informativeness(w, "Y1", 1, [0.0, 1.0])
+    with pytest.raises(ValueError, match="Y1 has zero variance"):
+        regimes.sigma_r2_grid(silent, w, [0.0, 0.5], [0.0, 1.0])
+    with pytest.raises(ValueError, match="Y1 has zero variance"):
+        regimes.sigma_spectrum(silent, w)
+    assert np.isfinite(silent.sigma_informativeness(w, "Y2", 1, 0.5))  # Y2 is not silent
+
+
 # ----------------------------------------------------------------- supervised probes
 
 
@@ -182,7 +215,6 @@ def test_retrieval_accuracy_known_cases():
     q = rng.standard_normal((300, 8))
     assert retrieval_accuracy(q, q) == {1: 1.0, 5: 1.0}
     assert retrieval_accuracy(q, np.roll(q, 1, axis=0), ks=(1,))[1] == 0.0
-    assert retrieval_accuracy(np.ones((50, 4)), np.ones((50, 4)), ks=(1, 50)) == {1: 0.0, 50: 1.0}
     keys = q + 0.8 * rng.standard_normal(q.shape)
     got = retrieval_accuracy(q, keys, ks=(1, 5, 20), chunk=64)
     for k in (1, 5, 20):
@@ -192,3 +224,20 @@ def test_retrieval_accuracy_known_cases():
     assert 0 < euclid < 1
     with pytest.raises(ValueError, match="same shape"):
         retrieval_accuracy(q, keys[:10])
+
+
+def test_retrieval_accuracy_breaks_ties_at_random_in_expectation():
+    # Constant embeddings: every key ties with the paired one, so top-k is chance, k / n.
+    ones = np.ones((50, 4))
+    assert retrieval_accuracy(ones, ones, ks=(1, 5, 50)) == pytest.approx(
+        {1: 0.02, 5: 0.1, 50: 1.0}
+    )
+    assert retrieval_accuracy(ones, 2 * ones, ks=(1,), metric="euclidean")[1] == pytest.approx(0.02)
+    keys = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    queries = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    # query 0: key 1 ties with its key, none above    -> top-1 1/2, top-2 1
+    # query 1: key 2 above, keys 0 and 3 tie with it  -> top-1 0, top-2 (2 - 1) / 3
+    # query 2: its key alone on top                   -> 1
+    # query 3: its key last, no ties                  -> 0 until k = 4
+    got = retrieval_accuracy(queries, keys, ks=(1, 2, 4))
+    assert got == pytest.approx({1: (1 / 2 + 0 + 1 + 0) / 4, 2: (1 + 1 / 3 + 1 + 0) / 4, 4: 1.0})

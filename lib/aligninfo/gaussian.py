@@ -367,11 +367,16 @@ class GaussianModel:
 
         Returns:
             A float for scalar sigma, else an array of shape (s,).
+
+        Raises:
+            ValueError: If the target has zero variance, or W X_m does.
         """
         sig = np.asarray(sigma, dtype=np.float64)
         if sig.ndim > 1 or np.any(sig < 0) or not np.all(np.isfinite(sig)):
             raise ValueError(f"sigma must be finite and >= 0, scalar or 1-D, got {sig}")
         c_zz, c_zt, c_tt = self._projected(w, target, modality)
+        if not np.trace(np.atleast_2d(c_tt)) > 0:
+            raise ValueError(f"target {target} has zero variance: its R² is undefined")
         s2 = mean_variance(c_zz, "W X (W must not annihilate X)")
         r2 = r2_from_cov(c_zz / s2, c_zt / np.sqrt(s2), c_tt, sig**2)
         return float(r2) if r2.ndim == 0 else r2

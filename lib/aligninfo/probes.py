@@ -229,9 +229,11 @@ def retrieval_accuracy(
 ) -> dict[int, float]:
     """Cross-modal retrieval: how often the paired key is among the top ``k`` for a query.
 
-    Query ``i`` (e.g. an optical embedding) ranks all keys (e.g. SAR embeddings) by similarity;
-    it succeeds at ``k`` when fewer than ``k`` *other* keys are at least as similar as key ``i``
-    (ties count against it, so constant embeddings score chance level, not 1).
+    Query ``i`` (e.g. an optical embedding) ranks all keys (e.g. SAR embeddings) by similarity.
+    With ``a`` other keys strictly more similar than key ``i`` and ``t`` other keys exactly as
+    similar (tied, up to floating-point rounding), ties are broken uniformly at random and the
+    expected success is counted: ``clip((k - a) / (t + 1), 0, 1)``. Without ties this is 1 when
+    ``a < k``, else 0; constant embeddings score chance level, ``k / n``.
 
     Args:
         queries: ``(n, d)``.
@@ -241,7 +243,7 @@ def retrieval_accuracy(
         chunk: Queries per block of the similarity matrix (memory ``chunk * n``).
 
     Returns:
-        Top-k accuracy by ``k``.
+        Top-k accuracy by ``k`` (the expected one under random tie-breaking).
     """
     q, c = _features(queries, "queries"), _features(keys, "keys")
     if q.shape != c.shape:
@@ -251,16 +253,27 @@ def retrieval_accuracy(
     if metric == "cosine":
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
-    n = len(q)
-    rank = np.empty(n, dtype=np.int64)
+    n, d = q.shape
+    c_norm = np.linalg.norm(c, axis=1).max()
+    above, tied = np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
         rows = np.arange(start, min(start + chunk, n))
         sim = q[rows] @ c.T
+        scale = np.linalg.norm(q[rows], axis=1) * c_norm
         if metric == "euclidean":
             sim = 2 * sim - (c**2).sum(axis=1)  # -|q - c|^2 up to a per-row constant
+            scale = 2 * scale + c_norm**2
         true = sim[np.arange(len(rows)), rows][:, None]
-        rank[rows] = (sim >= true).sum(axis=1) - 1  # other keys at least as similar
-    return {int(k): float(np.mean(rank < k)) for k in ks}
+        tol = (8 * d * np.finfo(np.float64).eps * scale)[:, None]  # rounding of the products
+        above[rows] = (sim > true + tol).sum(axis=1)
+        tied[rows] = (np.abs(sim - true) <= tol).sum(axis=1)  # the paired key included
+    return {int(k): float(np.mean(np.clip((k - above) / tied, 0.0, 1.0))) for k in ks}
+
+
+def _check_target(y: Array, name: str) -> None:
+    """Refuse a constant target: every R² divides by its (zero) variance."""
+    if np.all(np.ptp(y, axis=0) == 0):
+        raise ValueError(f"{name} has zero variance (constant): its R² is undefined")
 
 
 def sigma_informativeness(
@@ -293,6 +306,10 @@ def sigma_informativeness(
 
     Returns:
         ``(len(sigmas),)`` R² values.
+
+    Raises:
+        ValueError: If ``y`` (or ``y_test``) is constant: R² is a share of its variance, which
+            is zero; or if ``Z`` is constant (it cannot be rescaled).
     """
     z_a, y_a = _paired(z, y)
     sig = np.atleast_1d(np.asarray(sigmas, dtype=np.float64))
@@ -300,6 +317,7 @@ def sigma_informativeness(
         raise ValueError(f"sigmas must be finite, >= 0, scalar or 1-D; got {sigmas!r}")
     if (z_test is None) != (y_test is None):
         raise ValueError("give both z_test and y_test, or neither")
+    _check_target(y_a, "y")
     zc, yc = z_a - z_a.mean(axis=0), y_a - y_a.mean(axis=0)
     n, k = zc.shape
     s2 = mean_variance(zc.T @ zc / n)
@@ -308,6 +326,8 @@ def sigma_informativeness(
     proj = vec.T @ (zc.T @ yc / n)  # c in the eigenbasis, (k, q)
     tol = max(lam.max(), 0.0) * k * np.finfo(np.float64).eps
     held_out = None if z_test is None or y_test is None else _paired(z_test, y_test)
+    if held_out is not None:
+        _check_target(held_out[1], "y_test")
     out = np.empty(len(sig))
     for i, s in enumerate(sig):
         shrink = np.divide(1.0, lam + s**2, out=np.zeros_like(lam), where=lam + s**2 > tol)

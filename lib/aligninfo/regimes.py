@@ -51,6 +51,14 @@ def _rescaled(model: GaussianModel, w: ArrayLike, modality: int) -> tuple[Array,
     return c_zz / s2, lz / np.sqrt(s2)
 
 
+def _target_variance(model: GaussianModel, target: str) -> float:
+    """Var(target); an error when zero (R² is a share of it)."""
+    var = float(np.sum(model.loading(target) ** 2))
+    if not var > 0:
+        raise ValueError(f"target {target} has zero variance: its R² is undefined")
+    return var
+
+
 def _check_grid(values: ArrayLike, name: str, upper: float = np.inf) -> Array:
     a = np.atleast_1d(np.asarray(values, dtype=np.float64))
     if a.ndim != 1 or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > upper):
@@ -88,6 +96,7 @@ def sigma_r2_grid(
     lam, vec = np.linalg.eigh(c_zz)
     lam = lam.clip(0.0, None)
     target = f"Y{modality}"
+    var_y = _target_variance(model, target)
     ends = []
     for share in (0.0, 1.0):
         if (share == 0.0 and np.all(u == 1.0)) or (share == 1.0 and np.all(u == 0.0)):
@@ -96,7 +105,6 @@ def sigma_r2_grid(
         other = model.unique_share[2 - modality]
         pair = (share, other) if modality == 1 else (other, share)
         ends.append(vec.T @ (lz @ model.with_unique_share(pair).loading(target).T)[:, 0])
-    var_y = float(np.sum(model.loading(target) ** 2))
     denom = lam[None, :] + sig[:, None] ** 2  # (b, k)
     tol = RTOL * max(float(lam.max(initial=0.0)), 0.0)
     inv = np.where(denom > tol, 1.0 / np.where(denom > tol, denom, 1.0), 0.0)
@@ -185,7 +193,7 @@ def sigma_spectrum(model: GaussianModel, w: ArrayLike, modality: int = 1) -> Sig
     lam, vec = lam[::-1].clip(0.0, None), vec[:, ::-1]
     ly = model.loading(f"Y{modality}")
     cov = vec.T @ (lz @ ly.T)[:, 0]
-    var_y = float(np.sum(ly**2))
+    var_y = _target_variance(model, f"Y{modality}")
     tol = RTOL * max(float(lam.max(initial=0.0)), 0.0)
     pos = lam > tol
     r2 = np.where(pos, cov**2 / np.where(pos, lam, 1.0) / var_y, 0.0)
