@@ -143,3 +143,39 @@ def test_plain_papermill_runs_a_paired_notebook(tmp_path: Path) -> None:
     executed = nbformat.read(out, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "scale = \"smoke\"" in injected[0].source
+
+
+KERNEL_DATA = '''---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+scale = "smoke"
+```
+
+```{code-cell} ipython3
+from aligninfo.data.registry import default_data_dir
+
+print(default_data_dir())
+```
+'''
+
+
+@pytest.mark.chapters
+def test_kernel_reads_a_relative_data_folder_from_the_callers_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "book").mkdir()
+    chapter = tmp_path / "book" / "99_data.md"
+    chapter.write_text(KERNEL_DATA)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ENV, "data")
+    executed = run.run_chapter(chapter, None, {}, progress=False)
+    assert executed.cells[-1].outputs[0]["text"].strip() == str(tmp_path / "data")
+    assert not (tmp_path / "book" / "data").exists()
