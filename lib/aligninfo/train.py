@@ -105,7 +105,8 @@ class TrainConfig:
     """Settings of :func:`fit` (every field can also be passed to it as a keyword).
 
     Attributes:
-        epochs: Passes over the training data.
+        epochs: Passes over the training data, an integer (a budget: a later call with more
+            continues a checkpointed run).
         batch_size: Samples per step (the last incomplete batch of an epoch is dropped).
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
@@ -116,7 +117,8 @@ class TrainConfig:
         patience: Stop after this many epochs without a validation improvement (None: never).
         min_delta: Improvement smaller than this does not count.
         restore_best: With validation data, end with the weights of the best validation epoch.
-        checkpoint: Checkpoint file; when it exists, training resumes from it.
+        checkpoint: Checkpoint file; when it exists, training resumes from it, provided it
+            belongs to the same run (see the module docstring), else :func:`fit` refuses it.
         checkpoint_every: Also checkpoint every this many steps (0: at epoch ends only).
         max_steps: Stop after this many steps in total (a budget; a later call may continue).
         progress: Show a tqdm progress bar with the loss.
@@ -275,7 +277,7 @@ def _digest(t: Tensor) -> str:
     row_bytes = t[0].numel() * t.element_size() if len(t) else 0
     stride = max(1, math.ceil(len(t) * row_bytes / DIGEST_BYTES))
     sample = t[::stride].detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-    digest = hashlib.blake2b(sample.numpy().tobytes(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(sample.numpy().data, digest_size=16).hexdigest()
     rows = "" if stride == 1 else f" rows[::{stride}]"
     return f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}{rows} {digest}"
 
