@@ -35,6 +35,7 @@ from aligninfo.linalg import (
 )
 
 NAMES = ("S", "U1", "U2", "X1", "X2", "Y1", "Y2")
+_POSITIVE = 1e-9  # canonical correlations above this count as positive
 Names = str | Sequence[str]
 
 
@@ -436,3 +437,81 @@ class GaussianModel:
         w = self.check_projection(w, modality)
         sh, res = self.split_covariance(modality)
         return float(np.trace(w @ sh @ w.T) / np.trace(w @ (sh + res) @ w.T))
+
+    # ------------------------------------------------------------ beyond linear CCA
+    def _canonical(self) -> tuple[Array, Array, Array, int]:
+        """(rho, A, B, d): canonical correlations and directions (rows), d of them positive."""
+        rho, a, b = cca_from_cov(*self._cca_blocks())
+        return rho, a, b, int(np.sum(rho > _POSITIVE))
+
+    def pmi_cross_matrix(self) -> Array:
+        """The matrix P of the cross term x1ᵀ P x2 of the pointwise mutual information.
+
+        The PMI is log p(x1, x2) - log p(x1) - log p(x2), and P = Σᵢ ρᵢ / (1 - ρᵢ²) aᵢ bᵢᵀ over
+        the canonical pairs (aᵢ, bᵢ) (rows of `cca_from_cov`'s directions). The rest of
+        the PMI is a constant and one quadratic form in each of x1 and x2.
+
+        Returns:
+            P, shape (dim_1, dim_2), of rank d_shared (its columns span the aligned subspace).
+
+        Raises:
+            ValueError: If a canonical correlation is 1 (noiseless modalities: no density).
+        """
+        rho, a, b, d = self._canonical()
+        if np.any(rho[:d] >= 1 - 1e-12):
+            raise ValueError("a canonical correlation is 1: the PMI is infinite (use noise > 0)")
+        return (a[:d].T * (rho[:d] / (1 - rho[:d] ** 2))) @ b[:d]
+
+    def infonce_bilinear_loss(self, m: ArrayLike) -> float:
+        """Large-batch InfoNCE of the bilinear critic f(x1, x2) = x1ᵀ M x2, up to log(batch).
+
+        L(M) = -E f(X1, X2) + E_{X1} log E_{X2'} exp f(X1, X2'), X2' an independent copy of X2,
+        which for Gaussian data is -tr(M C21) + tr(M C22 Mᵀ C11) / 2 (either direction of the
+        softmax, hence also the symmetric CLIP loss).
+
+        Args:
+            m: M, shape (dim_1, dim_2); for encoders W1, W2 and temperature τ, M = W1ᵀ W2 / τ.
+        """
+        m = np.asarray(m, dtype=np.float64)
+        if m.shape != self.dims:
+            raise ValueError(f"M must have shape {self.dims}, got {m.shape}")
+        c11, c12, c22 = self._cca_blocks()
+        return float(-np.trace(m @ c12.T) + 0.5 * np.trace(m @ c22 @ m.T @ c11))
+
+    def infonce_bilinear_optimum(self, k: int | None = None) -> Array:
+        """Minimiser of `infonce_bilinear_loss` over M of rank <= k.
+
+        Unconstrained (k None or k >= d_shared) it is C11⁻¹ C12 C22⁻¹ = Σᵢ ρᵢ aᵢ bᵢᵀ; of rank
+        k < d_shared it keeps the top-k canonical pairs (Eckart-Young in whitened coordinates).
+
+        Returns:
+            M*, shape (dim_1, dim_2).
+        """
+        rho, a, b, d = self._canonical()
+        keep = d if k is None else min(int(k), d)
+        if keep < 0 or (k is not None and k < 1):
+            raise ValueError(f"k must be None or an integer >= 1, got {k}")
+        return (a[:keep].T * rho[:keep]) @ b[:keep]
+
+    def resample_unaligned(self, x1: ArrayLike, seed: int | np.random.Generator) -> Array:
+        """Redraw the canonical variates of X1 with zero canonical correlation.
+
+        Those variates are independent of X2 and of the aligned ones (ρ > 0), so the result has
+        the joint law of X1 with X2 and the same aligned variates as ``x1``; averaging f over
+        redraws estimates E[f(X1) | aligned variates].
+
+        Args:
+            x1: Samples of X1, shape (n, dim_1).
+            seed: Seed or generator of the redraw.
+
+        Returns:
+            Shape (n, dim_1).
+        """
+        x1 = np.asarray(x1, dtype=np.float64)
+        if x1.ndim != 2 or x1.shape[1] != self.dims[0]:
+            raise ValueError(f"x1 must have shape (n, {self.dims[0]}), got {x1.shape}")
+        _, a, _, d = self._canonical()
+        u = x1 @ a.T  # all canonical variates of X1, unit variance, uncorrelated
+        u[:, d:] = np.random.default_rng(seed).standard_normal((len(u), a.shape[0] - d))
+        out: Array = np.linalg.solve(a, u.T).T
+        return out

@@ -6,6 +6,8 @@ logdets that refuse singular input, R² of the best linear predictor, CCA and pr
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -186,3 +188,49 @@ def _row_basis(a: ArrayLike, name: str) -> Array:
     _, s, vt = np.linalg.svd(a, full_matrices=False)
     rank = int(np.sum(s > RTOL * s.max(initial=0.0)))
     return vt[:rank]
+
+
+def maximal_correlation_spectrum(rho: ArrayLike, k: int) -> tuple[Array, list[tuple[int, ...]]]:
+    """The k largest nonlinear (Lancaster) correlations of two Gaussian vectors.
+
+    For jointly Gaussian vectors with canonical correlations ``rho``, the singular values of the
+    conditional-expectation operator ``f ↦ E[f(X1) | X2]`` on mean-zero functions are the
+    products ``∏_i rho_i ** n_i`` over multi-indices ``n ≠ 0``; the singular functions are
+    products of normalised Hermite polynomials of degrees ``n_i`` in the canonical variates
+    (Lancaster 1958). Zero correlations contribute nothing and are dropped.
+
+    Args:
+        rho: Canonical correlations in [0, 1), shape (d,).
+        k: How many values to return, >= 1.
+
+    Returns:
+        values: The k largest products, descending, shape (k,) (zeros once exhausted, which
+            only happens when every rho is 0).
+        degrees: For each value its multi-index (Hermite degree per positive correlation, in
+            the order of ``rho``'s positive entries), a tuple of length (number of rho > 0).
+    """
+    r = np.asarray(rho, dtype=np.float64)
+    if r.ndim != 1 or np.any(r < 0) or np.any(r >= 1) or not np.all(np.isfinite(r)):
+        raise ValueError(f"rho must be a 1-D array of values in [0, 1), got {r}")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k}")
+    pos = r[r > RTOL]
+    values: list[float] = []
+    degrees: list[tuple[int, ...]] = []
+    # Best-first search from the degree-one indices: each child adds one degree to one entry and
+    # has a smaller product than its parent, so the heap pops the products in decreasing order.
+    units = [tuple(int(i == j) for i in range(pos.size)) for j in range(pos.size)]
+    heap = [(-float(p), n) for p, n in zip(pos, units, strict=True)]
+    heapq.heapify(heap)
+    seen = set(units)
+    while heap and len(values) < k:
+        neg, n = heapq.heappop(heap)
+        values.append(-neg)
+        degrees.append(n)
+        for j in range(pos.size):
+            child = n[:j] + (n[j] + 1,) + n[j + 1:]
+            if child not in seen:
+                seen.add(child)
+                heapq.heappush(heap, (neg * float(pos[j]), child))
+    pad = k - len(values)
+    return np.array(values + [0.0] * pad), degrees + [tuple([0] * pos.size)] * pad
