@@ -513,5 +513,5 @@ class GaussianModel:
         _, a, _, d = self._canonical()
         u = x1 @ a.T  # all canonical variates of X1, unit variance, uncorrelated
         u[:, d:] = np.random.default_rng(seed).standard_normal((len(u), a.shape[0] - d))
-        out: Array = np.linalg.solve(a, u.T).T
+        out: Array = np.asarray(np.linalg.solve(a, u.T).T, dtype=np.float64)
         return out
