@@ -6,7 +6,10 @@ Prints
   PyTorch loop on the same model, data, objective and optimiser, and their ratio;
 - the time of one forward + backward pass of :func:`aligninfo.losses.info_nce` at batch 4096,
   dimension 128;
-- peak memory (CUDA: allocated by torch; CPU: the process's resident set).
+- peak memory (CUDA: allocated by torch; CPU: the process's resident set);
+- the speed-up of :func:`aligninfo.experiment.compare` run in parallel processes
+  (``workers``, default: every core) over a serial run of the same method x seed jobs, and
+  whether the two give identical rows.
 
 Not a test: the figures depend on the machine. Each timing is the best (loop) or the median
 (loss) of several repeats after a warm-up.
@@ -15,13 +18,17 @@ Not a test: the figures depend on the machine. Each timing is the best (loop) or
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import torch
 
 from aligninfo.encoders import MLP, MultimodalEncoder
+from aligninfo.experiment import Setup, Splits, compare
 from aligninfo.losses import InfoNCE, info_nce
 from aligninfo.runtime import (
     autocast,
@@ -33,7 +40,7 @@ from aligninfo.runtime import (
 )
 from aligninfo.train import fit
 
-__all__ = ["bench_info_nce", "bench_training", "main"]
+__all__ = ["bench_compare", "bench_info_nce", "bench_training", "main"]
 
 D1, D2, DIM, HIDDEN = 64, 48, 128, (256, 256)
 
@@ -143,6 +150,65 @@ def bench_info_nce(device: torch.device, batch: int, dim: int, repeats: int) -> 
     return statistics.median(times)
 
 
+def _compare_data(samples: int, seed: int = 0) -> Splits:
+    """Two views of shared and private Gaussian latents, with a target on view 1."""
+    rng = np.random.default_rng(seed)
+    mix1, mix2 = rng.standard_normal((8, 32)), rng.standard_normal((8, 24))
+
+    def part(n: int) -> dict[str, np.ndarray]:
+        s, u1, u2 = (rng.standard_normal((n, 4)) for _ in range(3))
+        x1 = np.hstack([s, u1]) @ mix1 + 0.1 * rng.standard_normal((n, 32))
+        x2 = np.hstack([s, u2]) @ mix2 + 0.1 * rng.standard_normal((n, 24))
+        y = s[:, 0] + u1[:, 0]
+        return {"x1": x1.astype(np.float32), "x2": x2.astype(np.float32), "y": y}
+
+    return Splits(part(samples), part(samples // 4), part(samples // 2))
+
+
+def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Every metric equal (NaN equal to NaN), timings and histories aside."""
+    for ra, rb in zip(a, b, strict=True):
+        for key, va in ra.items():
+            if key in ("seconds", "history"):
+                continue
+            if isinstance(va, float | np.ndarray):
+                if not np.array_equal(va, rb[key], equal_nan=True):
+                    return False
+            elif va != rb[key]:
+                return False
+    return True
+
+
+def bench_compare(workers: int, samples: int, epochs: int, seeds: int) -> tuple[float, float, bool]:
+    """Wall-clock time of :func:`aligninfo.experiment.compare`: serial and with ``workers``.
+
+    Four objectives x ``seeds`` seeds on small MLP encoders and Gaussian data, on CPU.
+
+    Args:
+        workers: Processes of the parallel run.
+        samples: Training samples.
+        epochs: Training epochs of each job.
+        seeds: Seeds per objective.
+
+    Returns:
+        ``(serial seconds, parallel seconds, whether the rows are identical)``.
+    """
+    data = _compare_data(samples)
+
+    def make_model() -> MultimodalEncoder:
+        return MultimodalEncoder({"x1": MLP(32, 16, (64,)), "x2": MLP(24, 16, (64,))})
+
+    setup = Setup(make_model=make_model, targets={"y": "regression"}, epochs=epochs,
+                  batch_size=128, device="cpu", sigmas=(0.0,), projector=(16, 64))
+    methods, seed_list = ["info_nce", "barlow_twins", "vicreg", "simclr"], list(range(seeds))
+    start = time.perf_counter()
+    serial = compare(methods, data, setup, seed_list, progress=False)
+    middle = time.perf_counter()
+    parallel = compare(methods, data, setup, seed_list, progress=False, workers=workers)
+    end = time.perf_counter()
+    return middle - start, end - middle, _same_rows(serial, parallel)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m aligninfo.bench", description=__doc__)
@@ -151,6 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes of the parallel compare (default: every core)")
+    parser.add_argument("--compare-samples", type=int, default=2000)
+    parser.add_argument("--compare-epochs", type=int, default=5)
+    parser.add_argument("--compare-seeds", type=int, default=2)
+    parser.add_argument("--skip-compare", action="store_true",
+                        help="do not time the parallel compare")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     threads = torch.get_num_threads()
@@ -181,6 +254,18 @@ def main(argv: list[str] | None = None) -> None:
         f"peak memory ({what}): training {train_peak / 2**20:,.0f} MiB, "
         f"InfoNCE {loss_peak / 2**20:,.0f} MiB"
     )
+    if args.skip_compare:
+        return
+    serial, parallel, same = bench_compare(
+        args.workers, args.compare_samples, args.compare_epochs, args.compare_seeds
+    )
+    print(
+        f"experiment.compare (4 objectives x {args.compare_seeds} seeds, "
+        f"{args.compare_samples} samples x {args.compare_epochs} epochs, CPU, one thread a job):"
+    )
+    print(f"  serial                {serial:12.2f} s")
+    print(f"  {args.workers} workers             {parallel:12.2f} s")
+    print(f"  speed-up              {serial / parallel:12.2f}x   identical rows: {same}")
 
 
 if __name__ == "__main__":
