@@ -7,7 +7,7 @@ Examples::
     python -m aligninfo run 01_model -p noise "(0.3, 0.3)" -p results_dir out
     python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
     python -m aligninfo check           # fail when a pair is out of sync
-    python -m aligninfo invalidate _build/.jupyter_cache   # (make book does this)
+    python -m aligninfo invalidate _build   # make book does this first
 
 A parameter the chapter does not have, or a scale that ALIGNINFO_SCALE would replace, ends the
 command before any kernel starts, with a one-line message and exit status 2; a chapter that stops
@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="do not execute (carry checked outputs over from the old pair)")
     commands.add_parser("check", help="fail when a chapter and its notebook pair differ")
     stale = commands.add_parser(
-        "invalidate", help="drop cached executions of chapters whose upstream chapters changed")
-    stale.add_argument("cache", help="the execution cache folder (_build/.jupyter_cache)")
+        "invalidate", help="make the book build re-execute chapters whose upstream changed")
+    stale.add_argument("build", help="Jupyter Book's build folder (_build)")
     args = parser.parse_args(argv)
 
     if args.command == "list":
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return _run(args.chapter, args.output, args.parameter)
     if args.command == "invalidate":
-        for chapter in run.invalidate_stale(args.cache):
+        for chapter in run.invalidate_stale(args.build):
             print(f"{chapter}: upstream chapters or results changed, it will be executed again")
         return 0
     if args.command == "sync":

@@ -213,37 +213,61 @@ def run_chapter(
     )
 
 
-def invalidate_stale(cache: str | Path, results_dir: str | Path | None = None) -> list[str]:
-    """Drop cached executions of chapters whose upstream chapters or results changed since.
+def invalidate_stale(build: str | Path, results_dir: str | Path | None = None) -> list[str]:
+    """Make Jupyter Book re-execute chapters whose upstream chapters or results changed since.
 
-    Jupyter Book's execution cache (jupyter-cache) knows a notebook only by its own code, so it
-    would serve chapter 10 unchanged after chapters 7-9 or their results changed.
+    Jupyter Book knows a chapter only by its own file: Sphinx re-reads it when its source
+    changed, and the execution cache (jupyter-cache) re-executes it when its code changed. So
+    chapter 10 would stay as it was after chapters 7-9, or their results, changed. For such a
+    stale chapter this drops its cached executions and its doctree; the next build reads and
+    executes it again.
 
     Args:
-        cache: The jupyter-cache folder (``_build/.jupyter_cache``); nothing happens if absent.
+        build: Jupyter Book's build folder (``_build``); nothing happens where it is empty.
         results_dir: Where the book's chapters write results (default ``book/results``).
 
     Returns:
-        The chapters whose cached execution was dropped.
+        The chapters made stale.
     """
-    if not Path(cache, "global.db").is_file():
-        return []
+    build = Path(build)
+    results = Path(results_dir) if results_dir is not None else BOOK / "results"
+    stale = []
+    for chapter, upstream in UPSTREAM.items():
+        changed = _last_change(upstream, results)
+        doctree = build / ".doctrees" / BOOK.name / f"{chapter}.doctree"
+        records = _cache_records(build / ".jupyter_cache", chapter)
+        older = [pk for pk, created in records.items() if created < changed]
+        if older or (doctree.is_file() and doctree.stat().st_mtime < changed):
+            _drop_cache_records(build / ".jupyter_cache", list(records))
+            doctree.unlink(missing_ok=True)
+            stale.append(chapter)
+    return stale
+
+
+def _cache_records(cache: Path, chapter: str) -> dict[int, float]:
+    """The cached executions of a chapter: record key to creation time (seconds since 1970)."""
+    if not (cache / "global.db").is_file():
+        return {}
     from jupyter_cache import get_cache
 
-    results = Path(results_dir) if results_dir is not None else BOOK / "results"
-    store = get_cache(str(cache))
-    dropped = []
-    for record in store.list_cache_records():
-        upstream = UPSTREAM.get(Path(record.uri).stem)
-        if upstream is None:
-            continue
-        created = record.created
-        if created.tzinfo is None:  # SQLite stores UTC without its zone
-            created = created.replace(tzinfo=datetime.UTC)
-        if _last_change(upstream, results) > created.timestamp():
-            store.remove_cache(record.pk)
-            dropped.append(Path(record.uri).stem)
-    return dropped
+    found = {}
+    for record in get_cache(str(cache)).list_cache_records():
+        if Path(record.uri).stem == chapter:
+            created = record.created
+            if created.tzinfo is None:  # SQLite stores UTC without its zone
+                created = created.replace(tzinfo=datetime.UTC)
+            found[record.pk] = created.timestamp()
+    return found
+
+
+def _drop_cache_records(cache: Path, keys: list[int]) -> None:
+    """Remove records from a jupyter-cache."""
+    if keys:
+        from jupyter_cache import get_cache
+
+        store = get_cache(str(cache))
+        for key in keys:
+            store.remove_cache(key)
 
 
 def _last_change(chapters_: tuple[str, ...], results: Path) -> float:
