@@ -206,6 +206,8 @@ def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
     assert_rows_identical(serial, parallel)
     with pytest.raises(ValueError, match="workers"):
         compare(methods, data, setup_, seeds=[0], workers=0)
+    with pytest.raises(ValueError, match="GPU|CUDA"):  # CUDA: not on this machine
+        compare(methods, data, fused_setup(device="cuda"), seeds=[0], workers=2)
 
 
 def test_setup_rejects_unknown_probes() -> None:

@@ -44,7 +44,7 @@ from aligninfo.cvprobes import PROBE_KINDS, chosen_hyperparameters, make_probe
 from aligninfo.encoders import FUSED, MultimodalEncoder, make_projector
 from aligninfo.losses import OBJECTIVES, CoMM, Objective, learned_temperatures, make_objective
 from aligninfo.probes import retrieval_accuracy, sigma_informativeness
-from aligninfo.runtime import eval_mode
+from aligninfo.runtime import eval_mode, resolve_device
 from aligninfo.train import encode, fit
 
 Task = Literal["regression", "classification"]
@@ -379,7 +379,8 @@ def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[
     (bit for bit) whatever ``workers`` is. Where processes can be forked (Linux), ``data``
     and ``setup`` reach the workers without pickling (a ``make_model`` closure works);
     elsewhere they must be picklable. Call from a ``if __name__ == "__main__":`` guard in
-    scripts on platforms without fork.
+    scripts on platforms without fork. Parallel jobs run on the CPU only (a forked process
+    cannot use a GPU its parent has initialised).
 
     Args:
         methods: Methods (see the module docstring).
@@ -395,6 +396,9 @@ def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[
     """
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
+    if workers > 1 and resolve_device(setup.device).type != "cpu":
+        raise ValueError("workers > 1 runs CPU jobs in forked processes; with a GPU "
+                         f"(device={setup.device!r}) use workers=1 or device='cpu'")
     jobs = [(m, s) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
     for method, _ in jobs:  # fail before starting anything
         if method not in (*BASELINES, *OBJECTIVES):
