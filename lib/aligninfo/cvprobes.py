@@ -11,6 +11,12 @@ and chooses its hyperparameters from those data alone (the held-out data never r
 - :class:`KNNCVProbe`: k-nearest neighbours with ``k`` chosen by k-fold cross-validation;
 - :class:`MLPProbe`: a one-hidden-layer perceptron, early-stopped on an inner validation split.
 
+Grouped inner folds: when samples come in groups that the held-out data never share (sites,
+polygons), a random inner split puts samples of one group on both sides and favours
+hyperparameters that interpolate within a group. ``make_probe(..., grouped=True)`` returns a
+probe whose ``fit(z, y, groups)`` keeps every group on one side of each inner split
+(:class:`GroupRidgeProbe`, and :class:`KNNCVProbe` given ``groups``).
+
 ::
 
     probe = make_probe("knn", "regression").fit(z_train, y_train)
@@ -27,16 +33,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from aligninfo.probes import LogisticProbe, RidgeProbe, r2
 
 __all__ = [
     "PROBE_KINDS",
+    "GroupRidgeProbe",
     "KNNCVProbe",
     "MLPProbe",
     "chosen_hyperparameters",
@@ -60,6 +69,24 @@ def _matrix(z: ArrayLike) -> NDArray[np.float64]:
     if a.ndim != 2 or len(a) < 2 or not np.all(np.isfinite(a)):
         raise ValueError(f"features must be a finite (n, k) array with n >= 2, got {a.shape}")
     return a
+
+
+def _inner_folds(
+    x: NDArray[np.float64], y: NDArray[Any], cv: int, seed: int, stratify: bool,
+    groups: ArrayLike | None,
+) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Inner folds of the training data: by group when ``groups`` is given, else shuffled."""
+    if groups is None:
+        splitter = (StratifiedKFold(cv, shuffle=True, random_state=seed) if stratify
+                    else KFold(cv, shuffle=True, random_state=seed))
+        return list(splitter.split(x, y))
+    g = np.asarray(groups)
+    if g.shape != (len(x),):
+        raise ValueError(f"groups must be (n,) like the samples, got shape {g.shape}")
+    n_groups = len(np.unique(g))
+    if n_groups < cv:
+        raise ValueError(f"grouped inner CV needs at least cv={cv} groups, got {n_groups}")
+    return list(GroupKFold(cv).split(x, y, g))
 
 
 def _vote(labels: NDArray[Any]) -> NDArray[Any]:
@@ -109,20 +136,22 @@ class KNNCVProbe(BaseEstimator):
             return float(accuracy_score(y, pred))
         return r2(y, pred)
 
-    def fit(self, z: ArrayLike, y: ArrayLike) -> KNNCVProbe:
-        """Choose ``k`` on ``Z (n, d)``, ``y (n,)`` by inner cross-validation, then fit."""
+    def fit(self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> KNNCVProbe:
+        """Choose ``k`` on ``Z (n, d)``, ``y (n,)`` by inner cross-validation, then fit.
+
+        Args:
+            z: ``(n, d)`` features.
+            y: ``(n,)`` targets.
+            groups: ``(n,)`` group of each sample (None: shuffled folds); with groups, every
+                group lies on one side of each inner split (scikit-learn's ``GroupKFold``).
+        """
         _check_task(self.task)
         x, y_a = _matrix(z), np.asarray(y)
         if len(y_a) != len(x):
             raise ValueError(f"Z and y have different numbers of samples: {len(x)} vs {len(y_a)}")
         if self.cv < 2 or not self.ks or min(self.ks) < 1:
             raise ValueError("need cv >= 2 and positive candidate ks")
-        splitter = (
-            StratifiedKFold(self.cv, shuffle=True, random_state=self.seed)
-            if self.task == "classification"
-            else KFold(self.cv, shuffle=True, random_state=self.seed)
-        )
-        folds = list(splitter.split(x, y_a))
+        folds = _inner_folds(x, y_a, self.cv, self.seed, self.task == "classification", groups)
         ks = sorted({k for k in self.ks if k <= min(len(tr) for tr, _ in folds)})
         if not ks:
             raise ValueError(f"every candidate k exceeds the inner training size; got {self.ks}")
@@ -150,6 +179,93 @@ class KNNCVProbe(BaseEstimator):
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """Accuracy (classification) or R² (regression) on ``(Z, y)``."""
         return self._score(np.asarray(y), self.predict(z))
+
+
+class GroupRidgeProbe(BaseEstimator):
+    """Ridge regression probe, penalty chosen by k-fold inner cross-validation over groups.
+
+    The linear probe of :class:`aligninfo.probes.RidgeProbe` (standardised features, ridge with
+    an intercept, the same candidate penalties) with another selection: instead of leave-one-out
+    over samples, ``cv`` inner folds that hold out whole groups (shuffled folds when no groups
+    are given). Each inner fold standardises with its own training part; the penalty with the
+    best pooled held-out R² (the largest among ties) is refitted on all the training data.
+
+    Args:
+        alphas: Candidate penalties.
+        cv: Inner folds.
+        seed: Seed of the fold shuffling (folds without groups).
+
+    Attributes:
+        alpha_: The chosen penalty.
+        cv_scores_: ``{alpha: pooled inner held-out R²}``.
+        model_: The refitted ``StandardScaler`` + ``Ridge`` pipeline.
+    """
+
+    def __init__(
+        self, alphas: Sequence[float] = tuple(np.logspace(-4, 4, 17)), cv: int = 5, seed: int = 0
+    ) -> None:
+        self.alphas, self.cv, self.seed = alphas, cv, seed
+
+    def fit(self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> GroupRidgeProbe:
+        """Choose the penalty on ``Z (n, d)``, ``y (n,)`` or ``(n, q)``, then fit.
+
+        Args:
+            z: ``(n, d)`` features.
+            y: ``(n,)`` or ``(n, q)`` targets.
+            groups: ``(n,)`` group of each sample; every group lies on one side of each inner
+                split (None: shuffled folds).
+        """
+        x = _matrix(z)
+        y_a = np.asarray(y, dtype=np.float64)
+        y2 = y_a.reshape(len(y_a), -1)
+        if len(y2) != len(x) or not np.all(np.isfinite(y2)):
+            raise ValueError(f"y must be finite with one row per sample; got shape {y_a.shape}")
+        alphas = np.asarray(self.alphas, dtype=np.float64)
+        if self.cv < 2 or len(alphas) == 0 or np.any(alphas <= 0):
+            raise ValueError("need cv >= 2 and positive candidate alphas")
+        pred = np.empty((len(alphas), *y2.shape))
+        for train, held in _inner_folds(x, y2, self.cv, self.seed, False, groups):
+            pred[:, held] = _ridge_path(x[train], y2[train], x[held], alphas)
+        sse = ((pred - y2[None]) ** 2).sum(axis=(1, 2))
+        sst = ((y2 - y2.mean(axis=0)) ** 2).sum()
+        scores = 1 - sse / sst if sst > 0 else -sse
+        self.cv_scores_ = {float(a): float(v) for a, v in zip(alphas, scores, strict=True)}
+        best = scores.max()
+        self.alpha_ = float(alphas[scores == best].max())
+        self.model_: Pipeline = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha_))
+        self.model_.fit(x, y_a)
+        return self
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predicted targets ``(m,)`` or ``(m, q)`` for ``Z (m, d)``."""
+        return np.asarray(self.model_.predict(_matrix(z)))
+
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """R² on ``(Z, y)`` (variance-weighted over outputs)."""
+        return r2(y, self.predict(z))
+
+
+def _ridge_path(x: NDArray[np.float64], y: NDArray[np.float64], x_new: NDArray[np.float64],
+                alphas: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Ridge predictions on standardised features for every penalty, from one SVD.
+
+    Args:
+        x: ``(n, d)`` training features (standardised here with their own statistics).
+        y: ``(n, q)`` training targets.
+        x_new: ``(m, d)`` features to predict.
+        alphas: ``(a,)`` penalties.
+
+    Returns:
+        ``(a, m, q)`` predictions, as ``StandardScaler`` + ``Ridge(alpha)`` would give.
+    """
+    scaler = StandardScaler().fit(x)
+    xs, xn = scaler.transform(x), scaler.transform(x_new)
+    mean = y.mean(axis=0)
+    u, s, vt = np.linalg.svd(xs, full_matrices=False)
+    uty = u.T @ (y - mean)  # (r, q)
+    shrink = s[None, :] / (s[None, :] ** 2 + alphas[:, None])  # (a, r)
+    coef = np.einsum("dr,ar,rq->adq", vt.T, shrink, uty)
+    return np.einsum("md,adq->amq", xn, coef) + mean
 
 
 class MLPProbe(BaseEstimator):
@@ -228,8 +344,8 @@ class MLPProbe(BaseEstimator):
         return r2(y, self.predict(z))
 
 
-def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = None
-               ) -> BaseEstimator:
+def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = None,
+               grouped: bool = False) -> BaseEstimator:
     """A probe of the given family whose hyperparameters are chosen on its training data.
 
     Args:
@@ -239,14 +355,20 @@ def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = N
         seed: Seed of inner folds / initialisation.
         logistic_c: A fixed inverse penalty for the logistic probe (None: inner CV, the
             default; a fixed value skips the selection).
+        grouped: Return a probe whose ``fit(z, y, groups)`` chooses its hyperparameters on
+            inner folds that hold out whole groups: :class:`GroupRidgeProbe` (linear
+            regression) or :class:`KNNCVProbe`. The logistic and MLP probes have no grouped
+            selection (a ValueError).
 
     Returns:
         An unfitted probe with ``fit``, ``predict`` and ``score``.
     """
     _check_task(task)
+    if grouped and (kind == "mlp" or (kind == "linear" and task == "classification")):
+        raise ValueError(f"no grouped inner CV for the {kind} {task} probe; use grouped=False")
     if kind == "linear":
         if task == "regression":
-            return RidgeProbe()
+            return GroupRidgeProbe(seed=seed) if grouped else RidgeProbe()
         return LogisticProbe(seed=seed, c=logistic_c)
     if kind == "knn":
         return KNNCVProbe(task, seed=seed)
@@ -267,6 +389,8 @@ def chosen_hyperparameters(probe: BaseEstimator) -> dict[str, float]:
     """
     if isinstance(probe, RidgeProbe):
         return {"alpha": float(probe.model_[-1].alpha_)}
+    if isinstance(probe, GroupRidgeProbe):
+        return {"alpha": probe.alpha_}
     if isinstance(probe, LogisticProbe):
         clf = probe.model_[-1]
         c = clf.C_ if hasattr(clf, "C_") else clf.C
