@@ -74,8 +74,9 @@ def configure(
 
     Returns:
         A namespace with ``scale``, ``seed``, ``device``, ``results_dir``, every size parameter
-        and ``started`` (a clock reading used for timings). The parameters as the calling
-        notebook holds them are kept for :func:`save_results`.
+        and ``started`` (a clock reading used for timings). It also keeps, for
+        :func:`save_results`, the caller's global names that hold plain literals: in a chapter,
+        called right after its ``parameters`` cell, these hold every parameter as given.
 
     Raises:
         ValueError: Naming the first invalid parameter.
