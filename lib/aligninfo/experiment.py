@@ -89,6 +89,16 @@ class Setup:
         probes: Probe families of :func:`evaluate`, among ``"linear"``, ``"knn"``, ``"mlp"``;
             the linear one is always run.
         probe_seed: Seed of the probes' inner folds and initialisation.
+        metrics: Extra metrics of a job, ``metrics(rep, data) -> {name: value}`` from the
+            output of :func:`representations` (frozen features of every view) and the splits;
+            computed where the job runs (in a worker process too) and merged into its row of
+            :func:`compare`. None: only :func:`evaluate`.
+        probe_groups: Key of the splits holding each sample's group (e.g. its site): the
+            probes then choose their hyperparameters on inner folds that keep every group on
+            one side (:func:`aligninfo.cvprobes.make_probe` with ``grouped=True``; linear
+            regression and kNN probes). None: inner folds over samples.
+        keep_predictions: Also return every probe's test predictions (``.../pred`` metrics of
+            :func:`evaluate`), e.g. for a bootstrap over held-out groups.
     """
 
     make_model: Callable[[], MultimodalEncoder]
@@ -104,6 +114,9 @@ class Setup:
     projector: tuple[int, int | None] | None = None
     probes: Sequence[str] = ("linear",)
     probe_seed: int = 0
+    metrics: Callable[[Mapping[str, Any], Splits], Mapping[str, Any]] | None = None
+    probe_groups: str | None = None
+    keep_predictions: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.probes) - set(PROBE_KINDS)
@@ -271,7 +284,9 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
         also ``"<target>/<view>/balanced"`` (mean per-class accuracy) and
         ``"<target>/<view>/per_class"`` arrays. Nonlinear probes of ``setup.probes``:
         ``"<target>/<view>/knn"`` with ``"<target>/<view>/knn_k"``, ``"<target>/<view>/mlp"``.
-        ``"sigma/<target>/<view>"`` arrays over ``setup.sigmas``. Retrieval on the test split
+        ``"sigma/<target>/<view>"`` arrays over ``setup.sigmas``. With
+        ``setup.keep_predictions``, ``"<target>/<view>/pred"`` (linear) and
+        ``"<target>/<view>/<kind>/pred"`` test predictions. Retrieval on the test split
         (z1 queries, z2 keys; only when both have the same size): ``"top1"``, ``"top5"`` on
         the backbones, ``"top1/p"``, ``"top5/p"`` on the projector outputs.
     """
@@ -280,11 +295,13 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
     feats["joint"] = (np.hstack([f1, f2]), np.hstack([t1, t2]))
     feats.update({v: _fit_test(z[v]) for v in EXTRA_VIEWS if v in z})
     out: dict[str, Any] = {}
+    groups = (None if setup.probe_groups is None else
+              np.concatenate([data.train[setup.probe_groups], data.val[setup.probe_groups]]))
     for target, task in setup.targets.items():
         y_fit = np.concatenate([data.train[target], data.val[target]])
         for view, (f_fit, f_test) in feats.items():
             out.update(_probe_view(f"{target}/{view}", task, (f_fit, y_fit),
-                                   (f_test, data.test[target]), setup))
+                                   (f_test, data.test[target]), setup, groups))
     for suffix, (q, k) in (("", ("z1", "z2")), ("/p", ("p1", "p2"))):
         if q in feats and k in feats and feats[q][1].shape == feats[k][1].shape:
             top = retrieval_accuracy(feats[q][1], feats[k][1], ks=(1, 5))
@@ -293,13 +310,22 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
 
 
 def _probe_view(name: str, task: Task, fit_data: tuple[np.ndarray, np.ndarray],
-                test_data: tuple[np.ndarray, np.ndarray], setup: Setup) -> dict[str, Any]:
-    """Every probe family of ``setup`` on one (target, view); metric names of :func:`evaluate`."""
+                test_data: tuple[np.ndarray, np.ndarray], setup: Setup,
+                groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Every probe family of ``setup`` on one (target, view); metric names of :func:`evaluate`.
+
+    ``groups`` (``(n_fit,)``, or None) group the probes' inner folds.
+    """
     (f_fit, y_fit), (f_test, y_test) = fit_data, test_data
     out: dict[str, Any] = {}
     for kind in ("linear", *[p for p in setup.probes if p != "linear"]):
-        probe = make_probe(kind, task, setup.probe_seed, setup.logistic_c).fit(f_fit, y_fit)
+        probe = make_probe(kind, task, setup.probe_seed, setup.logistic_c,
+                           grouped=groups is not None)
+        probe = probe.fit(f_fit, y_fit) if groups is None else probe.fit(f_fit, y_fit, groups)
         score = probe.score(f_test, y_test)
+        if setup.keep_predictions:
+            suffix = "" if kind == "linear" else f"/{kind}"
+            out[f"{name}{suffix}/pred"] = np.asarray(probe.predict(f_test))
         chosen = chosen_hyperparameters(probe)
         if kind == "linear":
             out[name] = score
@@ -336,13 +362,15 @@ def run_job(method: str, seed: int, data: Splits, setup: Setup) -> dict[str, Any
     Returns:
         ``method``, ``seed``, ``seconds``, ``history``, ``temperature`` (the learnt InfoNCE
         temperature at the end of training; NaN when none is learnt), ``temperatures`` (all
-        learnt ones by module path) and the metrics of :func:`evaluate`.
+        learnt ones by module path), the metrics of :func:`evaluate` and those of
+        ``setup.metrics``.
     """
     rep = representations(method, data, setup, seed)
     temps = rep["temperatures"]
+    extra = dict(setup.metrics(rep, data)) if setup.metrics is not None else {}
     return {"method": method, "seed": seed, "seconds": rep["seconds"], "history": rep["history"],
             "temperature": next(iter(temps.values()), float("nan")), "temperatures": temps,
-            **evaluate(rep, data, setup)}
+            **evaluate(rep, data, setup), **extra}
 
 
 @contextlib.contextmanager
