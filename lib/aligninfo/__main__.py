@@ -1,10 +1,11 @@
-"""Command line: ``python -m aligninfo {run,sync,check,list,invalidate}``.
+"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate}``.
 
 Examples::
 
     python -m aligninfo list
     python -m aligninfo run 03_linear_alignment -p scale paper -p device cuda -o out.ipynb
     python -m aligninfo run 01_model -p noise "(0.3, 0.3)" -p results_dir out
+    python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 --workers 2
     python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
     python -m aligninfo check           # fail when a pair is out of sync
     python -m aligninfo invalidate _build   # make book does this first
@@ -12,7 +13,9 @@ Examples::
 A parameter the chapter does not have, or a scale that ALIGNINFO_SCALE would replace, ends the
 command before any kernel starts, with a one-line message and exit status 2; a chapter that stops
 while it runs (a value its configure cell refuses, a failed check) ends it with a one-line message
-and exit status 1.
+and exit status 1. ``sweep`` runs every point of the grid (cartesian product of the values given
+after each ``-p NAME``), reuses the points already computed, prints a line per point and a
+summary table; it exits with status 2 on a grid it refuses, 1 when a point failed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     execute.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                          metavar=("NAME", "VALUE"), help="a parameter (Python literal or string)")
     execute.add_argument("-o", "--output", help="executed notebook to write (.ipynb)")
+    grid = commands.add_parser(
+        "sweep", help="run a chapter over a grid of parameters, one results file per point")
+    grid.add_argument("chapter", help="path or name of a chapter")
+    grid.add_argument("-p", "--parameter", nargs="+", action="append", default=[],
+                      metavar="NAME VALUE", help="a parameter and its values (one or more)")
+    grid.add_argument("--workers", type=int, default=2, help="points run at once (default 2)")
+    grid.add_argument("--results-dir", default="results",
+                      help="where the points' results files go (default: results)")
     pair = commands.add_parser("sync", help="write notebooks/*.ipynb from book/*.md")
     pair.add_argument("chapters", nargs="*", help="chapters to sync (default: all)")
     pair.add_argument("--no-execute", action="store_true",
@@ -49,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list()
     if args.command == "run":
         return _run(args.chapter, args.output, args.parameter)
+    if args.command == "sweep":
+        return _sweep(args.chapter, args.parameter, args.workers, args.results_dir)
     if args.command == "invalidate":
         for chapter in run.invalidate_stale(args.build):
             print(f"{chapter}: upstream chapters or results changed, it will be executed again")
@@ -79,6 +92,29 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
               f"{_first_line(err.evalue)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_dir: str) -> int:
+    """Run a grid; print a line per point and a summary; report a refused grid in one line."""
+    from aligninfo import sweep
+
+    grid: dict[str, list[object]] = {}
+    try:
+        for name, *values in pairs:
+            if name in grid:
+                raise ValueError(f"parameter {name!r} is given twice: list its values once")
+            grid[name] = [run.parse_value(v) for v in values]
+        points = sweep.run_grid(chapter, grid, workers=workers, results_dir=results_dir,
+                                progress=lambda line: print(line, flush=True))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(sweep.summary(points))
+    failed = [p for p in points if p.status == "failed"]
+    for point in failed:
+        print(f"failed: {sweep.describe(point.values)}: {point.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _first_line(text: str) -> str:

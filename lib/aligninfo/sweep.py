@@ -1,0 +1,264 @@
+"""Sweeps: run a chapter over a grid of parameters, one papermill run and results file per point.
+
+A grid maps parameter names to lists of values; its points are their cartesian product (the first
+name varies slowest). :func:`run_grid` runs each point as a papermill execution of the chapter in
+a pool of worker processes, each kernel with one BLAS / torch thread, and with the chapter's own
+``workers`` parameter (when it has one) set to 1, so that the pool is the only parallelism. A
+point whose results the chapter already saved with the same parameters (same library version and
+code: :func:`aligninfo.chapter.find_results`) is not run again. A point that fails is reported
+with its parameters and the error; the others go on. ``python -m aligninfo sweep`` is a thin
+command line over it::
+
+    python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 128 --workers 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from aligninfo import run
+from aligninfo.chapter import FOLDERS, SCALES, find_results
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_FILESYSTEM_THREADS")
+"""Environment variables that limit each point's kernel to one thread."""
+NESTED = "workers"
+"""A chapter parameter that sets its own parallel processes: a sweep point runs with 1."""
+
+
+@dataclasses.dataclass
+class Point:
+    """One point of a sweep and what became of it.
+
+    Attributes:
+        values: The grid's values at this point (name to value, in the grid's order).
+        parameters: Everything the chapter is run with (fixed values, these values, ``workers``
+            set to 1 when the chapter has it), folders aside.
+        status: ``"reused"`` (results already there), ``"computed"`` or ``"failed"``.
+        record: The results record the chapter saved (see :func:`aligninfo.chapter.save_results`);
+            None when the point failed.
+        error: Why the point failed; empty otherwise.
+        seconds: Wall time of the run (0 when reused).
+    """
+
+    values: dict[str, Any]
+    parameters: dict[str, Any]
+    status: str = "pending"
+    record: dict[str, Any] | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """The chapter's saved results at this point.
+
+        Raises:
+            RuntimeError: If the point failed.
+        """
+        if self.record is None:
+            raise RuntimeError(f"point {describe(self.values)} has no results: {self.error}")
+        return self.record["results"]
+
+
+def expand(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The points of a grid: the cartesian product of its value lists, first name slowest.
+
+    Args:
+        grid: Parameter name to the list of its values.
+
+    Returns:
+        One dict per point (``{}`` alone for an empty grid).
+    """
+    names = list(grid)
+    return [dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(list(grid[n]) for n in names))]
+
+
+def check_grid(
+    chapter: str | Path, grid: Mapping[str, Sequence[Any]], fixed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Check a grid against a chapter's parameters before anything runs.
+
+    Args:
+        chapter: Path or name of the chapter.
+        grid: Parameter name to the list of its values.
+        fixed: Parameters that keep one value at every point.
+
+    Returns:
+        The chapter's parameters and their defaults.
+
+    Raises:
+        ValueError: On names the chapter does not have (listing those it has), an empty or
+            repeated list of values, a name both in the grid and fixed, a folder in the grid,
+            or an unknown scale.
+        FileNotFoundError: If there is no such chapter.
+    """
+    declared = run.chapter_parameters(chapter)
+    name = run.resolve(chapter).stem
+    fixed = dict(fixed or {})
+    unknown = [n for n in (*grid, *fixed) if n not in declared]
+    if unknown:
+        raise ValueError(f"{name} has no parameter {', '.join(map(repr, unknown))}; "
+                         f"its parameters are: {', '.join(declared)}")
+    for n, values in grid.items():
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise ValueError(f"grid parameter {n!r} needs a list of values; got {values!r}")
+        if not values:
+            raise ValueError(f"grid parameter {n!r} has no values")
+        texts = [json.dumps(v, sort_keys=True, default=repr) for v in values]
+        if len(set(texts)) < len(texts):
+            raise ValueError(f"grid parameter {n!r} repeats a value: {list(values)!r}")
+        if n in FOLDERS:
+            raise ValueError(f"{n!r} says where files go, not what is computed: it cannot vary")
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        raise ValueError(f"parameter(s) {both} are both in the grid and fixed")
+    if "results_dir" in fixed:
+        raise ValueError("give the results folder as results_dir, not as a fixed parameter")
+    scales = list(grid.get("scale", [])) + ([fixed["scale"]] if "scale" in fixed else [])
+    wrong = [s for s in scales if s not in SCALES]
+    if wrong:
+        raise ValueError(f"parameter 'scale' must be one of {SCALES}; got {wrong[0]!r}")
+    return declared
+
+
+def run_grid(
+    chapter: str | Path,
+    grid: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None,
+    workers: int = 2,
+    results_dir: str | os.PathLike[str] = "results",
+    progress: Callable[[str], None] | None = None,
+) -> list[Point]:
+    """Run a chapter at every point of a grid, reusing the points already computed.
+
+    Args:
+        chapter: Path or name of the chapter.
+        grid: Parameter name to the list of its values (see :func:`expand`).
+        fixed: Parameters with one value at every point (``scale``, ``methods``, ...).
+        workers: Points run at the same time, each in its own process with one thread.
+        results_dir: Where the chapter writes its results files (one per point) and where
+            computed points are looked up; relative to the current folder.
+        progress: Called with one line per finished point (None: silent).
+
+    Returns:
+        The points, in the order of :func:`expand`, each with its status and results record.
+
+    Raises:
+        ValueError: From :func:`check_grid`, or when ``workers`` is not a positive integer;
+            raised before any point runs.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    declared = check_grid(chapter, grid, fixed)
+    path = run.resolve(chapter).absolute()
+    folder = Path(results_dir).absolute()
+    nested = {NESTED: 1} if NESTED in declared and NESTED not in {*grid, *(fixed or {})} else {}
+    points = [Point(values, dict(fixed or {}) | values | nested) for values in expand(grid)]
+    for point in points:  # refused here, before any kernel starts, rather than at every point
+        run.check_parameters(path, point.parameters)
+    report = progress or (lambda line: None)
+    pending = []
+    for point in points:
+        point.record, _ = find_results(str(path), point.parameters, folder)
+        if point.record is not None:
+            point.status = "reused"
+            report(_line(point, points))
+        else:
+            pending.append(point)
+    if pending:
+        folder.mkdir(parents=True, exist_ok=True)
+        _run_pending(path, pending, points, folder, workers, report)
+    return points
+
+
+def _run_pending(
+    path: Path,
+    pending: list[Point],
+    points: list[Point],
+    folder: Path,
+    workers: int,
+    report: Callable[[str], None],
+) -> None:
+    """Run the points not yet computed in a process pool; fill in their status and records."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
+    with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context,
+                             initializer=_one_thread) as pool:
+        futures: dict[Future[tuple[float, str]], Point] = {
+            pool.submit(_execute, str(path), p.parameters | {"results_dir": str(folder)}): p
+            for p in pending}
+        for future in as_completed(futures):
+            point = futures[future]
+            try:
+                point.seconds, point.error = future.result()
+            except Exception as err:  # a worker that died: the point fails, the others go on
+                point.error = f"{type(err).__name__}: {err}"
+            if not point.error:
+                point.record, why = find_results(str(path), point.parameters, folder)
+                if point.record is None:
+                    point.error = f"it ran, but its results are not usable: {why}"
+            point.status = "failed" if point.error else "computed"
+            report(_line(point, points))
+
+
+def _one_thread() -> None:
+    """Worker set-up: every kernel it starts inherits one thread per library."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = "1"
+
+
+def _execute(chapter: str, parameters: dict[str, Any]) -> tuple[float, str]:
+    """Run one point (in a worker process); return its wall time and an error ("" when none)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    try:
+        run.run_chapter(chapter, None, parameters, progress=False)
+    except PapermillExecutionError as err:
+        first = str(err.evalue).strip().splitlines()
+        return time.perf_counter() - started, (
+            f"stopped at cell {err.exec_count}: {err.ename}: {first[0] if first else ''}")
+    except Exception as err:  # reported with the point, never lost with the pool
+        return time.perf_counter() - started, f"{type(err).__name__}: {err}"
+    return time.perf_counter() - started, ""
+
+
+def describe(values: Mapping[str, Any]) -> str:
+    """A point's values as ``name=value`` pairs."""
+    return " ".join(f"{k}={v!r}" for k, v in values.items()) or "(no grid)"
+
+
+def _line(point: Point, points: list[Point]) -> str:
+    """The progress line of a finished point."""
+    done = sum(p.status != "pending" for p in points)
+    head = f"[{done}/{len(points)}] {describe(point.values)}: "
+    if point.status == "failed":
+        return head + f"FAILED ({point.error})"
+    if point.status == "reused":
+        return head + "reused"
+    return head + f"computed in {point.seconds:.1f} s"
+
+
+def summary(points: Sequence[Point]) -> str:
+    """A plain-text table of a sweep: one row per point, its values, status, time and file."""
+    names = list(points[0].values) if points else []
+    header = [*names, "status", "seconds", "results file"]
+    rows = [[*(repr(p.values[n]) for n in names), p.status,
+             f"{p.seconds:.1f}" if p.status == "computed" else "",
+             f"{p.record['chapter']}-{p.record['key']}.json" if p.record else p.error]
+            for p in points]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])

@@ -1,0 +1,194 @@
+"""Sweeps: grid expansion and checks, reuse of computed points, parallel = serial, failed points.
+
+The chapter swept here is a tiny parameterised MyST notebook written to a temporary book folder,
+so that each point runs through papermill in about a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aligninfo import run
+from aligninfo.__main__ import main
+from aligninfo.chapter import SCALE_ENV
+from aligninfo.sweep import check_grid, expand, run_grid, summary
+
+TINY = '''---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Tiny
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+scale = "smoke"  # the scale
+seed = 0  # the seed
+n = None  # a size (None: set by the scale)
+width = 2  # a plain parameter
+workers = 2  # parallel processes of the chapter itself
+results_dir = "results"
+```
+
+```{code-cell} ipython3
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aligninfo import run
+from aligninfo.chapter import configure, save_results
+
+run.BOOK = Path.cwd()  # this kernel runs in the temporary book folder: its chapters are there
+cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)
+if cfg.n == 3:
+    raise ValueError("n = 3 is the failing point")
+with open(Path(results_dir) / "executions.log", "a") as log:
+    log.write(f"{cfg.n} {width} {os.environ.get('OMP_NUM_THREADS')}\\n")
+draws = np.random.default_rng([seed, cfg.n, width]).normal(size=cfg.n)
+_ = save_results(cfg, "99_tiny", {"mean": float(draws.mean()) * width, "workers": workers})
+```
+'''
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A book of one chapter, ``99_tiny``; returns the chapter."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    book = tmp_path / "book"
+    book.mkdir()
+    chapter = book / "99_tiny.md"
+    chapter.write_text(TINY)
+    monkeypatch.setattr(run, "BOOK", book)
+    return chapter
+
+
+def executions(results: Path) -> list[list[str]]:
+    """The runs the tiny chapter logged: n, width and its thread setting, one per execution."""
+    log = results / "executions.log"
+    return [line.split() for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def test_grid_expands_to_the_cartesian_product_first_name_slowest() -> None:
+    points = expand({"a": [1, 2], "b": ["x", "y", "z"]})
+    assert len(points) == 6
+    assert points[:4] == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"},
+                          {"a": 2, "b": "x"}]
+    assert expand({}) == [{}]
+
+
+def test_grid_is_checked_against_the_chapter(tiny: Path) -> None:
+    with pytest.raises(ValueError, match=r"99_tiny has no parameter 'wdth'.*"
+                                         r"its parameters are: scale, seed, n, width"):
+        check_grid("99_tiny", {"wdth": [1, 2]})
+    with pytest.raises(ValueError, match="'n' has no values"):
+        check_grid("99_tiny", {"n": []})
+    with pytest.raises(ValueError, match="'n' repeats a value"):
+        check_grid("99_tiny", {"n": [2, 2]})
+    with pytest.raises(ValueError, match="needs a list of values"):
+        check_grid("99_tiny", {"n": 2})
+    with pytest.raises(ValueError, match="both in the grid and fixed"):
+        check_grid("99_tiny", {"n": [2]}, fixed={"n": 4})
+    with pytest.raises(ValueError, match="cannot vary"):
+        check_grid("99_tiny", {"results_dir": ["a", "b"]})
+    assert "width" in check_grid("99_tiny", {"n": [2, 4]}, fixed={"width": 3})
+
+
+def test_refused_grid_runs_nothing(tiny: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        run_grid("99_tiny", {"n": [2]}, workers=0, results_dir=tmp_path / "r")
+    with pytest.raises(ValueError, match="'scale' must be one of"):
+        run_grid("99_tiny", {"scale": ["smoke", "huge"]}, results_dir=tmp_path / "r")
+
+
+def test_scale_conflicting_with_the_environment_is_refused_before_any_run(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SCALE_ENV, "smoke")
+    with pytest.raises(ValueError, match="would replace it"):
+        run_grid("99_tiny", {"n": [2, 4]}, fixed={"scale": "book"}, results_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    assert executions(tmp_path / "r") == []
+
+
+def test_a_second_sweep_reuses_every_point(tiny: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    lines: list[str] = []
+    first = run_grid("99_tiny", {"n": [2, 4], "width": [1, 3]}, workers=2,
+                     results_dir=results, progress=lines.append)
+    assert [p.status for p in first] == ["computed"] * 4
+    assert len(lines) == 4 and all(line.startswith("[") for line in lines)
+    assert sorted(map(tuple, executions(results))) == [
+        ("2", "1", "1"), ("2", "3", "1"), ("4", "1", "1"), ("4", "3", "1")]  # one thread each
+    assert len(list(results.glob("99_tiny-*.json"))) == 4  # one results file per point
+    # The chapter's own parallelism is off inside a sweep, and recorded as such.
+    assert all(p.parameters["workers"] == 1 and p.results["workers"] == 1 for p in first)
+    assert first[1].values == {"n": 2, "width": 3} and first[1].record is not None
+    assert first[1].record["parameters"]["n"] == 2 and first[1].record["requested"]["width"] == 3
+
+    again = run_grid("99_tiny", {"n": [2, 4], "width": [1, 3]}, workers=2, results_dir=results)
+    assert [p.status for p in again] == ["reused"] * 4
+    assert len(executions(results)) == 4  # nothing ran
+    assert [p.record for p in again] == [p.record for p in first]
+    wider = run_grid("99_tiny", {"n": [2, 5]}, fixed={"width": 3}, results_dir=results)
+    assert [p.status for p in wider] == ["reused", "computed"]
+
+
+def test_parallel_and_serial_sweeps_give_the_same_records(tiny: Path, tmp_path: Path) -> None:
+    grid = {"n": [2, 4], "seed": [0, 1]}
+    serial = run_grid("99_tiny", grid, workers=1, results_dir=tmp_path / "serial")
+    parallel = run_grid("99_tiny", grid, workers=2, results_dir=tmp_path / "parallel")
+    assert [p.values for p in serial] == [p.values for p in parallel] == expand(grid)
+    for a, b in zip(serial, parallel, strict=True):
+        assert a.record is not None and b.record is not None
+        assert a.record["key"] == b.record["key"]
+        assert a.record["results"] == b.record["results"]
+    assert len({p.results["mean"] for p in serial}) == len(serial)  # the points differ
+
+
+def test_a_failing_point_is_reported_and_the_others_kept(tiny: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    lines: list[str] = []
+    points = run_grid("99_tiny", {"n": [3, 4]}, workers=2, results_dir=results,
+                      progress=lines.append)
+    assert [p.status for p in points] == ["failed", "computed"]
+    failed = points[0]
+    assert failed.record is None and "ValueError: n = 3 is the failing point" in failed.error
+    assert any("n=3: FAILED (" in line and "failing point" in line for line in lines)
+    with pytest.raises(RuntimeError, match="n=3 has no results"):
+        _ = failed.results
+    assert len(list(results.glob("99_tiny-*.json"))) == 1
+    table = summary(points).splitlines()
+    assert table[0].split()[:3] == ["n", "status", "seconds"]
+    assert "failed" in table[2] and "computed" in table[3]
+
+
+def test_sweep_command(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "out"
+    argv = ["sweep", "99_tiny", "-p", "n", "2", "3", "-p", "width", "2",
+            "--workers", "2", "--results-dir", str(results)]
+    assert main(argv) == 1  # a point failed
+    captured = capsys.readouterr()
+    assert "n=3 width=2: FAILED" in captured.out and "failed: n=3 width=2" in captured.err
+    assert "computed" in captured.out.split("status", 1)[1]  # in the summary table
+    (saved,) = results.glob("99_tiny-*.json")
+    assert json.loads(saved.read_text())["requested"]["n"] == 2
+
+    assert main(["sweep", "99_tiny", "-p", "n", "2", "--results-dir", str(results)]) == 0
+    assert "reused" in capsys.readouterr().out
+    assert main(["sweep", "99_tiny", "-p", "n"]) == 2
+    assert "'n' has no values" in capsys.readouterr().err
+    assert main(["sweep", "99_tiny", "-p", "sede", "1", "2"]) == 2
+    assert "99_tiny has no parameter 'sede'" in capsys.readouterr().err
