@@ -345,7 +345,8 @@ class MLPProbe(BaseEstimator):
 
 
 def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = None,
-               grouped: bool = False) -> BaseEstimator:
+               grouped: bool = False, logistic_cs: int | Sequence[float] = 10,
+               inner_folds: int = 5) -> BaseEstimator:
     """A probe of the given family whose hyperparameters are chosen on its training data.
 
     Args:
@@ -359,6 +360,9 @@ def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = N
             inner folds that hold out whole groups: :class:`GroupRidgeProbe` (linear
             regression) or :class:`KNNCVProbe`. The logistic and MLP probes have no grouped
             selection (a ValueError).
+        logistic_cs: Candidate inverse penalties of the logistic probe's inner CV: a number
+            of log-spaced values (scikit-learn's grid, 1e-4 to 1e4) or the list itself.
+        inner_folds: Inner folds of the logistic and kNN probes' selection.
 
     Returns:
         An unfitted probe with ``fit``, ``predict`` and ``score``.
@@ -369,9 +373,9 @@ def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = N
     if kind == "linear":
         if task == "regression":
             return GroupRidgeProbe(seed=seed) if grouped else RidgeProbe()
-        return LogisticProbe(seed=seed, c=logistic_c)
+        return LogisticProbe(cs=logistic_cs, cv=inner_folds, seed=seed, c=logistic_c)
     if kind == "knn":
-        return KNNCVProbe(task, seed=seed)
+        return KNNCVProbe(task, cv=inner_folds, seed=seed)
     if kind == "mlp":
         return MLPProbe(task, seed=seed)
     raise ValueError(f"unknown probe kind {kind!r}; choose from {PROBE_KINDS}")

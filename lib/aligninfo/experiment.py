@@ -449,6 +449,140 @@ def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[
         return [future.result() for future in futures]
 
 
+_MAPPED: dict[str, Callable[[Any], Any]] = {}
+
+
+def _init_map(function: Callable[[Any], Any]) -> None:
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1)
+    _MAPPED["function"] = function
+
+
+def _mapped_job(item: Any) -> Any:
+    return _MAPPED["function"](item)
+
+
+def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: int = 1,
+                 progress: bool = False) -> list[Any]:
+    """``[function(item) for item in items]``, in this process or in ``workers`` processes.
+
+    The process pool of :func:`compare` for any job: every call runs on one thread (torch and
+    BLAS), so seeded jobs give the same results (bit for bit) whatever ``workers`` is. Where
+    processes can be forked (Linux), ``function`` reaches the workers without pickling (a
+    closure works); the items and results are pickled. CPU only, as in :func:`compare`.
+
+    Args:
+        function: The job, called once per item.
+        items: Its arguments (picklable when ``workers > 1``).
+        workers: Processes (1: in this process).
+        progress: Show a progress bar over the jobs.
+
+    Returns:
+        The results, in the order of ``items``.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers}")
+    jobs = list(items)
+    bar = tqdm(total=len(jobs), desc="jobs", disable=not progress)
+    if workers == 1 or len(jobs) < 2:
+        out = []
+        with one_thread(), bar:
+            for item in jobs:
+                out.append(function(item))
+                bar.update()
+        return out
+    methods_available = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
+                             initializer=_init_map, initargs=(function,)) as pool, bar:
+        futures = [pool.submit(_mapped_job, item) for item in jobs]
+        for future in futures:
+            future.add_done_callback(lambda _: bar.update())
+        return [future.result() for future in futures]
+
+
+@dataclass
+class EndToEnd:
+    """A classifier trained end to end (encoder and linear head together), read directly.
+
+    Attributes:
+        model: The trained encoder, under the key ``"x"``.
+        head: The linear head on its output.
+        lr: The learning rate chosen on the validation data.
+        val_accuracy: Validation accuracy of each learning rate tried, by learning rate.
+        epochs: Epoch whose weights were kept (lowest validation loss), by learning rate.
+    """
+
+    model: MultimodalEncoder
+    head: nn.Module
+    lr: float
+    val_accuracy: dict[float, float]
+    epochs: dict[float, int]
+
+    def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
+        return _predict_classes(self.model, self.head, x, batch_size)
+
+
+def _predict_classes(model: MultimodalEncoder, head: nn.Module, x: np.ndarray,
+                     batch_size: int = 4096) -> np.ndarray:
+    z = encode(model, np.asarray(x, dtype=np.float32), "x", batch_size)
+    head = head.cpu()
+    with torch.no_grad(), eval_mode(head):
+        return head(torch.as_tensor(z)).argmax(dim=1).numpy()
+
+
+def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndarray, np.ndarray],
+                     val: tuple[np.ndarray, np.ndarray], lrs: Sequence[float], epochs: int,
+                     batch_size: int = 256, seed: int = 0, device: str = "cpu") -> EndToEnd:
+    """A supervised reference trained end to end and tuned on validation data only.
+
+    For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
+    together with cross-entropy (:class:`Supervised`, AdamW) for at most ``epochs`` passes,
+    keeping the weights of the epoch with the lowest validation loss (the number of epochs is
+    chosen on the validation data); the learning rate with the highest validation accuracy is
+    kept (ties: the first in ``lrs``).
+
+    Args:
+        make_encoder: Builds a fresh encoder ``(n, *shape) -> (n, k)``.
+        train: Inputs ``(n, *shape)`` and classes ``(n,)`` (integers from 0).
+        val: The validation inputs and classes (never the test data).
+        lrs: Candidate learning rates.
+        epochs: Largest number of passes over ``train``.
+        batch_size: Samples per step.
+        seed: Seed of the initialisation and the batches.
+        device: Where to train.
+
+    Returns:
+        The chosen classifier, its learning rate and the validation scores.
+    """
+    if not lrs:
+        raise ValueError("give at least one learning rate")
+    (x_tr, y_tr), (x_va, y_va) = train, val
+    n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
+    best: EndToEnd | None = None
+    scores: dict[float, float] = {}
+    kept_epochs: dict[float, int] = {}
+    for lr in lrs:
+        torch.manual_seed(seed)
+        model = MultimodalEncoder({"x": make_encoder()})
+        data = Splits({"x": x_tr}, {"x": x_va}, {})
+        objective = Supervised({"x": ("y", "classification", n_classes)},
+                               _embedding_dim(model, data, "x"))
+        history = fit(model, objective, {"x": x_tr, "y": y_tr}, val={"x": x_va, "y": y_va},
+                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                      progress=False)
+        model.cpu()
+        head = objective.heads["x"]
+        pred = _predict_classes(model, head, x_va)
+        scores[float(lr)] = float(np.mean(pred == np.asarray(y_va)))
+        kept_epochs[float(lr)] = int(np.nanargmin(history.val_loss)) + 1
+        if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
+            best = EndToEnd(model, head, float(lr), scores, kept_epochs)
+    assert best is not None
+    return best
+
+
 def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
               ) -> list[dict[str, Any]]:
     """Mean and standard deviation over seeds of each scalar metric, per method (in order).
