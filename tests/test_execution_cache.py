@@ -1,4 +1,4 @@
-"""The book build re-executes chapter 10 when chapters 7-9 or their results change.
+"""The book build re-executes chapters 10 and 11 when what they read changes.
 
 Checked on a real build too: a two-chapter Jupyter Book whose downstream chapter prints the time
 it runs was rebuilt after touching the upstream source, after new upstream results and with
@@ -19,12 +19,13 @@ from jupyter_cache import get_cache
 from aligninfo import run
 from aligninfo.__main__ import main
 
-DOWNSTREAM = "10_when_to_align"
+DOWNSTREAM = "11_when_to_align"
+PROTOCOL = "10_protocol"
 
 
 @pytest.fixture
 def book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A copy of the book's chapters 7-10, so that their times can be changed."""
+    """A copy of the book's chapters 7-11, so that their times can be changed."""
     folder = tmp_path / "book"
     folder.mkdir()
     for name in (*run.UPSTREAM[DOWNSTREAM], DOWNSTREAM):
@@ -33,34 +34,35 @@ def book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return folder
 
 
-def cached(build: Path, book: Path) -> nbformat.NotebookNode:
-    """Store an executed chapter 10 as Jupyter Book would (cache record, doctree); return it."""
+def cached(build: Path, book: Path, chapter: str = DOWNSTREAM) -> nbformat.NotebookNode:
+    """Store an executed chapter as Jupyter Book would (cache record, doctree); return it."""
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("x = 1", execution_count=1)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}})
     build.mkdir(exist_ok=True)
-    path = build / f"{DOWNSTREAM}.ipynb"
+    notebook.cells[0].source = f"x = {chapter!r}"  # one cache record per chapter
+    path = build / f"{chapter}.ipynb"
     nbformat.write(notebook, path)
     get_cache(str(build / ".jupyter_cache")).cache_notebook_file(
-        str(path), uri=str(book / f"{DOWNSTREAM}.md"), check_validity=False)
-    doctree(build).parent.mkdir(parents=True)
-    doctree(build).write_bytes(b"")
+        str(path), uri=str(book / f"{chapter}.md"), check_validity=False)
+    doctree(build, chapter).parent.mkdir(parents=True, exist_ok=True)
+    doctree(build, chapter).write_bytes(b"")
     return notebook
 
 
-def doctree(build: Path) -> Path:
-    """Where Sphinx keeps what it read of chapter 10."""
-    return build / ".doctrees" / "book" / f"{DOWNSTREAM}.doctree"
+def doctree(build: Path, chapter: str = DOWNSTREAM) -> Path:
+    """Where Sphinx keeps what it read of a chapter."""
+    return build / ".doctrees" / "book" / f"{chapter}.doctree"
 
 
-def is_cached(build: Path, notebook: nbformat.NotebookNode) -> bool:
-    """Whether the build would reuse chapter 10 (cached execution and doctree)."""
+def is_cached(build: Path, notebook: nbformat.NotebookNode, chapter: str = DOWNSTREAM) -> bool:
+    """Whether the build would reuse a chapter (cached execution and doctree)."""
     try:
         get_cache(str(build / ".jupyter_cache")).match_cache_notebook(notebook)
     except KeyError:
         return False
-    return doctree(build).is_file()
+    return doctree(build, chapter).is_file()
 
 
 def later(path: Path) -> None:
@@ -98,8 +100,8 @@ def test_new_upstream_results_drop_the_cached_execution(
     notebook = cached(tmp_path / "_build", book)
     results = book / "results"
     results.mkdir()
-    (results / "10_when_to_align-0.json").write_text("{}")
-    later(results / "10_when_to_align-0.json")  # its own results do not count
+    (results / f"{DOWNSTREAM}-0.json").write_text("{}")
+    later(results / f"{DOWNSTREAM}-0.json")  # its own results do not count
     assert main(["invalidate", str(tmp_path / "_build")]) == 0
     assert is_cached(tmp_path / "_build", notebook)
     (results / "07_synthetic-0123456789abcdef.json").write_text("{}")
@@ -107,6 +109,30 @@ def test_new_upstream_results_drop_the_cached_execution(
     assert main(["invalidate", str(tmp_path / "_build")]) == 0
     assert f"{DOWNSTREAM}: upstream chapters or results changed" in capsys.readouterr().out
     assert not is_cached(tmp_path / "_build", notebook)
+
+
+def test_the_protocol_chapter_follows_chapters_7_and_8(book: Path, tmp_path: Path) -> None:
+    build = tmp_path / "_build"
+    protocol = cached(build, book, PROTOCOL)
+    closing = cached(build, book)
+    later(book / "09_houston.md")  # read by chapter 11 only
+    assert run.invalidate_stale(build, tmp_path / "results") == [DOWNSTREAM]
+    assert is_cached(build, protocol, PROTOCOL) and not is_cached(build, closing)
+    later(book / "07_synthetic.md")
+    assert run.invalidate_stale(build, tmp_path / "results") == [PROTOCOL]
+    assert not is_cached(build, protocol, PROTOCOL)
+
+
+def test_new_protocol_results_drop_the_closing_chapter(book: Path, tmp_path: Path) -> None:
+    build = tmp_path / "_build"
+    closing = cached(build, book)
+    results = tmp_path / "results"
+    results.mkdir()
+    assert run.invalidate_stale(build, results) == []
+    (results / f"{PROTOCOL}-0123456789abcdef.json").write_text("{}")
+    later(results / f"{PROTOCOL}-0123456789abcdef.json")
+    assert run.invalidate_stale(build, results) == [DOWNSTREAM]
+    assert not is_cached(build, closing)
 
 
 def test_no_build_yet_is_nothing_to_do(tmp_path: Path) -> None:

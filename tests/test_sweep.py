@@ -14,7 +14,7 @@ import pytest
 from aligninfo import run
 from aligninfo.__main__ import main
 from aligninfo.chapter import SCALE_ENV
-from aligninfo.sweep import check_grid, expand, run_grid, summary
+from aligninfo.sweep import check_grid, expand, run_grid, run_points, summary
 
 TINY = '''---
 jupytext:
@@ -192,3 +192,15 @@ def test_sweep_command(
     assert "'n' has no values" in capsys.readouterr().err
     assert main(["sweep", "99_tiny", "-p", "sede", "1", "2"]) == 2
     assert "99_tiny has no parameter 'sede'" in capsys.readouterr().err
+
+
+def test_a_list_of_points_runs_each_distinct_point_once(tiny: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    points = run_points("99_tiny", [{"n": 2}, {"width": 5}, {"n": 2}], workers=2,
+                        results_dir=results)
+    assert [p.status for p in points] == ["computed"] * 3
+    assert len(executions(results)) == 2
+    assert points[0].record == points[2].record != points[1].record
+    assert points[1].record is not None and points[1].record["requested"]["width"] == 5
+    with pytest.raises(ValueError, match="has no parameter 'm'"):
+        run_points("99_tiny", [{"n": 2}, {"m": 1}], results_dir=results)

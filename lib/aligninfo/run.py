@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-UPSTREAM = {"10_when_to_align": ("07_synthetic", "08_lfmc", "09_houston")}
+UPSTREAM = {
+    "10_protocol": ("07_synthetic", "08_lfmc"),
+    "11_when_to_align": ("07_synthetic", "08_lfmc", "09_houston", "10_protocol"),
+}
 """Chapters that read the results of others: their execution is stale when those change."""
 _PARAMETER_TAGS = ("parameters", "injected-parameters")
 
@@ -218,7 +221,8 @@ def invalidate_stale(build: str | Path, results_dir: str | Path | None = None) -
 
     Jupyter Book knows a chapter only by its own file: Sphinx re-reads it when its source
     changed, and the execution cache (jupyter-cache) re-executes it when its code changed. So
-    chapter 10 would stay as it was after chapters 7-9, or their results, changed. For such a
+    chapters 10 and 11 would stay as they were after the chapters they read (:data:`UPSTREAM`),
+    or their results, changed. For such a
     stale chapter this drops its cached executions and its doctree; the next build reads and
     executes it again.
 

@@ -114,7 +114,7 @@ def check_grid(
             raise ValueError(f"grid parameter {n!r} needs a list of values; got {values!r}")
         if not values:
             raise ValueError(f"grid parameter {n!r} has no values")
-        texts = [json.dumps(v, sort_keys=True, default=repr) for v in values]
+        texts = [_text(v) for v in values]
         if len(set(texts)) < len(texts):
             raise ValueError(f"grid parameter {n!r} repeats a value: {list(values)!r}")
         if n in FOLDERS:
@@ -157,57 +157,108 @@ def run_grid(
         ValueError: From :func:`check_grid`, or when ``workers`` is not a positive integer;
             raised before any point runs.
     """
+    check_grid(chapter, grid, fixed)
+    return run_points(chapter, expand(grid), fixed, workers, results_dir, progress)
+
+
+def run_points(
+    chapter: str | Path,
+    points: Sequence[Mapping[str, Any]],
+    fixed: Mapping[str, Any] | None = None,
+    workers: int = 2,
+    results_dir: str | os.PathLike[str] = "results",
+    progress: Callable[[str], None] | None = None,
+) -> list[Point]:
+    """Run a chapter at a list of points (any design, not only a grid), as :func:`run_grid`.
+
+    A point listed twice is run once; both entries get its record.
+
+    Args:
+        chapter: Path or name of the chapter.
+        points: The parameters that vary, one dict per point.
+        fixed: Parameters with one value at every point.
+        workers: Points run at the same time, each in its own process with one thread.
+        results_dir: Where the results files go and are looked up.
+        progress: Called with one line per finished point (None: silent).
+
+    Returns:
+        The points, in the order given.
+
+    Raises:
+        ValueError: On a bad name or value (see :func:`check_grid`), or when ``workers`` is
+            not a positive integer; raised before any point runs.
+    """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
-    declared = check_grid(chapter, grid, fixed)
+    names = {n: [p[n] for p in points if n in p] for p in points for n in p}
+    declared = check_grid(chapter, {n: _distinct(v) for n, v in names.items()}, fixed)
     path = run.resolve(chapter).absolute()
     folder = Path(results_dir).absolute()
-    nested = {NESTED: 1} if NESTED in declared and NESTED not in {*grid, *(fixed or {})} else {}
-    points = [Point(values, dict(fixed or {}) | values | nested) for values in expand(grid)]
-    for point in points:  # refused here, before any kernel starts, rather than at every point
+    nested = {NESTED: 1} if NESTED in declared and NESTED not in {*names, *(fixed or {})} else {}
+    done = [Point(dict(values), dict(fixed or {}) | dict(values) | nested) for values in points]
+    for point in done:  # refused here, before any kernel starts, rather than at every point
         run.check_parameters(path, point.parameters)
     report = progress or (lambda line: None)
-    pending = []
-    for point in points:
+    pending: dict[str, list[Point]] = {}
+    for point in done:
         point.record, _ = find_results(str(path), point.parameters, folder)
         if point.record is not None:
             point.status = "reused"
-            report(_line(point, points))
+            report(_line(point, done))
         else:
-            pending.append(point)
+            pending.setdefault(_text(point.parameters), []).append(point)
     if pending:
         folder.mkdir(parents=True, exist_ok=True)
-        _run_pending(path, pending, points, folder, workers, report)
-    return points
+        _run_pending(path, list(pending.values()), done, folder, workers, report)
+    return done
+
+
+def _text(value: Any) -> str:
+    """A value as canonical text (tuples as lists), to compare points."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    """The values of a list without repeats, in order."""
+    seen: dict[str, Any] = {}
+    for v in values:
+        seen.setdefault(_text(v), v)
+    return list(seen.values())
 
 
 def _run_pending(
     path: Path,
-    pending: list[Point],
+    pending: list[list[Point]],
     points: list[Point],
     folder: Path,
     workers: int,
     report: Callable[[str], None],
 ) -> None:
-    """Run the points not yet computed in a process pool; fill in their status and records."""
+    """Run the points not yet computed in a process pool; fill in their status and records.
+
+    ``pending`` holds groups of identical points: each group runs once.
+    """
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
     with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context,
                              initializer=_one_thread) as pool:
-        futures: dict[Future[tuple[float, str]], Point] = {
-            pool.submit(_execute, str(path), p.parameters | {"results_dir": str(folder)}): p
-            for p in pending}
+        futures: dict[Future[tuple[float, str]], list[Point]] = {
+            pool.submit(_execute, str(path), group[0].parameters | {"results_dir": str(folder)}):
+            group for group in pending}
         for future in as_completed(futures):
-            point = futures[future]
+            group = futures[future]
             try:
-                point.seconds, point.error = future.result()
+                seconds, error = future.result()
             except Exception as err:  # a worker that died: the point fails, the others go on
-                point.error = f"{type(err).__name__}: {err}"
-            if not point.error:
-                point.record, why = find_results(str(path), point.parameters, folder)
-                if point.record is None:
-                    point.error = f"it ran, but its results are not usable: {why}"
-            point.status = "failed" if point.error else "computed"
-            report(_line(point, points))
+                seconds, error = 0.0, f"{type(err).__name__}: {err}"
+            record = None
+            if not error:
+                record, why = find_results(str(path), group[0].parameters, folder)
+                if record is None:
+                    error = f"it ran, but its results are not usable: {why}"
+            for point in group:
+                point.seconds, point.error, point.record = seconds, error, record
+                point.status = "failed" if error else "computed"
+                report(_line(point, points))
 
 
 def _one_thread() -> None:
