@@ -1,0 +1,57 @@
+"""Chapter 7 as one point of a sweep: its parameters, and the layout of its results file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from aligninfo import run
+from aligninfo.chapter import load_results
+from aligninfo.stats import VERDICTS
+
+POINT = {"scale": "smoke", "embedding_dim": 16, "temperature": 0.2, "width": 16,
+         "methods": ["raw", "info_nce", "simclr"]}
+
+
+@pytest.mark.chapters
+def test_one_sweep_point_saves_what_the_sweep_reads(tmp_path: Path) -> None:
+    run.run_chapter("07_synthetic", None, POINT | {"results_dir": str(tmp_path)},
+                    progress=False)
+    record = load_results("07_synthetic", POINT, tmp_path)
+    assert record is not None
+    res = record["results"]
+    assert set(res["summary"]) == {"raw", "info_nce", "simclr"}
+    assert res["protocol"]["temperature"] == 0.2
+    for method, views in (("raw", ("z1",)), ("info_nce", ("z1", "p1")), ("simclr", ("z1", "p1"))):
+        for view in views:
+            for block in ("S", "U1", "Y1"):
+                for probe in ("linear", "knn"):
+                    entry = res["summary"][method][view][f"{block}/{probe}"]
+                    assert entry["low"] <= entry["mean"] <= entry["high"]
+    # a fixed temperature is not learnt, so no method reports one
+    assert all("model" not in views for views in res["summary"].values())
+    for ref in ("raw", "simclr"):
+        for view in ("z1", "p1"):
+            for block in ("S", "U1", "Y1"):
+                for probe in ("linear", "knn"):
+                    d = res["differences"][ref]["info_nce"][view][f"{block}/{probe}"]
+                    assert d["verdict"] in VERDICTS and d["low"] <= d["high"]
+                    assert d["level"] >= 0.95 and d["p"] <= d["p_holm"] <= 1
+    # the difference is the paired difference of the two means
+    d = res["differences"]["raw"]["info_nce"]["z1"]["U1/linear"]
+    means = [res["summary"][m]["z1"]["U1/linear"]["mean"] for m in ("info_nce", "raw")]
+    assert d["estimate"] == pytest.approx(means[0] - means[1])
+    assert np.isfinite(res["headline"]["z1"]["info_nce"])
+
+
+@pytest.mark.chapters
+@pytest.mark.parametrize("name, value", [("temperature", -0.1), ("methods", ["info_nce"]),
+                                         ("methods", ["raw", "clip"]), ("workers", 0)])
+def test_bad_sweep_parameters_stop_the_chapter(tmp_path: Path, name: str, value: object
+                                                ) -> None:
+    with pytest.raises(PapermillExecutionError, match=name):
+        run.run_chapter("07_synthetic", None, {"scale": "smoke", name: value,
+                                               "results_dir": str(tmp_path)}, progress=False)
