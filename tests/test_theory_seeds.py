@@ -44,5 +44,6 @@ def test_theory_chapter_at_another_seed(chapter: str, seed: int, tmp_path: Path)
     assert not errors
     values = glued_values(executed)
     assert values, "the chapter glues its numbers"
-    bad = {name: v for name, v in values.items() if v.strip("'\"").lower() in ("nan", "inf", "-inf")}
+    bad = {name: v for name, v in values.items()
+           if v.strip("'\"").lower() in ("nan", "inf", "-inf")}
     assert not bad, bad
