@@ -189,6 +189,7 @@ scale = "book"  # the scale
 seed = 0  # the seed
 noise = (0.3, 0.3)  # a tuple parameter
 n = None  # a size (None: set by the scale)
+workers = 1  # parallel processes (not in the results key)
 results_dir = "results"
 ```
 
@@ -212,8 +213,8 @@ def demo_book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def run_demo(results: Path, **injected: object) -> None:
     """Do what the demo chapter's kernel does: its parameters cell, overrides, configure, save."""
     namespace: dict[str, object] = {"configure": configure, "save_results": save_results}
-    exec('scale = "book"\nseed = 0\nnoise = (0.3, 0.3)\nn = None\nresults_dir = "results"',
-         namespace)
+    exec('scale = "book"\nseed = 0\nnoise = (0.3, 0.3)\nn = None\nworkers = 1\n'
+         'results_dir = "results"', namespace)
     namespace |= injected | {"results_dir": str(results)}
     exec("cfg = configure(scale, seed, {'n': (2, 5, 9)}, n=n, results_dir=results_dir)\n"
          "save_results(cfg, '99_demo', {'n': cfg.n})", namespace)
@@ -236,6 +237,14 @@ def test_a_consumer_finds_only_the_results_of_its_parameters(
     record = load_results("99_demo", {}, results)
     assert record["parameters"]["n"] == 5 and record["requested"]["n"] is None
     assert record["aligninfo_version"] == aligninfo.__version__
+
+
+def test_the_number_of_workers_does_not_enter_the_key(demo_book: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    run_demo(results, workers=2)
+    assert load_results("99_demo", {"workers": 1}, results)["results"] == {"n": 5}
+    run_demo(results, workers=3)
+    assert len(list(results.iterdir())) == 1
 
 
 def test_results_of_older_code_or_library_are_not_used(

@@ -12,7 +12,8 @@ suite uses it to execute the stored notebooks quickly (nbval).
 
 Results are keyed by parameters: :func:`save_results` writes ``<results_dir>/<chapter>-<key>.json``,
 where ``key`` hashes every parameter of the chapter as it received them (its ``parameters`` cell
-after overrides, the folders ``results_dir`` and ``data_dir`` left out), so runs with other
+after overrides; the folders ``results_dir`` and ``data_dir`` and the number of parallel
+``workers`` left out), so runs with other
 parameters never overwrite each other, and a consumer that knows only the overrides it would pass
 (chapter 10, a sweep) finds the file with :func:`load_results` without running the chapter. The
 record also holds the resolved sizes, the library version and a digest of the chapter's code;
@@ -43,7 +44,10 @@ SCALES = ("smoke", "book", "paper")
 SCALE_ENV = "ALIGNINFO_SCALE"
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 FOLDERS = ("results_dir", "data_dir")
-"""Parameters that say where files are, not what is computed: left out of the results key."""
+"""Parameters that say where files are, not what is computed."""
+UNKEYED = (*FOLDERS, "workers")
+"""Parameters left out of the results key: folders, and the number of parallel processes
+(parallel and serial runs give identical results)."""
 _LITERALS = (type(None), bool, int, float, str)
 
 
@@ -278,7 +282,7 @@ def _requested(
         missing = [n for n in declared if n not in given]
         if missing:
             raise ValueError(f"parameter(s) {missing} of {name} hold no literal value to record")
-    return {k: v for k, v in given.items() if k not in FOLDERS}
+    return {k: v for k, v in given.items() if k not in UNKEYED}
 
 
 def _declared(name: str) -> dict[str, Any] | None:
@@ -311,7 +315,7 @@ def results_key(name: str, parameters: Mapping[str, Any]) -> str:
 
     Args:
         name: The chapter's name.
-        parameters: Its parameters, folders (:data:`FOLDERS`) excluded.
+        parameters: Its parameters, those of :data:`UNKEYED` excluded.
 
     Returns:
         16 hexadecimal digits.
@@ -348,7 +352,7 @@ def find_results(
     if unknown:
         raise ValueError(f"{name} has no parameter {', '.join(unknown)}")
     wanted = declared | dict(parameters or {}) | _scale_from_env()
-    requested = {k: v for k, v in wanted.items() if k not in FOLDERS}
+    requested = {k: v for k, v in wanted.items() if k not in UNKEYED}
     path = Path(results_dir) / f"{name}-{results_key(name, requested)}.json"
     if not path.is_file():
         others = len(list(Path(results_dir).glob(f"{name}-*.json")))
