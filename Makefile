@@ -14,11 +14,17 @@ ifneq ($(ALIGNINFO_DATA),)
 export ALIGNINFO_DATA := $(abspath $(ALIGNINFO_DATA))
 endif
 
-.PHONY: book test lint sync lock clean env
+.PHONY: book book-check test lint sync lock clean env
 
 book: $(STAMP)
 	$(BIN)/python -m aligninfo invalidate _build
 	$(BIN)/jupyter-book build . --builder html -W --keep-going
+	$(MAKE) book-check
+
+# Open the built pages in headless Chromium, offline, at 1280 px: formulas rendered, tables
+# readable (tests/test_rendered_book.py; skipped, with the reason, without Chromium).
+book-check: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_rendered_book.py
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 tests

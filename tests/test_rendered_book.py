@@ -30,8 +30,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Waits for MathJax to finish typesetting, then describes the page. The text column is the
-# theme's <article>; a table may be wider than its parent only inside a scroll container, and
-# that container (or the table) must lie within the column and within every clipping ancestor.
+# theme's <article>; a table may be wider than its parent only inside a scroll container, that
+# container (or the table) must lie within the column and within every clipping ancestor, and a
+# container that scrolls sideways must be no taller than the window (else its scrollbar is out
+# of sight below the rows one reads: the table looks cut off at the right edge).
 REPORT_JS = r"""
 const done = arguments[arguments.length - 1];
 const overflowX = (el) => getComputedStyle(el).overflowX;
@@ -43,7 +45,14 @@ function tableProblem(table, column) {
   for (let el = table.parentElement; el && el !== column; el = el.parentElement) {
     const rect = el.getBoundingClientRect();
     const mode = overflowX(el);
-    if (mode === "auto" || mode === "scroll") { box = rect; continue; }
+    if (mode === "auto" || mode === "scroll") {
+      if (el.scrollWidth > el.clientWidth + 1 && rect.height > window.innerHeight + 1) {
+        return `scrolls sideways in a box ${Math.round(rect.height)} px tall, taller than the `
+          + `${window.innerHeight} px window: its scrollbar is out of sight`;
+      }
+      box = rect;
+      continue;
+    }
     if ((mode === "hidden" || mode === "clip") && outside(box, rect)) {
       return `cut off by <${el.tagName.toLowerCase()} class="${el.className}">`;
     }
@@ -64,6 +73,7 @@ async function report() {
   const loaded = Boolean(mj && mj.startup && mj.startup.promise);
   if (loaded) await mj.startup.promise;
   await document.fonts.ready;
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => requestAnimationFrame(resolve));
   const fonts = Array.from(document.fonts)
     .filter((f) => f.family.startsWith("MJX") && f.status === "error").map((f) => f.family);
   const column = document.querySelector("article.bd-article") || document.querySelector("main")
@@ -111,8 +121,9 @@ def chromium_paths() -> tuple[str, str]:
 
 
 def book_pages() -> list[Path]:
-    """Every page of the built book but the generated index and search pages."""
-    return sorted(p for p in BOOK.glob("*.html") if p.name not in NOT_CHAPTERS)
+    """Every page of the built book (chapters are in ``book/``) but the index and search pages."""
+    pages = BOOK.rglob("*.html")
+    return sorted(p for p in pages if p.name not in NOT_CHAPTERS and "_static" not in p.parts)
 
 
 @pytest.fixture(scope="module")
@@ -140,24 +151,26 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         found = {}
         for page in book_pages():
             driver.get(page.as_uri())
-            found[page.name] = driver.execute_async_script(REPORT_JS)
+            found[page.relative_to(BOOK).as_posix()] = driver.execute_async_script(REPORT_JS)
         yield found
     finally:
         driver.quit()
 
 
-def failures(reports: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
-    """The pages whose report lists something under ``key``."""
-    return {page: r[key] for page, r in reports.items() if r.get(key)}
+def failures(reports: dict[str, dict[str, Any]], key: str) -> str:
+    """One line per page whose report lists something under ``key``; empty when none does."""
+    return "\n".join(f"{page}: {r[key]}" for page, r in reports.items() if r.get(key))
 
 
 def test_every_page_reported(reports: dict[str, dict[str, Any]]) -> None:
     assert reports, f"no page found in {BOOK}"
-    assert not failures(reports, "error")
+    bad = failures(reports, "error")
+    assert not bad, f"the page check failed in the browser:\n{bad}"
 
 
 def test_nothing_loaded_from_the_network(reports: dict[str, dict[str, Any]]) -> None:
-    assert not failures(reports, "external")
+    bad = failures(reports, "external")
+    assert not bad, f"loaded from the network:\n{bad}"
 
 
 def test_mathjax_typesets_every_formula_offline(reports: dict[str, dict[str, Any]]) -> None:
@@ -166,13 +179,16 @@ def test_mathjax_typesets_every_formula_offline(reports: dict[str, dict[str, Any
     untypeset = {p: f"{r['typeset']} of {r['maths']}" for p, r in reports.items()
                  if r.get("typeset", 0) < r.get("maths", 0)}
     assert not untypeset, f"formulas left as TeX: {untypeset}"
-    assert not failures(reports, "fonts"), "MathJax's fonts failed to load"
+    bad = failures(reports, "fonts")
+    assert not bad, f"MathJax's fonts failed to load:\n{bad}"
     assert sum(r.get("containers", 0) for r in reports.values()) > 0, "the book shows no formula"
 
 
 def test_no_raw_tex_in_the_text(reports: dict[str, dict[str, Any]]) -> None:
-    assert not failures(reports, "raw")
+    bad = failures(reports, "raw")
+    assert not bad, f"raw TeX left in the text:\n{bad}"
 
 
 def test_tables_fit_their_column_or_scroll(reports: dict[str, dict[str, Any]]) -> None:
-    assert not failures(reports, "tables")
+    bad = failures(reports, "tables")
+    assert not bad, f"tables not readable at 1280 px:\n{bad}"
