@@ -59,6 +59,9 @@ def test_train_classifier_is_tuned_on_validation_and_read_directly() -> None:
     again = train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-2,), epochs=30,
                              batch_size=32, seed=0)
     assert np.array_equal(again.predict(test[0]), pred)  # seeded
+    stopped = train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-2,), epochs=200,
+                               batch_size=32, seed=0, patience=2)
+    assert stopped.epochs[1e-2] < 200  # early stopping on the validation loss
     with pytest.raises(ValueError, match="learning rate"):
         train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(), epochs=1)
 

@@ -534,7 +534,8 @@ def _predict_classes(model: MultimodalEncoder, head: nn.Module, x: np.ndarray,
 
 def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndarray, np.ndarray],
                      val: tuple[np.ndarray, np.ndarray], lrs: Sequence[float], epochs: int,
-                     batch_size: int = 256, seed: int = 0, device: str = "cpu") -> EndToEnd:
+                     batch_size: int = 256, seed: int = 0, device: str = "cpu",
+                     patience: int | None = None) -> EndToEnd:
     """A supervised reference trained end to end and tuned on validation data only.
 
     For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
@@ -552,6 +553,8 @@ def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndar
         batch_size: Samples per step.
         seed: Seed of the initialisation and the batches.
         device: Where to train.
+        patience: Stop a run after this many epochs without a lower validation loss (None:
+            run every epoch).
 
     Returns:
         The chosen classifier, its learning rate and the validation scores.
@@ -571,7 +574,7 @@ def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndar
                                _embedding_dim(model, data, "x"))
         history = fit(model, objective, {"x": x_tr, "y": y_tr}, val={"x": x_va, "y": y_va},
                       epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                      progress=False)
+                      patience=patience, progress=False)
         model.cpu()
         head = objective.heads["x"]
         pred = _predict_classes(model, head, x_va)
