@@ -1,0 +1,50 @@
+"""Chapter 9 at smoke scale: its results file holds what chapter 10 and the sweeps read, with
+the LiDAR side scored on the official test pixels and the hyperspectral side labelled optimistic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aligninfo import run
+from aligninfo.chapter import load_results
+from aligninfo.stats import VERDICTS
+
+
+@pytest.mark.chapters
+def test_houston_results_follow_the_protocol(tmp_path: Path) -> None:
+    chapter = next(c for c in run.chapters() if c.stem == "09_houston")
+    run.run_chapter(chapter, tmp_path / "out.ipynb",
+                    {"scale": "smoke", "results_dir": str(tmp_path)}, progress=False)
+    record = load_results("09_houston", {"scale": "smoke"}, tmp_path)
+    assert record is not None
+    res = record["results"]
+    methods = res["methods"]
+    assert {"raw", "supervised", "simclr", "info_nce", "comm"} <= set(methods)
+    for m in methods:
+        scores = res["scores"][m]
+        for name, s in scores.items():
+            assert s["low"] <= s["mean"] <= s["high"], (m, name)
+            view = name.split("/")[0]
+            official = view in ("z2", "p2") and not name.endswith("/cv")
+            assert s["protocol"] == ("official test" if official
+                                     else "cross-validation (optimistic)"), (m, name)
+    assert "z2/end to end" in res["scores"]["supervised"]  # read directly, not re-probed
+    assert "p2/linear" in res["scores"]["info_nce"] and "p1/linear" in res["scores"]["info_nce"]
+    assert "fused/linear" not in res["scores"]["comm"]  # CoMM's joint column is its fusion
+    assert "joint/linear" in res["scores"]["comm"]
+    for family in ("differences", "supervised_differences"):
+        assert res[family]
+        for d in res[family].values():
+            assert d["verdict"] in VERDICTS and d["low"] <= d["difference"] <= d["high"]
+            assert (d["verdict"] == "no detectable cost") == (d["low"] <= 0 <= d["high"]
+                                                              or d["p_holm"] > 0.05)
+    grid = res["logistic_cs"]
+    for v in ("z1", "z2", "joint"):  # raw inputs: C by inner CV, from the grid
+        assert all(c in grid for c in res["raw_chosen_c"][v])
+    assert len(res["infonce_temperatures"]) == len(res["seeds"])
+    assert all(t != 0.1 for t in res["infonce_temperatures"])  # learnt, not fixed
+    head = res["headline"]
+    assert set(head["raw"]) == {"z1", "z2", "joint"} and "info_nce" in head["z1"]
+    assert res["optimism_lidar_knn"]["raw"] > 0
