@@ -67,10 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{chapter}: upstream chapters or results changed, it will be executed again")
         return 0
     if args.command == "sync":
-        selected = [run.resolve(c) for c in args.chapters] or None
-        for path in run.sync(selected, execute=not args.no_execute):
-            print(f"wrote {path.relative_to(run.ROOT)}")
-        return 0
+        return _sync(args.chapters, not args.no_execute)
     problems = [p for p in map(run.out_of_sync, run.chapters()) if p]
     for problem in problems:
         print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
@@ -81,8 +78,8 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
     """Run a chapter; report a refused parameter or a failed cell in one line."""
     from papermill.exceptions import PapermillExecutionError
 
-    parameters = {name: run.parse_value(value) for name, value in pairs}
     try:
+        parameters = _pairs(pairs)
         run.run_chapter(chapter, output, parameters)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -91,6 +88,28 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
         print(f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
               f"{_first_line(err.evalue)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _pairs(pairs: Sequence[Sequence[str]]) -> dict[str, object]:
+    """``-p NAME VALUE`` pairs as a dict; a name given twice is refused (which would win?)."""
+    parameters: dict[str, object] = {}
+    for name, value in pairs:
+        if name in parameters:
+            raise ValueError(f"parameter {name!r} is given twice: give it once")
+        parameters[name] = run.parse_value(value)
+    return parameters
+
+
+def _sync(chapters: Sequence[str], execute: bool) -> int:
+    """Write the notebook pairs of some chapters (all by default); one line for a bad name."""
+    try:
+        selected = [run.resolve(c) for c in chapters] or None
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in run.sync(selected, execute=execute):
+        print(f"wrote {path.relative_to(run.ROOT)}")
     return 0
 
 

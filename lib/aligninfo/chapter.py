@@ -8,7 +8,11 @@ explicit overrides and stops at once, naming the parameter, when a value is inva
                     n_samples=n_samples)
 
 The environment variable ``ALIGNINFO_SCALE``, when set, replaces the ``scale`` parameter: the test
-suite uses it to execute the stored notebooks quickly (nbval).
+suite uses it to execute the stored notebooks quickly (nbval). A chapter run by plain papermill
+(``papermill chapter.ipynb out.ipynb -p NAME VALUE``, which only warns about a name the notebook
+does not have) is stopped by :func:`configure` when the injected cell sets such a name, or sets a
+``scale`` that ``ALIGNINFO_SCALE`` would replace. :func:`check_values` runs the checks that need
+no kernel (scale, seed, device, folders) before one starts.
 
 Results are keyed by parameters: :func:`save_results` writes ``<results_dir>/<chapter>-<key>.json``,
 where ``key`` hashes every parameter of the chapter as it received them (its ``parameters`` cell
@@ -22,6 +26,7 @@ record also holds the resolved sizes, the library version and a digest of the ch
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import inspect
@@ -49,6 +54,10 @@ UNKEYED = (*FOLDERS, "workers")
 """Parameters left out of the results key: folders, and the number of parallel processes
 (parallel and serial runs give identical results)."""
 _LITERALS = (type(None), bool, int, float, str)
+SEED_LIMIT = 2**32
+"""Seeds are integers in ``[0, SEED_LIMIT)`` (chapters derive further seeds from them)."""
+_INJECTED = "# Parameters\n"
+"""First line of the cell papermill injects after a notebook's ``parameters`` cell."""
 
 
 def configure(
@@ -88,12 +97,10 @@ def configure(
     frame = inspect.currentframe()
     caller = frame.f_back if frame is not None else None
     given = _literal_globals(caller.f_globals) if caller is not None else {}
+    if caller is not None:
+        _check_injected(caller.f_globals.get("In"))
     scale = os.environ.get(SCALE_ENV) or scale
-    if scale not in SCALES:
-        raise ValueError(f"parameter 'scale' must be one of {SCALES}; got {scale!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"parameter 'seed' must be a non-negative integer; got {seed!r}")
-    _check_device(device)
+    check_values({"scale": scale, "seed": seed, "device": device})
     presets = dict(presets or {})
     floors = dict(minimum or {})
     unknown = (set(overrides) | set(floors)) - set(presets)
@@ -193,13 +200,115 @@ def _check_minimum(name: str, value: Any, floor: int | float | None) -> None:
         raise ValueError(f"parameter {name!r} must be >= {floor}; got {value!r}")
 
 
+def check_values(values: Mapping[str, Any]) -> None:
+    """Check the parameters every chapter shares, those of ``values`` only, without side effects.
+
+    ``scale`` must be one of :data:`SCALES`, ``seed`` an integer in ``[0, SEED_LIMIT)``,
+    ``device`` a well-formed device this machine has (when explicit), ``results_dir`` None or
+    a folder that exists or can be created and is writable, ``data_dir`` None or an existing
+    folder. Nothing is created: :func:`configure` creates ``results_dir``.
+
+    Args:
+        values: Parameter name to value (other names are ignored).
+
+    Raises:
+        ValueError: Naming the first invalid parameter.
+    """
+    if "scale" in values and values["scale"] not in SCALES:
+        raise ValueError(f"parameter 'scale' must be one of {SCALES}; got {values['scale']!r}")
+    if "seed" in values:
+        seed = values["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+            raise ValueError(f"parameter 'seed' must be a non-negative integer below 2**32; "
+                             f"got {seed!r}")
+    if "device" in values:
+        _check_device(values["device"])
+    if values.get("results_dir") is not None:
+        _check_folder_name("results_dir", values["results_dir"])
+        _check_creatable(Path(values["results_dir"]))
+    if values.get("data_dir") is not None:
+        _check_folder_name("data_dir", values["data_dir"])
+        if not Path(values["data_dir"]).is_dir():
+            what = "is not a folder" if Path(values["data_dir"]).exists() else "does not exist"
+            raise ValueError(f"parameter 'data_dir': {str(values['data_dir'])!r} {what}")
+
+
+def _check_folder_name(name: str, value: Any) -> None:
+    """Stop unless a folder parameter is a non-empty path ("" is the kernel's own folder)."""
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise ValueError(f"parameter {name!r} must name a folder or be None; got {value!r}")
+
+
+def _check_creatable(folder: Path) -> None:
+    """Stop unless ``folder`` is a writable folder, or could be created as one."""
+    from aligninfo.data.registry import is_writable
+
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise ValueError(f"parameter 'results_dir': {str(folder)!r} is a file, not a folder")
+    if not existing.is_dir():
+        raise ValueError(f"parameter 'results_dir': cannot create {str(folder)!r} "
+                         f"({str(existing)!r} is a file)")
+    if not is_writable(existing):
+        what = "is not writable" if existing == folder else f"cannot be created in {existing}"
+        raise ValueError(f"parameter 'results_dir': {str(folder)!r} {what}")
+
+
+def _check_injected(history: Any) -> None:
+    """Stop on a parameter papermill injected that the notebook lacks, or a replaced scale.
+
+    Plain papermill only warns about an unknown name and runs the defaults; a ``scale`` that
+    ``ALIGNINFO_SCALE`` replaces would be ignored.
+
+    Args:
+        history: IPython's list of executed cell sources (``In``); anything else is ignored.
+    """
+    if not isinstance(history, list):
+        return
+    for index in range(1, len(history)):
+        source = history[index]
+        if isinstance(source, str) and source.startswith(_INJECTED):
+            declared, injected = _assigned(history[index - 1]), _assigned(source)
+            unknown = [n for n in injected if n not in declared]
+            if declared and unknown:
+                raise ValueError(f"no parameter {', '.join(map(repr, unknown))} in this "
+                                 f"chapter; its parameters are: {', '.join(declared)}")
+            env = os.environ.get(SCALE_ENV)
+            if env and "scale" in injected and injected["scale"] != env:
+                raise ValueError(f"parameter 'scale' is {injected['scale']!r} but "
+                                 f"{SCALE_ENV}={env!r} replaces it: unset {SCALE_ENV} or drop "
+                                 "the scale parameter")
+
+
+def _assigned(source: Any) -> dict[str, Any]:
+    """The names a cell assigns at top level, with their values when literal (else None)."""
+    try:
+        tree = ast.parse(source) if isinstance(source, str) else None
+    except SyntaxError:
+        tree = None
+    found: dict[str, Any] = {}
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    try:
+                        found[target.id] = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, RecursionError):
+                        found[target.id] = None
+    return found
+
+
 def _check_writable(results_dir: Any) -> None:
     """Create the results folder when missing, and stop unless files can be written there."""
     from aligninfo.data.registry import is_writable
 
-    if not isinstance(results_dir, str | os.PathLike):
-        raise ValueError(f"parameter 'results_dir' must be a folder or None; got {results_dir!r}")
+    _check_folder_name("results_dir", results_dir)
     folder = Path(results_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"parameter 'results_dir': {str(folder)!r} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -25,7 +25,7 @@ from typing import Any
 import jupytext
 import nbformat
 
-from aligninfo.chapter import FOLDERS, SCALE_ENV
+from aligninfo.chapter import FOLDERS, SCALE_ENV, check_values
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,10 @@ def resolve(chapter: str | Path) -> Path:
     """
     path = Path(chapter)
     if path.is_file():
-        return path
+        if path.suffix == ".ipynb" or (path.suffix == ".md" and _is_notebook(path)):
+            return path
+        raise FileNotFoundError(f"{str(chapter)!r} is not a chapter: give a MyST Markdown "
+                                "notebook (book/*.md), a .ipynb or a chapter's name")
     for candidate in chapters():
         if path.name in (candidate.name, candidate.stem, candidate.stem + ".ipynb"):
             return candidate
@@ -76,8 +79,17 @@ def parse_value(text: str) -> Any:
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a chapter (``.md`` or ``.ipynb``) as a notebook."""
-    return jupytext.read(path)
+    """Read a chapter (``.md`` or ``.ipynb``) as a notebook.
+
+    Raises:
+        ValueError: Naming the file, when it cannot be read as a notebook.
+    """
+    try:
+        return jupytext.read(path)
+    except Exception as err:  # JSON, schema and format errors all mean a file that is no notebook
+        first = str(err).strip().splitlines()
+        raise ValueError(f"cannot read {path} as a notebook: {type(err).__name__}: "
+                         f"{first[0] if first else ''}") from err
 
 
 def chapter_parameters(chapter: str | Path) -> dict[str, Any]:
@@ -101,13 +113,11 @@ def _parameters_of(path: Path, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
     """Read (and cache, per file version) the parameters cell of a notebook."""
     from papermill import inspect_notebook
 
-    if path.suffix == ".ipynb":
-        found = inspect_notebook(str(path))
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            converted = Path(folder) / (path.stem + ".ipynb")
-            nbformat.write(read_notebook(path), converted)
-            found = inspect_notebook(str(converted))
+    notebook = read_notebook(path)  # a file that is no notebook: one clear error
+    with tempfile.TemporaryDirectory() as folder:
+        converted = Path(folder) / (path.stem + ".ipynb")
+        nbformat.write(notebook, converted)
+        found = inspect_notebook(str(converted))
     return tuple((name, parse_value(p["default"])) for name, p in found.items())
 
 
@@ -132,7 +142,11 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
     """Check parameters for a chapter before it runs, and put them in the form its kernel needs.
 
     Tuples become lists (papermill would pass a tuple as its text); relative ``results_dir``
-    and ``data_dir`` become absolute, from the caller's working directory.
+    and ``data_dir`` become absolute, from the caller's working directory. The values that
+    :func:`aligninfo.chapter.configure` would refuse without computing anything (``scale``,
+    ``seed``, ``device``, the folders; see :func:`aligninfo.chapter.check_values`) are refused
+    here, and so is a ``$ALIGNINFO_DATA`` that is not a folder when the chapter reads data
+    (it has ``data_dir``) and none is given.
 
     Args:
         chapter: Path or name of the chapter.
@@ -142,8 +156,8 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
         The parameters to inject.
 
     Raises:
-        ValueError: On a name the chapter does not have (listing those it has), or a ``scale``
-            other than the one ``ALIGNINFO_SCALE`` sets.
+        ValueError: On a name the chapter does not have (listing those it has), a ``scale``
+            other than the one ``ALIGNINFO_SCALE`` sets, or an invalid value, naming it.
     """
     path = resolve(chapter)
     declared = chapter_parameters(path)
@@ -155,7 +169,21 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
     if env and "scale" in parameters and parameters["scale"] != env:
         raise ValueError(f"parameter 'scale' is {parameters['scale']!r} but {SCALE_ENV}={env!r} "
                          f"would replace it: unset {SCALE_ENV} or drop the scale parameter")
-    return {name: _plain(name, value) for name, value in parameters.items()}
+    plain = {name: _plain(name, value) for name, value in parameters.items()}
+    check_values(plain)
+    if "data_dir" in declared and plain.get("data_dir", declared["data_dir"]) is None:
+        _check_data_env()
+    return plain
+
+
+def _check_data_env() -> None:
+    """Stop unless ``$ALIGNINFO_DATA``, when set, names an existing folder."""
+    from aligninfo.data.registry import DataFileError, default_data_dir
+
+    try:
+        default_data_dir()
+    except DataFileError as err:
+        raise ValueError(str(err)) from None
 
 
 def _plain(name: str, value: Any) -> Any:
@@ -198,12 +226,15 @@ def run_chapter(
         The executed notebook.
 
     Raises:
-        ValueError: From :func:`check_parameters`, before any kernel starts.
+        ValueError: From :func:`check_parameters`, or when ``output`` cannot be written,
+            before any kernel starts.
     """
     import papermill
 
     path = resolve(chapter)
     injected = check_parameters(path, dict(parameters or {}))
+    if output is not None:
+        _check_output(Path(output))
     absolute_data_env()
     notebook = read_notebook(path)
     return papermill.execute_notebook(
@@ -214,6 +245,14 @@ def run_chapter(
         progress_bar=progress,
         cwd=str(path.parent),
     )
+
+
+def _check_output(output: Path) -> None:
+    """Stop, before the chapter runs, when its executed notebook could not be written."""
+    if output.is_dir():
+        raise ValueError(f"output {str(output)!r} is a folder: give a notebook file (.ipynb)")
+    if not output.parent.is_dir():
+        raise ValueError(f"output folder {str(output.parent)!r} does not exist")
 
 
 def invalidate_stale(build: str | Path, results_dir: str | Path | None = None) -> list[str]:

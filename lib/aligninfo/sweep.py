@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aligninfo import run
-from aligninfo.chapter import FOLDERS, SCALES, find_results
+from aligninfo.chapter import FOLDERS, SCALES, check_values, find_results
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_FILESYSTEM_THREADS")
@@ -185,8 +185,9 @@ def run_points(
         The points, in the order given.
 
     Raises:
-        ValueError: On a bad name or value (see :func:`check_grid`), or when ``workers`` is
-            not a positive integer; raised before any point runs.
+        ValueError: On a bad name or value (see :func:`check_grid` and
+            :func:`aligninfo.run.check_parameters`), a ``results_dir`` that cannot be written,
+            or when ``workers`` is not a positive integer; raised before any point runs.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
@@ -194,6 +195,7 @@ def run_points(
     declared = check_grid(chapter, {n: _distinct(v) for n, v in names.items()}, fixed)
     path = run.resolve(chapter).absolute()
     folder = Path(results_dir).absolute()
+    check_values({"results_dir": folder})  # a file, or a folder that cannot be written
     nested = {NESTED: 1} if NESTED in declared and NESTED not in {*names, *(fixed or {})} else {}
     done = [Point(dict(values), dict(fixed or {}) | dict(values) | nested) for values in points]
     for point in done:  # refused here, before any kernel starts, rather than at every point

@@ -78,6 +78,10 @@ DIGEST_BYTES = 2**26
 
 _FORMAT = 2  # version of the checkpoint layout and fingerprint
 
+SEED_LIMIT = 2**44
+"""Seeds are below this: each epoch's permutation is seeded by ``seed * 1_000_003 + epoch``,
+which torch's generators need below 2**64."""
+
 _INTEGERS = {  # field: (smallest value, None allowed)
     "epochs": (1, False),
     "batch_size": (1, False),
@@ -111,7 +115,8 @@ class TrainConfig:
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         grad_clip: Clip the global gradient norm to this value (None: no clipping).
-        seed: Seeds torch's generators (augmentations) and the epochs' permutations.
+        seed: Seeds torch's generators (augmentations) and the epochs' permutations; an
+            integer in ``[0, 2**44)``.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda[:N]"``, ``"mps"``.
         amp: bfloat16 autocast on CUDA (ignored elsewhere).
         patience: Stop after this many epochs without a validation improvement (None: never).
@@ -156,10 +161,15 @@ class TrainConfig:
 
 
 def _integer(name: str, value: Any, low: int, optional: bool) -> int:
-    """``value`` as an int (NumPy integers too), refusing floats, bools and values below ``low``."""
+    """``value`` as an int (NumPy integers too), refusing floats, bools and values below ``low``.
+
+    ``seed`` must also be below :data:`SEED_LIMIT`.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         kind = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name} must be {kind}{' or None' if optional else ''}, got {value!r}")
+    if name == "seed" and int(value) >= SEED_LIMIT:
+        raise ValueError(f"seed must be below 2**44 (epoch seeds derive from it), got {value!r}")
     return int(value)
 
 
@@ -219,7 +229,29 @@ def _check_val(train: dict[str, Tensor], val: dict[str, Tensor]) -> dict[str, Te
         raise ValueError(f"val must have the keys of train, {sorted(train)}; got {sorted(val)}")
     if _n_samples(val) == 0:
         raise ValueError("val has no samples; pass val=None to train without validation")
+    for key, t in train.items():
+        v = val[key]
+        if v.shape[1:] != t.shape[1:] or v.is_floating_point() != t.is_floating_point():
+            raise ValueError(
+                f"val[{key!r}] has samples of shape {tuple(v.shape[1:])} and dtype "
+                f"{str(v.dtype).removeprefix('torch.')}, train[{key!r}] "
+                f"{tuple(t.shape[1:])} and {str(t.dtype).removeprefix('torch.')}")
     return val
+
+
+def _check_checkpoint_path(path: Path) -> None:
+    """Refuse, before training, a checkpoint path that could not be written."""
+    from aligninfo.data.registry import is_writable
+
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder; give a file path")
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"checkpoint {path} cannot be written: {folder} is a file")
+    if not is_writable(folder):
+        raise ValueError(f"checkpoint {path} cannot be written: {folder} is read-only")
 
 
 def _stage(data: dict[str, Tensor], device: torch.device, max_bytes: int) -> dict[str, Tensor]:
@@ -401,7 +433,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint {path} cannot be read (truncated or corrupt?): {err}; delete the file "
             "to train afresh"
         ) from err
-    if not isinstance(state, dict) or state.get("fingerprint", {}).get("format") is None:
+    fingerprint = state.get("fingerprint") if isinstance(state, dict) else None
+    if not isinstance(fingerprint, dict) or fingerprint.get("format") is None:
         raise CheckpointError(f"{path} is not a checkpoint written by aligninfo.train.fit")
     return state
 
@@ -426,6 +459,9 @@ def _resume(
     missing = [k for k in _KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: no {', '.join(missing)}")
+    if not all(isinstance(ckpt[k], int) and not isinstance(ckpt[k], bool) and ckpt[k] >= 0
+               for k in ("step", "epoch")):
+        raise CheckpointError(f"checkpoint {path} is damaged: its step or epoch is not a count")
     if ckpt["step"] > total_steps:
         budget = f"epochs={cfg.epochs}" + (
             f", max_steps={cfg.max_steps}" if cfg.max_steps is not None else ""
@@ -481,6 +517,8 @@ def fit(
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
     path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
+    if path is not None:
+        _check_checkpoint_path(path)
     fingerprint = (
         {} if path is None else _fingerprint(model, objective, train_t, val_t, cfg, device)
     )
@@ -508,12 +546,18 @@ def fit(
     }
     if path is not None and path.exists():
         ckpt = _resume(path, fingerprint, total_steps, cfg)
-        model.load_state_dict(ckpt["model"])
-        objective.load_state_dict(ckpt["objective"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            model.load_state_dict(ckpt["model"])
+            objective.load_state_dict(ckpt["objective"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            set_rng_state(ckpt["rng"])
+        except Exception as err:  # a checkpoint edited or damaged inside: name the file
+            first = str(err).strip().splitlines()
+            raise CheckpointError(
+                f"checkpoint {path} is damaged ({type(err).__name__}: "
+                f"{first[0] if first else ''}); delete the file to train afresh") from err
         for group in optimizer.param_groups:  # the settings asked for, not the file's
             group.update(lr=cfg.lr, weight_decay=cfg.weight_decay)
-        set_rng_state(ckpt["rng"])
         state.update({k: ckpt[k] for k in state})
     history = History(**state["history"])
     state["running"] = state["running"].to(device)
