@@ -325,3 +325,27 @@ def test_a_seed_too_large_for_the_epoch_generators_is_refused() -> None:
     with pytest.raises(ValueError, match="seed must be below"):
         TrainConfig(seed=train_module.SEED_LIMIT)
     assert TrainConfig(seed=train_module.SEED_LIMIT - 1).seed == train_module.SEED_LIMIT - 1
+
+
+def test_an_interruption_ends_the_command_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "run_chapter", interrupted)
+    assert main(["run", "01_model"]) == 130
+    assert "interrupted" in one_line_error(capsys)
+
+
+def test_a_dead_kernel_ends_the_run_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbclient.exceptions import DeadKernelError
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(run, "run_chapter", dies)
+    assert main(["run", "01_model"]) == 1
+    assert "01_model: its kernel died" in one_line_error(capsys)

@@ -10,12 +10,15 @@ Examples::
     python -m aligninfo check           # fail when a pair is out of sync
     python -m aligninfo invalidate _build   # make book does this first
 
-A parameter the chapter does not have, or a scale that ALIGNINFO_SCALE would replace, ends the
-command before any kernel starts, with a one-line message and exit status 2; a chapter that stops
-while it runs (a value its configure cell refuses, a failed check) ends it with a one-line message
-and exit status 1. ``sweep`` runs every point of the grid (cartesian product of the values given
-after each ``-p NAME``), reuses the points already computed, prints a line per point and a
-summary table; it exits with status 2 on a grid it refuses, 1 when a point failed.
+A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
+a value refused without computing anything (scale, seed, device, folders, data folder, output),
+or a file that is no chapter ends the command before any kernel starts, with a one-line message
+and exit status 2; a chapter that stops while it runs (a value its configure cell refuses, a
+failed check) or whose kernel dies ends it with a one-line message and exit status 1; an
+interruption (Ctrl-C) ends any command with one line and status 130. ``sweep`` runs every point
+of the grid (cartesian product of the values given after each ``-p NAME``), reuses the points
+already computed, prints a line per point and a summary table; it exits with status 2 on a grid
+it refuses, 1 when a point failed.
 """
 
 from __future__ import annotations
@@ -55,7 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invalidate", help="make the book build re-execute chapters whose upstream changed")
     stale.add_argument("build", help="Jupyter Book's build folder (_build)")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command the parsed arguments name; return the exit status."""
     if args.command == "list":
         return _list()
     if args.command == "run":
@@ -76,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> int:
     """Run a chapter; report a refused parameter or a failed cell in one line."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     try:
@@ -87,6 +99,10 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
     except PapermillExecutionError as err:
         print(f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
               f"{_first_line(err.evalue)}", file=sys.stderr)
+        return 1
+    except (DeadKernelError, CellTimeoutError) as err:
+        print(f"error: {chapter}: its kernel died or hung (out of memory?): "
+              f"{type(err).__name__}: {_first_line(str(err))}", file=sys.stderr)
         return 1
     return 0
 
