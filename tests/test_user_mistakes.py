@@ -349,3 +349,15 @@ def test_a_dead_kernel_ends_the_run_in_one_line(
     monkeypatch.setattr(run, "run_chapter", dies)
     assert main(["run", "01_model"]) == 1
     assert "01_model: its kernel died" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("text", ['{"chapter": "01_mo', "[1, 2]"])
+def test_a_damaged_results_file_is_not_used_and_says_why(text: str, tmp_path: Path) -> None:
+    from aligninfo.chapter import UNKEYED, find_results, results_key
+
+    wanted = run.chapter_parameters("01_model") | {"scale": "smoke"}
+    key = results_key("01_model", {k: v for k, v in wanted.items() if k not in UNKEYED})
+    path = tmp_path / f"01_model-{key}.json"
+    path.write_text(text)
+    record, why = find_results("01_model", {"scale": "smoke"}, tmp_path)
+    assert record is None and str(path) in why

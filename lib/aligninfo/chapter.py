@@ -448,7 +448,8 @@ def find_results(
 
     Returns:
         The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
-        no record qualifies (none for these parameters, another library version, older code).
+        no record qualifies (none for these parameters, an unreadable file, another library
+        version, older code).
 
     Raises:
         ValueError: If ``parameters`` names a parameter that the chapter does not have.
@@ -467,7 +468,12 @@ def find_results(
         others = len(list(Path(results_dir).glob(f"{name}-*.json")))
         return None, (f"no results of {name} for these parameters in {results_dir} "
                       f"({others} for other parameters)")
-    record = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"{path} cannot be read ({type(err).__name__}: {err})"
+    if not isinstance(record, dict):
+        return None, f"{path} is not a results record"
     if _canonical(record.get("requested")) != _canonical(requested):
         return None, f"{path} holds results of other parameters"
     if record.get("aligninfo_version") != __version__:
