@@ -361,3 +361,13 @@ def test_a_damaged_results_file_is_not_used_and_says_why(text: str, tmp_path: Pa
     path.write_text(text)
     record, why = find_results("01_model", {"scale": "smoke"}, tmp_path)
     assert record is None and str(path) in why
+
+
+def test_an_unknown_scale_in_the_environment_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SCALE_ENV, "huge")
+    with pytest.raises(ValueError, match=f"{SCALE_ENV}='huge' must be one of"):
+        run.check_parameters("01_model", {})
+    with pytest.raises(ValueError, match=f"{SCALE_ENV}='huge' must be one of"):
+        configure("smoke", 0, {}, results_dir=None)

@@ -99,7 +99,7 @@ def configure(
     given = _literal_globals(caller.f_globals) if caller is not None else {}
     if caller is not None:
         _check_injected(caller.f_globals.get("In"))
-    scale = os.environ.get(SCALE_ENV) or scale
+    scale = env_scale() or scale
     check_values({"scale": scale, "seed": seed, "device": device})
     presets = dict(presets or {})
     floors = dict(minimum or {})
@@ -198,6 +198,18 @@ def _check_minimum(name: str, value: Any, floor: int | float | None) -> None:
     """Stop when a numeric size parameter is below its floor."""
     if floor is not None and isinstance(value, int | float) and value < floor:
         raise ValueError(f"parameter {name!r} must be >= {floor}; got {value!r}")
+
+
+def env_scale() -> str | None:
+    """The scale ``ALIGNINFO_SCALE`` sets for every chapter; None when it is unset or empty.
+
+    Raises:
+        ValueError: If it is set to something other than one of :data:`SCALES`.
+    """
+    env = os.environ.get(SCALE_ENV)
+    if env and env not in SCALES:
+        raise ValueError(f"{SCALE_ENV}={env!r} must be one of {SCALES}, or unset")
+    return env or None
 
 
 def check_values(values: Mapping[str, Any]) -> None:

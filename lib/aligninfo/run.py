@@ -25,7 +25,7 @@ from typing import Any
 import jupytext
 import nbformat
 
-from aligninfo.chapter import FOLDERS, SCALE_ENV, check_values
+from aligninfo.chapter import FOLDERS, SCALE_ENV, check_values, env_scale
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,7 +165,7 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
     if unknown:
         raise ValueError(f"{path.stem} has no parameter {', '.join(map(repr, unknown))}; "
                          f"its parameters are: {', '.join(declared)}")
-    env = os.environ.get(SCALE_ENV)
+    env = env_scale()
     if env and "scale" in parameters and parameters["scale"] != env:
         raise ValueError(f"parameter 'scale' is {parameters['scale']!r} but {SCALE_ENV}={env!r} "
                          f"would replace it: unset {SCALE_ENV} or drop the scale parameter")
