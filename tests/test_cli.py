@@ -180,3 +180,27 @@ def test_kernel_reads_a_relative_data_folder_from_the_callers_directory(
     executed = run.run_chapter(chapter, None, {}, progress=False)
     assert executed.cells[-1].outputs[0]["text"].strip() == str(tmp_path / "data")
     assert not (tmp_path / "book" / "data").exists()
+
+
+def test_a_kernel_that_dies_at_start_is_started_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> str:
+        calls.append(1)
+        if len(calls) < run.KERNEL_STARTS:
+            raise RuntimeError(run.KERNEL_DIED)
+        return "executed"
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    assert run.run_chapter("01_model", progress=False) == "executed"
+    assert len(calls) == run.KERNEL_STARTS
+
+    def broken(*args: object, **kwargs: object) -> str:
+        calls.append(1)
+        raise RuntimeError("something else")
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        run.run_chapter("01_model", progress=False)
+    assert len(calls) == 1

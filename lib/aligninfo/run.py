@@ -236,15 +236,26 @@ def run_chapter(
     if output is not None:
         _check_output(Path(output))
     absolute_data_env()
-    notebook = read_notebook(path)
-    return papermill.execute_notebook(
-        notebook,
-        None if output is None else str(output),
-        parameters=injected,
-        kernel_name="python3",
-        progress_bar=progress,
-        cwd=str(path.parent),
-    )
+    for attempt in range(KERNEL_STARTS):
+        try:
+            return papermill.execute_notebook(
+                read_notebook(path),
+                None if output is None else str(output),
+                parameters=injected,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(path.parent),
+            )
+        except RuntimeError as err:  # nothing ran: the kernel could not start
+            if KERNEL_DIED not in str(err) or attempt == KERNEL_STARTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+KERNEL_STARTS = 3
+"""Attempts to start a chapter's kernel: kernels started at the same moment by parallel processes
+(a sweep) can race for the same free TCP port, and the loser dies before it runs any cell."""
+KERNEL_DIED = "Kernel died before replying to kernel_info"
 
 
 def _check_output(output: Path) -> None:
