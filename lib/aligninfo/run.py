@@ -4,10 +4,12 @@
 their jupytext pairs, stored without outputs except those of cells marked ``# NBVAL_CHECK_OUTPUT``,
 which nbval compares (they are produced by :func:`sync` at ``scale="smoke"``).
 
-:func:`run_chapter` refuses, before any kernel starts, parameters the chapter does not have and a
-``scale`` that ``ALIGNINFO_SCALE`` would replace; it resolves relative folders (``results_dir``,
-``data_dir``, ``$ALIGNINFO_DATA``) against the caller's working directory, since the kernel runs
-in the chapter's folder.
+:func:`run_chapter` refuses, before any kernel starts, parameters the chapter does not have, a
+``scale`` that ``ALIGNINFO_SCALE`` would replace, the values the chapter would refuse without
+computing anything (:func:`aligninfo.chapter.check_values`), a data folder that is not one, a
+file that is no chapter and an output that cannot be written; it resolves relative folders
+(``results_dir``, ``data_dir``, ``$ALIGNINFO_DATA``) against the caller's working directory,
+since the kernel runs in the chapter's folder.
 """
 
 from __future__ import annotations
