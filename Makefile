@@ -27,7 +27,7 @@ book-check: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider tests/test_rendered_book.py
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
 	$(BIN)/python -m aligninfo check
 	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
 	# The same checked outputs with generic BLAS kernels and two threads per process: they must

@@ -11,6 +11,16 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One results folder for the chapters run at smoke scale by one test worker.
+
+    Tests of the chapters that read others' results (``run.UPSTREAM``) and of those results
+    share it and the xdist group ``"readers"``, so that each chapter runs once.
+    """
+    return tmp_path_factory.mktemp("smoke_results")
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real data folder: $ALIGNINFO_DATA if set, else ../shared/data from the repo root."""
     env = os.environ.get("ALIGNINFO_DATA", "")

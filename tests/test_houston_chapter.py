@@ -13,11 +13,13 @@ from aligninfo.stats import VERDICTS
 
 
 @pytest.mark.chapters
-def test_houston_results_follow_the_protocol(tmp_path: Path) -> None:
-    chapter = next(c for c in run.chapters() if c.stem == "09_houston")
-    run.run_chapter(chapter, tmp_path / "out.ipynb",
-                    {"scale": "smoke", "results_dir": str(tmp_path)}, progress=False)
-    record = load_results("09_houston", {"scale": "smoke"}, tmp_path)
+@pytest.mark.xdist_group("readers")
+def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
+    record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
+    if record is None:  # not yet run by test_chapters in this worker
+        run.run_chapter("09_houston", None, {"scale": "smoke", "results_dir": str(smoke_results)},
+                        progress=False)
+        record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
     assert record is not None
     res = record["results"]
     methods = res["methods"]
