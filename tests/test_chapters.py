@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
@@ -56,8 +57,13 @@ def test_chapter_runs_at_smoke_scale(chapter: Path, tmp_path: Path, smoke_result
 
 @pytest.mark.chapters
 def test_bad_parameter_stops_the_chapter_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(PapermillExecutionError, match="scale"):
+    with pytest.raises(ValueError, match="scale"):  # refused before a kernel starts
         run.run_chapter(CHAPTERS[0], tmp_path / "out.ipynb", {"scale": "huge"}, progress=False)
+    assert not (tmp_path / "out.ipynb").exists()
+    with pytest.raises(PapermillExecutionError, match="scale"):  # plain papermill: by configure
+        papermill.execute_notebook(str(run.pair_of(CHAPTERS[0])), str(tmp_path / "out.ipynb"),
+                                   parameters={"scale": "huge"}, progress_bar=False,
+                                   cwd=str(run.BOOK))
 
 
 def test_paired_notebooks_have_no_stray_outputs() -> None:
