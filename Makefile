@@ -37,6 +37,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests
+	$(BIN)/ruff format --check lib tests
 	$(BIN)/mypy
 
 env: $(STAMP)

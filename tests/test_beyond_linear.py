@@ -28,9 +28,11 @@ def model(request):
 def pmi(model, x1, x2):
     """log p(x1, x2) - log p(x1) - log p(x2) from SciPy's Gaussian densities."""
     joint = multivariate_normal(cov=model.covariance("X1", "X2"))
-    return (joint.logpdf(np.concatenate([x1, x2]))
-            - multivariate_normal(cov=model.covariance("X1")).logpdf(x1)
-            - multivariate_normal(cov=model.covariance("X2")).logpdf(x2))
+    return (
+        joint.logpdf(np.concatenate([x1, x2]))
+        - multivariate_normal(cov=model.covariance("X1")).logpdf(x1)
+        - multivariate_normal(cov=model.covariance("X2")).logpdf(x2)
+    )
 
 
 def test_pmi_cross_matrix_is_the_mixed_term_of_the_density_ratio(model):
@@ -58,16 +60,16 @@ def monte_carlo_infonce(model, m, n=20_000, n_neg=4_000, seed=0):
     positive = np.einsum("ij,jk,ik->i", x1, m, x2)
     logits = x1 @ m @ negatives.T
     top = logits.max(axis=1, keepdims=True)
-    log_mean = (top[:, 0] + np.log(np.exp(logits - top).mean(axis=1)))
+    log_mean = top[:, 0] + np.log(np.exp(logits - top).mean(axis=1))
     return -positive.mean() + log_mean.mean()
 
 
 def test_infonce_bilinear_loss_matches_monte_carlo(model):
     rng = np.random.default_rng(1)
-    for m in (0.5 * model.infonce_bilinear_optimum(),
-              0.1 * rng.standard_normal(model.dims)):
-        assert monte_carlo_infonce(model, m) == pytest.approx(model.infonce_bilinear_loss(m),
-                                                              abs=0.02)
+    for m in (0.5 * model.infonce_bilinear_optimum(), 0.1 * rng.standard_normal(model.dims)):
+        assert monte_carlo_infonce(model, m) == pytest.approx(
+            model.infonce_bilinear_loss(m), abs=0.02
+        )
 
 
 def test_infonce_bilinear_optimum_is_the_minimiser(model):
@@ -100,8 +102,11 @@ def test_rank_one_infonce_optimum_beats_random_rank_one_critics(model):
 
 def brute_force_spectrum(rho, k, max_degree=6):
     pos = [r for r in rho if r > 0]
-    values = [math.prod(r ** d for r, d in zip(pos, n, strict=True))
-              for n in itertools.product(range(max_degree + 1), repeat=len(pos)) if any(n)]
+    values = [
+        math.prod(r**d for r, d in zip(pos, n, strict=True))
+        for n in itertools.product(range(max_degree + 1), repeat=len(pos))
+        if any(n)
+    ]
     return np.sort(values)[::-1][:k]
 
 

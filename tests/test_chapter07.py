@@ -12,14 +12,18 @@ from aligninfo import run
 from aligninfo.chapter import load_results
 from aligninfo.stats import VERDICTS
 
-POINT = {"scale": "smoke", "embedding_dim": 16, "temperature": 0.2, "width": 16,
-         "methods": ["raw", "info_nce", "simclr"]}
+POINT = {
+    "scale": "smoke",
+    "embedding_dim": 16,
+    "temperature": 0.2,
+    "width": 16,
+    "methods": ["raw", "info_nce", "simclr"],
+}
 
 
 @pytest.mark.chapters
 def test_one_sweep_point_saves_what_the_sweep_reads(tmp_path: Path) -> None:
-    run.run_chapter("07_synthetic", None, POINT | {"results_dir": str(tmp_path)},
-                    progress=False)
+    run.run_chapter("07_synthetic", None, POINT | {"results_dir": str(tmp_path)}, progress=False)
     record = load_results("07_synthetic", POINT, tmp_path)
     assert record is not None
     res = record["results"]
@@ -48,10 +52,20 @@ def test_one_sweep_point_saves_what_the_sweep_reads(tmp_path: Path) -> None:
 
 
 @pytest.mark.chapters
-@pytest.mark.parametrize("name, value", [("temperature", -0.1), ("methods", ["info_nce"]),
-                                         ("methods", ["raw", "clip"]), ("workers", 0)])
-def test_bad_sweep_parameters_stop_the_chapter(tmp_path: Path, name: str, value: object
-                                                ) -> None:
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("temperature", -0.1),
+        ("methods", ["info_nce"]),
+        ("methods", ["raw", "clip"]),
+        ("workers", 0),
+    ],
+)
+def test_bad_sweep_parameters_stop_the_chapter(tmp_path: Path, name: str, value: object) -> None:
     with pytest.raises(PapermillExecutionError, match=name):
-        run.run_chapter("07_synthetic", None, {"scale": "smoke", name: value,
-                                               "results_dir": str(tmp_path)}, progress=False)
+        run.run_chapter(
+            "07_synthetic",
+            None,
+            {"scale": "smoke", name: value, "results_dir": str(tmp_path)},
+            progress=False,
+        )

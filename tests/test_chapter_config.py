@@ -156,12 +156,15 @@ def test_results_are_readable_by_all(tmp_path: Path) -> None:
 
 
 def test_results_of_other_parameters_are_kept_apart(tmp_path: Path) -> None:
-    first = save_results(configure("smoke", 0, PRESETS, results_dir=str(tmp_path)), "demo",
-                         {"x": 1})
-    other = save_results(configure("smoke", 0, PRESETS, results_dir=str(tmp_path),
-                                   n_samples=20), "demo", {"x": 2})
-    again = save_results(configure("smoke", 0, PRESETS, results_dir=str(tmp_path)), "demo",
-                         {"x": 3})
+    first = save_results(
+        configure("smoke", 0, PRESETS, results_dir=str(tmp_path)), "demo", {"x": 1}
+    )
+    other = save_results(
+        configure("smoke", 0, PRESETS, results_dir=str(tmp_path), n_samples=20), "demo", {"x": 2}
+    )
+    again = save_results(
+        configure("smoke", 0, PRESETS, results_dir=str(tmp_path)), "demo", {"x": 3}
+    )
     assert first is not None and other is not None
     assert first != other and again == first and first.name.startswith("demo-")
     assert json.loads(other.read_text())["results"] == {"x": 2}
@@ -169,7 +172,7 @@ def test_results_of_other_parameters_are_kept_apart(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == sorted([first, other])
 
 
-DEMO = '''---
+DEMO = """---
 jupytext:
   text_representation:
     extension: .md
@@ -196,7 +199,7 @@ results_dir = "results"
 ```{code-cell} ipython3
 value = 1
 ```
-'''
+"""
 
 
 @pytest.fixture
@@ -213,11 +216,17 @@ def demo_book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def run_demo(results: Path, **injected: object) -> None:
     """Do what the demo chapter's kernel does: its parameters cell, overrides, configure, save."""
     namespace: dict[str, object] = {"configure": configure, "save_results": save_results}
-    exec('scale = "book"\nseed = 0\nnoise = (0.3, 0.3)\nn = None\nworkers = 1\n'
-         'results_dir = "results"', namespace)
+    exec(
+        'scale = "book"\nseed = 0\nnoise = (0.3, 0.3)\nn = None\nworkers = 1\n'
+        'results_dir = "results"',
+        namespace,
+    )
     namespace |= injected | {"results_dir": str(results)}
-    exec("cfg = configure(scale, seed, {'n': (2, 5, 9)}, n=n, results_dir=results_dir)\n"
-         "save_results(cfg, '99_demo', {'n': cfg.n})", namespace)
+    exec(
+        "cfg = configure(scale, seed, {'n': (2, 5, 9)}, n=n, results_dir=results_dir)\n"
+        "save_results(cfg, '99_demo', {'n': cfg.n})",
+        namespace,
+    )
 
 
 def test_a_consumer_finds_only_the_results_of_its_parameters(

@@ -37,8 +37,10 @@ def test_chapter_has_validated_parameters(chapter: Path) -> None:
 # The chapters that read other chapters' results (run.UPSTREAM) run in one worker, after the
 # chapters they read and with the same results folder, so that each chapter runs once.
 READERS = {c for chapter in run.UPSTREAM for c in (chapter, *run.UPSTREAM[chapter])}
-SMOKE_RUNS = [pytest.param(c, marks=pytest.mark.xdist_group("readers")) if c.stem in READERS
-              else c for c in CHAPTERS]
+SMOKE_RUNS = [
+    pytest.param(c, marks=pytest.mark.xdist_group("readers")) if c.stem in READERS else c
+    for c in CHAPTERS
+]
 
 
 @pytest.mark.chapters
@@ -48,8 +50,13 @@ def test_chapter_runs_at_smoke_scale(chapter: Path, tmp_path: Path, smoke_result
     folder = smoke_results if chapter.stem in READERS else tmp_path
     run.run_chapter(chapter, out, {"scale": "smoke", "results_dir": str(folder)}, progress=False)
     executed = nbformat.read(out, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors
     record = load_results(chapter.stem, {"scale": "smoke"}, folder)
     assert record is not None and record["parameters"]["scale"] == "smoke"
@@ -61,9 +68,13 @@ def test_bad_parameter_stops_the_chapter_naming_it(tmp_path: Path) -> None:
         run.run_chapter(CHAPTERS[0], tmp_path / "out.ipynb", {"scale": "huge"}, progress=False)
     assert not (tmp_path / "out.ipynb").exists()
     with pytest.raises(PapermillExecutionError, match="scale"):  # plain papermill: by configure
-        papermill.execute_notebook(str(run.pair_of(CHAPTERS[0])), str(tmp_path / "out.ipynb"),
-                                   parameters={"scale": "huge"}, progress_bar=False,
-                                   cwd=str(run.BOOK))
+        papermill.execute_notebook(
+            str(run.pair_of(CHAPTERS[0])),
+            str(tmp_path / "out.ipynb"),
+            parameters={"scale": "huge"},
+            progress_bar=False,
+            cwd=str(run.BOOK),
+        )
 
 
 def test_paired_notebooks_have_no_stray_outputs() -> None:

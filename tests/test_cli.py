@@ -103,8 +103,10 @@ def test_relative_folders_are_resolved_against_the_callers_directory(
     (tmp_path / "data").mkdir()  # a data_dir must exist
     monkeypatch.chdir(tmp_path / "work")
     checked = run.check_parameters("09_houston", {"results_dir": "out", "data_dir": "../data"})
-    assert checked == {"results_dir": str(tmp_path / "work" / "out"),
-                       "data_dir": str(tmp_path / "work" / ".." / "data")}
+    assert checked == {
+        "results_dir": str(tmp_path / "work" / "out"),
+        "data_dir": str(tmp_path / "work" / ".." / "data"),
+    }
     monkeypatch.setenv(DATA_ENV, "../shared/data")
     run.absolute_data_env()
     assert os.environ[DATA_ENV] == str(tmp_path / "work" / ".." / "shared" / "data")
@@ -113,8 +115,21 @@ def test_relative_folders_are_resolved_against_the_callers_directory(
 @pytest.mark.chapters
 def test_tuple_parameter_from_the_command_line_runs(tmp_path: Path) -> None:
     out = tmp_path / "out.ipynb"
-    argv = ["run", "01_model", "-p", "scale", "smoke", "-p", "noise", "(0.3, 0.2)",
-            "-p", "results_dir", str(tmp_path), "-o", str(out)]
+    argv = [
+        "run",
+        "01_model",
+        "-p",
+        "scale",
+        "smoke",
+        "-p",
+        "noise",
+        "(0.3, 0.2)",
+        "-p",
+        "results_dir",
+        str(tmp_path),
+        "-o",
+        str(out),
+    ]
     assert main(argv) == 0
     record = load_results("01_model", {"scale": "smoke", "noise": [0.3, 0.2]}, tmp_path)
     assert record is not None and record["parameters"]["noise"] == [0.3, 0.2]
@@ -125,8 +140,21 @@ def test_missing_device_is_refused_before_the_chapter_runs(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(papermill, "execute_notebook", _no_execution)
-    argv = ["run", "03_linear_alignment", "-p", "scale", "smoke", "-p", "device", "cuda",
-            "-p", "results_dir", str(tmp_path), "-o", str(tmp_path / "out.ipynb")]
+    argv = [
+        "run",
+        "03_linear_alignment",
+        "-p",
+        "scale",
+        "smoke",
+        "-p",
+        "device",
+        "cuda",
+        "-p",
+        "results_dir",
+        str(tmp_path),
+        "-o",
+        str(tmp_path / "out.ipynb"),
+    ]
     assert main(argv) == 2
     assert "parameter 'device'" in one_line_error(capsys)
 
@@ -138,15 +166,29 @@ def test_plain_papermill_runs_a_paired_notebook(tmp_path: Path) -> None:
 
     out = tmp_path / "out.ipynb"
     pair = run.pair_of(run.chapters()[0])
-    command = [sys.executable, "-m", "papermill", str(pair), str(out), "-p", "scale", "smoke",
-               "-p", "results_dir", str(tmp_path), "--cwd", str(pair.parent), "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(pair),
+        str(out),
+        "-p",
+        "scale",
+        "smoke",
+        "-p",
+        "results_dir",
+        str(tmp_path),
+        "--cwd",
+        str(pair.parent),
+        "--no-progress-bar",
+    ]
     subprocess.run(command, check=True, capture_output=True)
     executed = nbformat.read(out, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and "scale = \"smoke\"" in injected[0].source
+    assert len(injected) == 1 and 'scale = "smoke"' in injected[0].source
 
 
-KERNEL_DATA = '''---
+KERNEL_DATA = """---
 kernelspec:
   display_name: Python 3
   language: python
@@ -164,7 +206,7 @@ from aligninfo.data.registry import default_data_dir
 
 print(default_data_dir())
 ```
-'''
+"""
 
 
 @pytest.mark.chapters

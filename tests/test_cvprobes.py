@@ -33,7 +33,8 @@ def test_knn_predicts_as_scikit_learn_with_the_chosen_k(task):
     probe = KNNCVProbe(task, ks=(3, 7, 15)).fit(z, y)
     scaler = StandardScaler().fit(z)
     reference = (KNeighborsClassifier if task == "classification" else KNeighborsRegressor)(
-        n_neighbors=probe.k_).fit(scaler.transform(z), y)
+        n_neighbors=probe.k_
+    ).fit(scaler.transform(z), y)
     np.testing.assert_allclose(probe.predict(z_test), reference.predict(scaler.transform(z_test)))
 
 

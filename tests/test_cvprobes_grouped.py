@@ -54,8 +54,9 @@ def test_ridge_path_matches_refits_on_each_inner_fold():
     for alpha in (0.5, 50.0):
         pred = np.empty_like(y)
         for tr, te in GroupKFold(5).split(z, y, groups):
-            pred[te] = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(
-                z[tr], y[tr]).predict(z[te])
+            pred[te] = (
+                make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(z[tr], y[tr]).predict(z[te])
+            )
         expected = 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
         assert probe.cv_scores_[alpha] == pytest.approx(expected, abs=1e-10)
 

@@ -131,8 +131,12 @@ def test_invalid_arguments_raise():
 
 def test_projector_is_linear_batchnorm_relu_linear():
     head = make_projector(4, 3, 8)
-    assert [type(m) for m in head] == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.ReLU,
-                                      torch.nn.Linear]
+    assert [type(m) for m in head] == [
+        torch.nn.Linear,
+        torch.nn.BatchNorm1d,
+        torch.nn.ReLU,
+        torch.nn.Linear,
+    ]
     assert head(torch.randn(5, 4)).shape == (5, 3)
     assert make_projector(4, 6)[0].out_features == 6  # hidden defaults to max(in, out)
     with pytest.raises(ValueError, match="hidden"):
@@ -141,9 +145,11 @@ def test_projector_is_linear_batchnorm_relu_linear():
 
 def test_encode_is_the_backbone_and_embed_the_projection():
     torch.manual_seed(0)
-    model = MultimodalEncoder({"x1": MLP(6, 4, (8,)), "x2": MLP(5, 4, (8,))},
-                              fusion=Fusion({"x1": 4, "x2": 4}, 4, (8,)),
-                              projectors={"x1": make_projector(4, 3), FUSED: make_projector(4, 2)})
+    model = MultimodalEncoder(
+        {"x1": MLP(6, 4, (8,)), "x2": MLP(5, 4, (8,))},
+        fusion=Fusion({"x1": 4, "x2": 4}, 4, (8,)),
+        projectors={"x1": make_projector(4, 3), FUSED: make_projector(4, 2)},
+    )
     model.eval()
     x = torch.randn(7, 6)
     h = model.encode("x1", x)

@@ -14,10 +14,12 @@ from aligninfo.experiment import EndToEnd, parallel_map, train_classifier
 
 def _noisy_job(offset: float):
     """A seeded torch job whose closure (offset) must reach the workers."""
+
     def job(seed: int) -> np.ndarray:
         torch.manual_seed(seed)
         w = torch.randn(64, 64)
         return (torch.tanh(w @ w.T).sum(0) + offset).numpy()
+
     return job
 
 
@@ -43,8 +45,9 @@ def _blobs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_train_classifier_is_tuned_on_validation_and_read_directly() -> None:
     train, val, test = _blobs(300, 0), _blobs(120, 1), _blobs(300, 2)
     # a learning rate too small to learn anything in two epochs loses to a sensible one
-    clf = train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-7, 1e-2), epochs=30,
-                           batch_size=32, seed=0)
+    clf = train_classifier(
+        lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-7, 1e-2), epochs=30, batch_size=32, seed=0
+    )
     assert isinstance(clf, EndToEnd)
     assert clf.lr == 1e-2
     assert clf.val_accuracy[1e-2] > clf.val_accuracy[1e-7]
@@ -56,11 +59,20 @@ def test_train_classifier_is_tuned_on_validation_and_read_directly() -> None:
         for p in clf.head.parameters():
             p.zero_()
     assert np.all(clf.predict(test[0]) == 0)
-    again = train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-2,), epochs=30,
-                             batch_size=32, seed=0)
+    again = train_classifier(
+        lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-2,), epochs=30, batch_size=32, seed=0
+    )
     assert np.array_equal(again.predict(test[0]), pred)  # seeded
-    stopped = train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(1e-2,), epochs=200,
-                               batch_size=32, seed=0, patience=2)
+    stopped = train_classifier(
+        lambda: MLP(4, 8, (16,)),
+        train,
+        val,
+        lrs=(1e-2,),
+        epochs=200,
+        batch_size=32,
+        seed=0,
+        patience=2,
+    )
     assert stopped.epochs[1e-2] < 200  # early stopping on the validation loss
     with pytest.raises(ValueError, match="learning rate"):
         train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(), epochs=1)

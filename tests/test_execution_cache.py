@@ -38,14 +38,17 @@ def cached(build: Path, book: Path, chapter: str = DOWNSTREAM) -> nbformat.Noteb
     """Store an executed chapter as Jupyter Book would (cache record, doctree); return it."""
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("x = 1", execution_count=1)],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}})
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     build.mkdir(exist_ok=True)
     notebook.cells[0].source = f"x = {chapter!r}"  # one cache record per chapter
     path = build / f"{chapter}.ipynb"
     nbformat.write(notebook, path)
     get_cache(str(build / ".jupyter_cache")).cache_notebook_file(
-        str(path), uri=str(book / f"{chapter}.md"), check_validity=False)
+        str(path), uri=str(book / f"{chapter}.md"), check_validity=False
+    )
     doctree(build, chapter).parent.mkdir(parents=True, exist_ok=True)
     doctree(build, chapter).write_bytes(b"")
     return notebook

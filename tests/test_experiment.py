@@ -9,16 +9,21 @@ from aligninfo.encoders import LinearEncoder, MultimodalEncoder
 from aligninfo.experiment import Setup, Splits, compare, markdown_table, summarize
 from aligninfo.gaussian import GaussianModel
 
-MODEL = GaussianModel.random(d_shared=2, d_unique=(2, 2), dims=(6, 6), noise=(0.2, 0.2),
-                             unique_share=(0.5, 0.5), seed=0)
+MODEL = GaussianModel.random(
+    d_shared=2, d_unique=(2, 2), dims=(6, 6), noise=(0.2, 0.2), unique_share=(0.5, 0.5), seed=0
+)
 
 
 def splits(n: int = 3000) -> Splits:
     parts = {}
     for i, name in enumerate(("train", "val", "test")):
         s = MODEL.sample(n if name != "val" else n // 3, seed=i)
-        parts[name] = {"x1": s["X1"], "x2": s["X2"], "y": s["Y1"][:, 0],
-                       "c": (s["Y1"][:, 0] > 0).astype(np.int64)}
+        parts[name] = {
+            "x1": s["X1"],
+            "x2": s["X2"],
+            "y": s["Y1"][:, 0],
+            "c": (s["Y1"][:, 0] > 0).astype(np.int64),
+        }
     return Splits(**parts)
 
 
@@ -29,14 +34,20 @@ def setup(k: int = 4) -> Setup:
     return Setup(
         make_model=make_model,
         targets={"y": "regression", "c": "classification"},
-        supervised={"x1": "y", "x2": "y"}, epochs=8, batch_size=128, lr=1e-2, device="cpu",
-        sigmas=(0.0, 1.0))
+        supervised={"x1": "y", "x2": "y"},
+        epochs=8,
+        batch_size=128,
+        lr=1e-2,
+        device="cpu",
+        sigmas=(0.0, 1.0),
+    )
 
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
-    return compare(["raw", "random", "supervised", "info_nce"], splits(), setup(),
-                   seeds=[0, 1], progress=False)
+    return compare(
+        ["raw", "random", "supervised", "info_nce"], splits(), setup(), seeds=[0, 1], progress=False
+    )
 
 
 def test_raw_inputs_reach_the_closed_form(rows: list[dict]) -> None:
@@ -55,7 +66,8 @@ def test_methods_differ_as_they_should(rows: list[dict]) -> None:
     sup_x2 = np.mean([r["y/z2"] for r in by["supervised"]])
     assert sup_x2 == pytest.approx(MODEL.r2("Y1", "X2"), abs=0.05), "X2 sees Y1 only via S"
     assert np.mean([r["top1"] for r in by["info_nce"]]) > 5 * np.mean(
-        [r["top1"] for r in by["random"]]), "alignment makes the pairs retrievable"
+        [r["top1"] for r in by["random"]]
+    ), "alignment makes the pairs retrievable"
     assert min(r["c/z1"] for r in by["supervised"]) > 0.8
     for r in rows:
         per_class = r["c/z1/per_class"]
@@ -64,8 +76,9 @@ def test_methods_differ_as_they_should(rows: list[dict]) -> None:
 
 
 def test_seeds_are_deterministic() -> None:
-    a, b = (compare(["info_nce"], splits(600), setup(), seeds=[3], progress=False)[0]
-            for _ in range(2))
+    a, b = (
+        compare(["info_nce"], splits(600), setup(), seeds=[3], progress=False)[0] for _ in range(2)
+    )
     assert a["y/z1"] == b["y/z1"] and a["top1"] == b["top1"]
 
 
@@ -107,11 +120,21 @@ def fused_setup(k: int = 4, **kwargs) -> Setup:
     from aligninfo.encoders import Fusion
 
     def make_model() -> MultimodalEncoder:
-        return MultimodalEncoder({"x1": LinearEncoder(6, k), "x2": LinearEncoder(6, k)},
-                                 fusion=Fusion({"x1": k, "x2": k}, k, (8,)))
+        return MultimodalEncoder(
+            {"x1": LinearEncoder(6, k), "x2": LinearEncoder(6, k)},
+            fusion=Fusion({"x1": k, "x2": k}, k, (8,)),
+        )
 
-    base = dict(make_model=make_model, targets={"y": "regression"}, epochs=3, batch_size=100,
-                lr=1e-2, device="cpu", sigmas=(0.0,), projector=(3, 8))
+    base = dict(
+        make_model=make_model,
+        targets={"y": "regression"},
+        epochs=3,
+        batch_size=100,
+        lr=1e-2,
+        device="cpu",
+        sigmas=(0.0,),
+        projector=(3, 8),
+    )
     return Setup(**{**base, **kwargs})
 
 
@@ -151,8 +174,9 @@ def test_comm_is_probed_on_its_fused_representation() -> None:
 
 
 def test_learnt_temperature_is_reported() -> None:
-    rows = compare(["info_nce", "barlow_twins"], splits(600), fused_setup(), seeds=[0],
-                   progress=False)
+    rows = compare(
+        ["info_nce", "barlow_twins"], splits(600), fused_setup(), seeds=[0], progress=False
+    )
     nce, barlow = rows
     assert np.isfinite(nce["temperature"]) and nce["temperature"] != pytest.approx(0.1)
     assert nce["temperatures"] == {"learnable_temperature": nce["temperature"]}
@@ -166,11 +190,18 @@ def test_inner_cv_never_sees_the_test_data() -> None:
     data = splits(500)
     rng = np.random.default_rng(0)
     test = dict(data.test)
-    test.update(x1=rng.standard_normal(test["x1"].shape), y=rng.permutation(test["y"]),
-                c=rng.permutation(test["c"]))
+    test.update(
+        x1=rng.standard_normal(test["x1"].shape),
+        y=rng.permutation(test["y"]),
+        c=rng.permutation(test["c"]),
+    )
     corrupted = Splits(data.train, data.val, test)
-    setup_ = Setup(make_model=setup().make_model, targets={"y": "regression",
-                   "c": "classification"}, sigmas=(0.0,), probes=("linear", "knn", "mlp"))
+    setup_ = Setup(
+        make_model=setup().make_model,
+        targets={"y": "regression", "c": "classification"},
+        sigmas=(0.0,),
+        probes=("linear", "knn", "mlp"),
+    )
     a = evaluate(representations("raw", data, setup_, 0), data, setup_)
     b = evaluate(representations("raw", corrupted, setup_, 0), corrupted, setup_)
     chosen = [k for k in a if k.endswith(("/alpha", "/C", "/knn_k"))]
@@ -202,7 +233,12 @@ def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
     serial = compare(methods, data, setup_, seeds=[0, 1], progress=False)
     parallel = compare(methods, data, setup_, seeds=[0, 1], progress=False, workers=2)
     assert [(r["method"], r["seed"]) for r in parallel] == [
-        ("raw", 0), ("info_nce", 0), ("info_nce", 1), ("comm", 0), ("comm", 1)]
+        ("raw", 0),
+        ("info_nce", 0),
+        ("info_nce", 1),
+        ("comm", 0),
+        ("comm", 1),
+    ]
     assert_rows_identical(serial, parallel)
     with pytest.raises(ValueError, match="workers"):
         compare(methods, data, setup_, seeds=[0], workers=0)

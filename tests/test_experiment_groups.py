@@ -24,8 +24,14 @@ def make_setup(**kwargs: object) -> Setup:
     def make_model() -> MultimodalEncoder:
         return MultimodalEncoder({"x1": LinearEncoder(8, 4), "x2": LinearEncoder(8, 4)})
 
-    return Setup(make_model=make_model, targets={"y": "regression"}, sigmas=(0.0,),
-                 device="cpu", probes=("linear", "knn"), **kwargs)  # type: ignore[arg-type]
+    return Setup(
+        make_model=make_model,
+        targets={"y": "regression"},
+        sigmas=(0.0,),
+        device="cpu",
+        probes=("linear", "knn"),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 DATA = Splits(site_split(30, 20, 0, 0), site_split(10, 20, 1, 100), site_split(20, 20, 2, 200))
@@ -51,5 +57,7 @@ def test_kept_predictions_reproduce_the_scores() -> None:
             pred = out[f"y/{view}{suffix}/pred"]
             assert pred.shape == DATA.test["y"].shape
             assert r2(DATA.test["y"], pred) == out[f"y/{view}{suffix}"]
-    assert not any(k.endswith("/pred") for k in evaluate(
-        representations("raw", DATA, make_setup(), 0), DATA, make_setup()))
+    assert not any(
+        k.endswith("/pred")
+        for k in evaluate(representations("raw", DATA, make_setup(), 0), DATA, make_setup())
+    )

@@ -59,8 +59,9 @@ def test_max_alignment_frame(split):
     np.testing.assert_allclose(principal_angles(w, fam), 0, atol=1e-5)
     # For k = 1 the largest alignment kept is the top squared canonical correlation.
     m = GaussianModel.random(d_shared=3, d_unique=(3, 3), dims=(8, 8), seed=0)
-    np.testing.assert_allclose(max_alignment_frame(sh, res, 1)[1],
-                               m.canonical_correlations()[0] ** 2, rtol=1e-8)
+    np.testing.assert_allclose(
+        max_alignment_frame(sh, res, 1)[1], m.canonical_correlations()[0] ** 2, rtol=1e-8
+    )
 
 
 def test_orthonormal_rows_and_random_frames():

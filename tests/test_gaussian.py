@@ -11,10 +11,24 @@ SE = 1 / np.sqrt(N)  # scale of Monte Carlo errors
 
 MODELS = {
     "default": dict(seed=0),
-    "uneven": dict(d_shared=2, d_unique=(4, 1), dims=(7, 10), noise=(0.5, 0.2),
-                   unique_share=(0.4, 0.9), target_noise=(0.3, 0.1), seed=1),
-    "noisy": dict(d_shared=1, d_unique=(2, 3), dims=(5, 6), noise=1.0, unique_share=0.5,
-                  target_noise=0.5, seed=2),
+    "uneven": dict(
+        d_shared=2,
+        d_unique=(4, 1),
+        dims=(7, 10),
+        noise=(0.5, 0.2),
+        unique_share=(0.4, 0.9),
+        target_noise=(0.3, 0.1),
+        seed=1,
+    ),
+    "noisy": dict(
+        d_shared=1,
+        d_unique=(2, 3),
+        dims=(5, 6),
+        noise=1.0,
+        unique_share=0.5,
+        target_noise=0.5,
+        seed=2,
+    ),
 }
 _SAMPLES: dict[str, tuple[GaussianModel, dict]] = {}
 
@@ -47,8 +61,9 @@ def test_samples_follow_the_model_equations(model_and_data):
     for i, k in enumerate("12"):
         latent = np.hstack([d["S"], d["U" + k]])
         eps = d["X" + k] - latent @ m.mixing[i].T
-        np.testing.assert_allclose(eps.var(0), m.noise[i] ** 2, rtol=6 * SE * np.sqrt(2),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            eps.var(0), m.noise[i] ** 2, rtol=6 * SE * np.sqrt(2), atol=1e-12
+        )
         assert np.abs(eps.T @ latent / N).max() <= 6 * SE * max(m.noise[i], 1e-12)
         y = d["S"] @ m.target_shared[i] + d["U" + k] @ m.target_unique[i]
         eta = d["Y" + k][:, 0] - y
@@ -105,14 +120,14 @@ def test_canonical_correlations(model_and_data):
     m, d = model_and_data
     rho = m.canonical_correlations()
     assert rho.shape == (min(m.dims),) and np.all(np.diff(rho) <= 1e-12)
-    assert np.sum(rho > 1e-6) == m.d_shared and np.all(rho[m.d_shared:] < 1e-7)
+    assert np.sum(rho > 1e-6) == m.d_shared and np.all(rho[m.d_shared :] < 1e-7)
     emp = np.cov(stack(d, "X1", "X2"), rowvar=False)
     p = m.dims[0]
     c11, c12, c22 = emp[:p, :p], emp[:p, p:], emp[p:, p:]
     eig = np.linalg.eigvals(np.linalg.solve(c11, c12) @ np.linalg.solve(c22, c12.T))
     emp_rho = np.sqrt(np.clip(np.sort(eig.real)[::-1], 0, None))[: rho.size]
     np.testing.assert_allclose(emp_rho[: m.d_shared], rho[: m.d_shared], atol=6 * SE)
-    assert np.all(emp_rho[m.d_shared:] < 6 * np.sqrt(sum(m.dims) / N))
+    assert np.all(emp_rho[m.d_shared :] < 6 * np.sqrt(sum(m.dims) / N))
 
 
 def test_mutual_information_formulas(model_and_data):
@@ -173,8 +188,9 @@ def test_singular_covariances_raise():
 def hand_model(sigma):
     """X_m = [S; U_m] + sigma eps_m, Y_m = S: everything is known by hand."""
     eye = np.eye(2)
-    return GaussianModel((eye, eye), (sigma, sigma), (np.ones(1), np.ones(1)),
-                         (np.zeros(1), np.zeros(1)))
+    return GaussianModel(
+        (eye, eye), (sigma, sigma), (np.ones(1), np.ones(1)), (np.zeros(1), np.zeros(1))
+    )
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.5, 2.0])
@@ -239,8 +255,9 @@ def test_r2_projection(model_and_data):
     assert m.r2_projection("Y1", mix @ w, 1) == pytest.approx(r, rel=1e-9)
     assert m.r2_projection("Y1", np.eye(m.dims[0]), 1) == pytest.approx(m.r2("Y1", "X1"))
     w2 = np.random.default_rng(1).standard_normal((3, m.dims[1]))
-    assert m.r2_projection("Y1", w2, 2) == pytest.approx(ols_r2(d["Y1"], d["X2"] @ w2.T),
-                                                         abs=6 * SE)
+    assert m.r2_projection("Y1", w2, 2) == pytest.approx(
+        ols_r2(d["Y1"], d["X2"] @ w2.T), abs=6 * SE
+    )
 
 
 def test_split_covariance(model_and_data):
@@ -311,10 +328,15 @@ def test_sigma_informativeness_basic(model_and_data):
     m, _ = model_and_data
     rng = np.random.default_rng(3)
     p = m.dims[0]
-    for w in [m.pca_projection(3, 1), m.cca_projection(2, 1), rng.standard_normal((4, p)),
-              np.vstack([np.eye(p)[:2]] * 2)]:  # the last one has rank 2 < k = 4
+    for w in [
+        m.pca_projection(3, 1),
+        m.cca_projection(2, 1),
+        rng.standard_normal((4, p)),
+        np.vstack([np.eye(p)[:2]] * 2),
+    ]:  # the last one has rank 2 < k = 4
         assert m.sigma_informativeness(w, "Y1", 1, 0.0) == pytest.approx(
-            m.r2_projection("Y1", w, 1), rel=1e-8)
+            m.r2_projection("Y1", w, 1), rel=1e-8
+        )
         sigmas = np.array([0.0, 0.05, 0.2, 0.5, 1.0, 3.0])
         curve = m.sigma_informativeness(w, "Y1", 1, sigmas)
         assert curve.shape == sigmas.shape and np.all(np.diff(curve) < 0)
@@ -340,21 +362,25 @@ def test_sigma_informativeness_monte_carlo(model_and_data, sigma):
     z = z / np.sqrt(np.mean(z.var(0)))  # unit mean variance per dimension
     z = z + sigma * np.random.default_rng(5).standard_normal(z.shape)  # explicit noise draws
     assert ols_r2(d["Y1"], z) == pytest.approx(
-        m.sigma_informativeness(w, "Y1", 1, sigma), abs=6 * SE + 3 / N)
+        m.sigma_informativeness(w, "Y1", 1, sigma), abs=6 * SE + 3 / N
+    )
 
 
 # ------------------------------------------------------------------------------ bad inputs
-@pytest.mark.parametrize(("kwargs", "name"), [
-    (dict(unique_share=1.5), "unique_share"),
-    (dict(unique_share=(0.5, -0.1)), "unique_share"),
-    (dict(d_shared=0, unique_share=0.5), "unique_share"),
-    (dict(noise=-0.1), "noise"),
-    (dict(noise=(0.1, 0.2, 0.3)), "noise"),
-    (dict(dims=(4, 8)), "dims"),
-    (dict(target_noise=1.0), "target_noise"),
-    (dict(d_shared=-1), "d_shared"),
-    (dict(d_unique=(2, -1)), "d_unique"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        (dict(unique_share=1.5), "unique_share"),
+        (dict(unique_share=(0.5, -0.1)), "unique_share"),
+        (dict(d_shared=0, unique_share=0.5), "unique_share"),
+        (dict(noise=-0.1), "noise"),
+        (dict(noise=(0.1, 0.2, 0.3)), "noise"),
+        (dict(dims=(4, 8)), "dims"),
+        (dict(target_noise=1.0), "target_noise"),
+        (dict(d_shared=-1), "d_shared"),
+        (dict(d_unique=(2, -1)), "d_unique"),
+    ],
+)
 def test_random_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         GaussianModel.random(**kwargs)
@@ -417,5 +443,6 @@ def test_with_noise_changes_only_the_sensor_noise() -> None:
     d1 = m.dims[0]
     expected = m.covariance("X1") + (0.6**2 - 0.3**2) * np.eye(d1)
     np.testing.assert_allclose(louder.covariance("X1"), expected, atol=1e-12)
-    np.testing.assert_allclose(louder.cross_covariance("X1", "X2"),
-                               m.cross_covariance("X1", "X2"), atol=1e-12)
+    np.testing.assert_allclose(
+        louder.cross_covariance("X1", "X2"), m.cross_covariance("X1", "X2"), atol=1e-12
+    )

@@ -17,8 +17,12 @@ from aligninfo.stats import VERDICTS
 def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
     record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
     if record is None:  # not yet run by test_chapters in this worker
-        run.run_chapter("09_houston", None, {"scale": "smoke", "results_dir": str(smoke_results)},
-                        progress=False)
+        run.run_chapter(
+            "09_houston",
+            None,
+            {"scale": "smoke", "results_dir": str(smoke_results)},
+            progress=False,
+        )
         record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
     assert record is not None
     res = record["results"]
@@ -30,8 +34,9 @@ def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
             assert s["low"] <= s["mean"] <= s["high"], (m, name)
             view = name.split("/")[0]
             official = view in ("z2", "p2") and not name.endswith("/cv")
-            assert s["protocol"] == ("official test" if official
-                                     else "cross-validation (optimistic)"), (m, name)
+            assert s["protocol"] == (
+                "official test" if official else "cross-validation (optimistic)"
+            ), (m, name)
     assert "z2/end to end" in res["scores"]["supervised"]  # read directly, not re-probed
     assert "p2/linear" in res["scores"]["info_nce"] and "p1/linear" in res["scores"]["info_nce"]
     assert "fused/linear" not in res["scores"]["comm"]  # CoMM's joint column is its fusion
@@ -40,8 +45,9 @@ def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
         assert res[family]
         for d in res[family].values():
             assert d["verdict"] in VERDICTS and d["low"] <= d["difference"] <= d["high"]
-            assert (d["verdict"] == "no detectable cost") == (d["low"] <= 0 <= d["high"]
-                                                              or d["p_holm"] > 0.05)
+            assert (d["verdict"] == "no detectable cost") == (
+                d["low"] <= 0 <= d["high"] or d["p_holm"] > 0.05
+            )
     grid = res["logistic_cs"]
     for v in ("z1", "z2", "joint"):  # raw inputs: C by inner CV, from the grid
         assert all(c in grid for c in res["raw_chosen_c"][v])

@@ -13,9 +13,11 @@ from aligninfo.probes import r2
 def data(n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, 4))
-    return z, {"smooth": np.sin(2 * z[:, 0]) + 0.1 * rng.standard_normal(n),
-               "noisy": z[:, 1] + rng.standard_normal(n),
-               "block": np.stack([z[:, 2] ** 2, z[:, 3]], axis=1)}
+    return z, {
+        "smooth": np.sin(2 * z[:, 0]) + 0.1 * rng.standard_normal(n),
+        "noisy": z[:, 1] + rng.standard_normal(n),
+        "block": np.stack([z[:, 2] ** 2, z[:, 3]], axis=1),
+    }
 
 
 def test_each_single_target_matches_the_single_target_probe() -> None:

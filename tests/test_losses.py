@@ -182,7 +182,8 @@ def test_comm_matches_reference():
 def test_comm_multimodal_term_alone_is_nt_xent():
     za, zb = pair(n=8, d=4, seed=10)
     assert L.comm(t(za), t(zb), [], [], 0.3).item() == pytest.approx(
-        ref_nt_xent(za, zb, 0.3), rel=1e-4)
+        ref_nt_xent(za, zb, 0.3), rel=1e-4
+    )
 
 
 # ----------------------------------------------------------------- known values
@@ -411,8 +412,16 @@ def projected_model(seed=0):
     )
 
 
-SELF_SUPERVISED = ["info_nce", "cca", "barlow_twins", "vicreg", "decur", "simclr", "cross_self",
-                   "cross_recon"]
+SELF_SUPERVISED = [
+    "info_nce",
+    "cca",
+    "barlow_twins",
+    "vicreg",
+    "decur",
+    "simclr",
+    "cross_self",
+    "cross_recon",
+]
 
 
 @pytest.mark.parametrize("name", SELF_SUPERVISED + ["comm"])
@@ -436,8 +445,12 @@ def test_reconstruction_decodes_the_backbone_not_the_projector():
 def test_cross_modal_losses_are_computed_on_the_projected_embedding(name):
     model, batch = projected_model(), toy_batch()
     model.eval()  # BatchNorm in eval mode: embed is a deterministic function of the input
-    pure = {"info_nce": L.info_nce, "cca": L.cca, "barlow_twins": L.barlow_twins,
-            "vicreg": L.vicreg}[name]
+    pure = {
+        "info_nce": L.info_nce,
+        "cca": L.cca,
+        "barlow_twins": L.barlow_twins,
+        "vicreg": L.vicreg,
+    }[name]
     z1, z2 = model.embed("x1", batch["x1"]), model.embed("x2", batch["x2"])
     h1, h2 = model.encode("x1", batch["x1"]), model.encode("x2", batch["x2"])
     assert z1.shape[1] == 3 and h1.shape[1] == 4
@@ -453,8 +466,10 @@ def test_comm_objective_contrasts_projected_fused_views():
     model.eval()
     h = {k: model.encode(k, batch[k]) for k in ("x1", "x2")}
     fused = model.project(FUSED, model.fuse(h))
-    uni = [model.project(FUSED, model.fuse({j: h[k] if j == k else None for j in h}))
-           for k in ("x1", "x2")]
+    uni = [
+        model.project(FUSED, model.fuse({j: h[k] if j == k else None for j in h}))
+        for k in ("x1", "x2")
+    ]
     arrays = [a.detach().numpy().astype(np.float64) for a in (fused, *uni)]
     expected = ref_comm(arrays[0], arrays[0], arrays[1:], arrays[1:], 0.2)
     assert objective(model, batch).item() == pytest.approx(expected, rel=1e-4)

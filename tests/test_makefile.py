@@ -17,14 +17,19 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 def make(*args: str, **env: str) -> str:
     """Run make in the repository root with some environment; return its output."""
     command = ["make", "-s", "--no-print-directory", *args]
-    done = subprocess.run(command, cwd=run.ROOT, env=os.environ | env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=run.ROOT, env=os.environ | env, check=True, capture_output=True, text=True
+    )
     return done.stdout
 
 
 def test_relative_data_folder_is_exported_absolute() -> None:
-    shown = make("--eval", "show-data: ; @echo $$ALIGNINFO_DATA", "show-data",
-                 ALIGNINFO_DATA="../shared/data")
+    shown = make(
+        "--eval",
+        "show-data: ; @echo $$ALIGNINFO_DATA",
+        "show-data",
+        ALIGNINFO_DATA="../shared/data",
+    )
     assert shown.strip() == os.path.abspath(run.ROOT / ".." / "shared" / "data")
 
 

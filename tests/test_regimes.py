@@ -11,8 +11,15 @@ from aligninfo.regimes import aligned_basis, aligned_split, sigma_r2_grid, sigma
 
 @pytest.fixture(scope="module")
 def model() -> GaussianModel:
-    return GaussianModel.random(d_shared=2, d_unique=(3, 2), dims=(7, 6), noise=(0.4, 0.2),
-                                unique_share=(0.5, 0.3), seed=3, target_noise=(0.2, 0.1))
+    return GaussianModel.random(
+        d_shared=2,
+        d_unique=(3, 2),
+        dims=(7, 6),
+        noise=(0.4, 0.2),
+        unique_share=(0.5, 0.3),
+        seed=3,
+        target_noise=(0.2, 0.1),
+    )
 
 
 @pytest.mark.parametrize("modality", [1, 2])
@@ -24,7 +31,8 @@ def test_grid_matches_pointwise(model: GaussianModel, modality: int) -> None:
     for i, u in enumerate(shares):
         pair = (u, model.unique_share[1]) if modality == 1 else (model.unique_share[0], u)
         ref = model.with_unique_share(pair).sigma_informativeness(
-            w, f"Y{modality}", modality, sigmas)
+            w, f"Y{modality}", modality, sigmas
+        )
         np.testing.assert_allclose(grid[i], ref, atol=1e-12)
 
 
@@ -62,8 +70,9 @@ def test_spectrum_reconstructs_r2_sigma(model: GaussianModel) -> None:
     w = np.random.default_rng(2).standard_normal((4, model.dims[0]))
     spec = sigma_spectrum(model, w)
     sigmas = np.array([0.0, 0.3, 1.0])
-    np.testing.assert_allclose(spec.r2_sigma(sigmas), model.sigma_informativeness(w, sigma=sigmas),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        spec.r2_sigma(sigmas), model.sigma_informativeness(w, sigma=sigmas), atol=1e-12
+    )
     assert np.isclose(spec.variance.mean(), 1.0)
     assert np.all((spec.aligned >= -1e-12) & (spec.aligned <= 1 + 1e-12))
     cca = sigma_spectrum(model, model.cca_projection(model.d_shared))
@@ -80,8 +89,11 @@ def test_aligned_limit_matches_padded_variates_and_samples(model: GaussianModel)
     for k in (1, d_s, d_s + 2):
         r = min(k, d_s)
         padded = np.vstack([model.cca_projection(r), np.zeros((k - r, model.dims[0]))])
-        np.testing.assert_allclose(aligned_limit(model, k, sigmas),
-                                   model.sigma_informativeness(padded, sigma=sigmas), atol=1e-12)
+        np.testing.assert_allclose(
+            aligned_limit(model, k, sigmas),
+            model.sigma_informativeness(padded, sigma=sigmas),
+            atol=1e-12,
+        )
     # Monte Carlo: the sample estimator on encoded samples, k = d_s + 2.
     big = model.sample(200_000, seed=5)
     padded = np.vstack([model.cca_projection(d_s), np.zeros((2, model.dims[0]))])

@@ -145,11 +145,18 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-dev-shm-usage", f"--window-size={WIDTH},{HEIGHT}",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--window-size={WIDTH},{HEIGHT}",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
@@ -184,8 +191,11 @@ def test_nothing_loaded_from_the_network(reports: dict[str, dict[str, Any]]) -> 
 def test_mathjax_typesets_every_formula_offline(reports: dict[str, dict[str, Any]]) -> None:
     without = [page for page, r in reports.items() if r.get("maths") and not r["mathjax"]]
     assert not without, f"MathJax did not load on {without}"
-    untypeset = {p: f"{r['typeset']} of {r['maths']}" for p, r in reports.items()
-                 if r.get("typeset", 0) < r.get("maths", 0)}
+    untypeset = {
+        p: f"{r['typeset']} of {r['maths']}"
+        for p, r in reports.items()
+        if r.get("typeset", 0) < r.get("maths", 0)
+    }
     assert not untypeset, f"formulas left as TeX: {untypeset}"
     bad = failures(reports, "fonts")
     assert not bad, f"MathJax's fonts failed to load:\n{bad}"

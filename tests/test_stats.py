@@ -25,21 +25,29 @@ def covers(interval: Interval, truth: float) -> bool:
     return interval.low <= truth <= interval.high
 
 
-@pytest.mark.parametrize(("method", "draw", "truth"), [
-    ("percentile", lambda rng: rng.normal(2.0, 1.0, 40), 2.0),
-    ("bca", lambda rng: rng.exponential(1.0, 60), 1.0),  # skewed: what BCa corrects for
-])
+@pytest.mark.parametrize(
+    ("method", "draw", "truth"),
+    [
+        ("percentile", lambda rng: rng.normal(2.0, 1.0, 40), 2.0),
+        ("bca", lambda rng: rng.exponential(1.0, 60), 1.0),  # skewed: what BCa corrects for
+    ],
+)
 def test_bootstrap_of_a_mean_covers_near_its_nominal_level(method, draw, truth):
     rng = np.random.default_rng(0)
-    hits = [covers(bootstrap(draw(rng), np.mean, n_boot=300, level=0.9, method=method, seed=r),
-                   truth) for r in range(200)]
+    hits = [
+        covers(bootstrap(draw(rng), np.mean, n_boot=300, level=0.9, method=method, seed=r), truth)
+        for r in range(200)
+    ]
     assert 0.84 <= np.mean(hits) <= 0.96
 
 
 def two_level_scores(rng, sites=20, seeds=10):
     """Per-(seed, site) scores around a true mean 0: site, seed and cell effects."""
-    return (rng.normal(0, 1.0, sites)[None, :] + rng.normal(0, 0.6, seeds)[:, None]
-            + rng.normal(0, 0.5, (seeds, sites)))
+    return (
+        rng.normal(0, 1.0, sites)[None, :]
+        + rng.normal(0, 0.6, seeds)[:, None]
+        + rng.normal(0, 0.5, (seeds, sites))
+    )
 
 
 def test_hierarchical_bootstrap_covers_and_the_site_bootstrap_does_not():
@@ -119,7 +127,10 @@ def test_verdicts_on_constructed_families():
     estimates = {k: float(np.mean(v)) for k, v in family.items()}
     judged = verdicts(family, estimates)
     assert {k: v.verdict for k, v in judged.items()} == {
-        "cost": "costs", "gain": "gains", "none": "no detectable cost"}
+        "cost": "costs",
+        "gain": "gains",
+        "none": "no detectable cost",
+    }
     assert judged["cost"].interval.high < 0 and judged["none"].interval.excludes_zero is False
 
 

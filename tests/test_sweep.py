@@ -16,7 +16,7 @@ from aligninfo.__main__ import main
 from aligninfo.chapter import SCALE_ENV
 from aligninfo.sweep import check_grid, expand, run_grid, run_points, summary
 
-TINY = '''---
+TINY = """---
 jupytext:
   text_representation:
     extension: .md
@@ -58,7 +58,7 @@ with open(Path(results_dir) / "executions.log", "a") as log:
 draws = np.random.default_rng([seed, cfg.n, width]).normal(size=cfg.n)
 _ = save_results(cfg, "99_tiny", {"mean": float(draws.mean()) * width, "workers": workers})
 ```
-'''
+"""
 
 
 @pytest.fixture
@@ -82,14 +82,21 @@ def executions(results: Path) -> list[list[str]]:
 def test_grid_expands_to_the_cartesian_product_first_name_slowest() -> None:
     points = expand({"a": [1, 2], "b": ["x", "y", "z"]})
     assert len(points) == 6
-    assert points[:4] == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"},
-                          {"a": 2, "b": "x"}]
+    assert points[:4] == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 1, "b": "z"},
+        {"a": 2, "b": "x"},
+    ]
     assert expand({}) == [{}]
 
 
 def test_grid_is_checked_against_the_chapter(tiny: Path) -> None:
-    with pytest.raises(ValueError, match=r"99_tiny has no parameter 'wdth'.*"
-                                         r"its parameters are: scale, seed, n, width"):
+    with pytest.raises(
+        ValueError,
+        match=r"99_tiny has no parameter 'wdth'.*"
+        r"its parameters are: scale, seed, n, width",
+    ):
         check_grid("99_tiny", {"wdth": [1, 2]})
     with pytest.raises(ValueError, match="'n' has no values"):
         check_grid("99_tiny", {"n": []})
@@ -124,12 +131,21 @@ def test_scale_conflicting_with_the_environment_is_refused_before_any_run(
 def test_a_second_sweep_reuses_every_point(tiny: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     lines: list[str] = []
-    first = run_grid("99_tiny", {"n": [2, 4], "width": [1, 3]}, workers=2,
-                     results_dir=results, progress=lines.append)
+    first = run_grid(
+        "99_tiny",
+        {"n": [2, 4], "width": [1, 3]},
+        workers=2,
+        results_dir=results,
+        progress=lines.append,
+    )
     assert [p.status for p in first] == ["computed"] * 4
     assert len(lines) == 4 and all(line.startswith("[") for line in lines)
     assert sorted(map(tuple, executions(results))) == [
-        ("2", "1", "1"), ("2", "3", "1"), ("4", "1", "1"), ("4", "3", "1")]  # one thread each
+        ("2", "1", "1"),
+        ("2", "3", "1"),
+        ("4", "1", "1"),
+        ("4", "3", "1"),
+    ]  # one thread each
     assert len(list(results.glob("99_tiny-*.json"))) == 4  # one results file per point
     # The chapter's own parallelism is off inside a sweep, and recorded as such.
     assert all(p.parameters["workers"] == 1 and p.results["workers"] == 1 for p in first)
@@ -159,8 +175,9 @@ def test_parallel_and_serial_sweeps_give_the_same_records(tiny: Path, tmp_path: 
 def test_a_failing_point_is_reported_and_the_others_kept(tiny: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     lines: list[str] = []
-    points = run_grid("99_tiny", {"n": [3, 4]}, workers=2, results_dir=results,
-                      progress=lines.append)
+    points = run_grid(
+        "99_tiny", {"n": [3, 4]}, workers=2, results_dir=results, progress=lines.append
+    )
     assert [p.status for p in points] == ["failed", "computed"]
     failed = points[0]
     assert failed.record is None and "ValueError: n = 3 is the failing point" in failed.error
@@ -173,12 +190,23 @@ def test_a_failing_point_is_reported_and_the_others_kept(tiny: Path, tmp_path: P
     assert "failed" in table[2] and "computed" in table[3]
 
 
-def test_sweep_command(
-    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sweep_command(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "out"
-    argv = ["sweep", "99_tiny", "-p", "n", "2", "3", "-p", "width", "2",
-            "--workers", "2", "--results-dir", str(results)]
+    argv = [
+        "sweep",
+        "99_tiny",
+        "-p",
+        "n",
+        "2",
+        "3",
+        "-p",
+        "width",
+        "2",
+        "--workers",
+        "2",
+        "--results-dir",
+        str(results),
+    ]
     assert main(argv) == 1  # a point failed
     captured = capsys.readouterr()
     assert "n=3 width=2: FAILED" in captured.out and "failed: n=3 width=2" in captured.err
@@ -196,8 +224,9 @@ def test_sweep_command(
 
 def test_a_list_of_points_runs_each_distinct_point_once(tiny: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
-    points = run_points("99_tiny", [{"n": 2}, {"width": 5}, {"n": 2}], workers=2,
-                        results_dir=results)
+    points = run_points(
+        "99_tiny", [{"n": 2}, {"width": 5}, {"n": 2}], workers=2, results_dir=results
+    )
     assert [p.status for p in points] == ["computed"] * 3
     assert len(executions(results)) == 2
     assert points[0].record == points[2].record != points[1].record

@@ -6,8 +6,15 @@ from sklearn.neighbors import KNeighborsClassifier
 from aligninfo.data.synthetic import SyntheticModel, g
 from aligninfo.gaussian import NAMES, GaussianModel
 
-UNEVEN = dict(d_shared=2, d_unique=(4, 1), dims=(7, 10), noise=(0.5, 0.2),
-              unique_share=(0.4, 0.9), target_noise=(0.3, 0.1), seed=1)
+UNEVEN = dict(
+    d_shared=2,
+    d_unique=(4, 1),
+    dims=(7, 10),
+    noise=(0.5, 0.2),
+    unique_share=(0.4, 0.9),
+    target_noise=(0.3, 0.1),
+    seed=1,
+)
 KEYS = (*NAMES, "Y12", "C1", "C2", "C12")
 
 
@@ -39,14 +46,15 @@ def test_mlp_and_nonlinear_options_share_the_gaussian_draws():
     for i in (0, 1):
         latent = np.hstack([ref["S"], ref[f"U{i + 1}"]])
         sensor_noise = ref[f"X{i + 1}"] - latent @ gauss.mixing[i].T
-        np.testing.assert_allclose(data[f"X{i + 1}"] - m.mixers[i](latent), sensor_noise,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            data[f"X{i + 1}"] - m.mixers[i](latent), sensor_noise, atol=1e-12
+        )
         b_s, b_u = gauss.target_shared[i], gauss.target_unique[i]
         target_noise = ref[f"Y{i + 1}"][:, 0] - ref["S"] @ b_s - ref[f"U{i + 1}"] @ b_u
-        noise_free = (np.linalg.norm(b_s) * g(ref["S"] @ b_s / np.linalg.norm(b_s))
-                      + np.linalg.norm(b_u) * g(ref[f"U{i + 1}"] @ b_u / np.linalg.norm(b_u)))
-        np.testing.assert_allclose(data[f"Y{i + 1}"][:, 0] - noise_free, target_noise,
-                                   atol=1e-12)
+        noise_free = np.linalg.norm(b_s) * g(ref["S"] @ b_s / np.linalg.norm(b_s)) + np.linalg.norm(
+            b_u
+        ) * g(ref[f"U{i + 1}"] @ b_u / np.linalg.norm(b_u))
+        np.testing.assert_allclose(data[f"Y{i + 1}"][:, 0] - noise_free, target_noise, atol=1e-12)
 
 
 def test_seeded_determinism():
@@ -65,9 +73,19 @@ def test_seeded_determinism():
 def test_shapes_and_dtypes(dtype):
     m = SyntheticModel.random(**UNEVEN, n_classes=3)
     data = m.sample(50, seed=0, dtype=dtype)
-    shapes = {"S": (50, 2), "U1": (50, 4), "U2": (50, 1), "X1": (50, 7), "X2": (50, 10),
-              "Y1": (50, 1), "Y2": (50, 1), "Y12": (50, 1), "C1": (50,), "C2": (50,),
-              "C12": (50,)}
+    shapes = {
+        "S": (50, 2),
+        "U1": (50, 4),
+        "U2": (50, 1),
+        "X1": (50, 7),
+        "X2": (50, 10),
+        "Y1": (50, 1),
+        "Y2": (50, 1),
+        "Y12": (50, 1),
+        "C1": (50,),
+        "C2": (50,),
+        "C12": (50,),
+    }
     assert set(data) == set(shapes)
     for name, shape in shapes.items():
         assert data[name].shape == shape, name
@@ -103,8 +121,14 @@ def test_mlp_mixing_keeps_the_covariance_of_each_modality():
 
 def test_nonlinear_target_unique_share_by_monte_carlo():
     shares, tn = (0.7, 0.2), (0.3, 0.0)
-    m = SyntheticModel.random(d_shared=3, d_unique=(2, 4), unique_share=shares,
-                              target_noise=tn, target="nonlinear", seed=3)
+    m = SyntheticModel.random(
+        d_shared=3,
+        d_unique=(2, 4),
+        unique_share=shares,
+        target_noise=tn,
+        target="nonlinear",
+        seed=3,
+    )
     data = m.sample(200_000, seed=0)
     for i in (0, 1):
         y = data[f"Y{i + 1}"][:, 0]
@@ -131,8 +155,11 @@ def test_g_is_standardised():
 def test_synergy_target_needs_both_modalities():
     m = SyntheticModel.random(d_shared=1, d_unique=1, dims=3, noise=0.1, seed=3)
     train, test = m.sample(4000, seed=1), m.sample(4000, seed=2)
-    views = {"X1": lambda d: d["X1"], "X2": lambda d: d["X2"],
-             "both": lambda d: np.hstack([d["X1"], d["X2"]])}
+    views = {
+        "X1": lambda d: d["X1"],
+        "X2": lambda d: d["X2"],
+        "both": lambda d: np.hstack([d["X1"], d["X2"]]),
+    }
     acc = {}
     for name, view in views.items():
         for probe in (KNeighborsClassifier(15), LogisticRegression()):
@@ -163,17 +190,20 @@ def test_linear_two_class_threshold_is_zero():
     assert np.array_equal(data["C1"], (data["Y1"][:, 0] > 0).astype(int))
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(mixing="cubic"), "mixing"),
-    (dict(depth=-1), "depth"),
-    (dict(depth=1.5), "depth"),
-    (dict(slope=0.0), "slope"),
-    (dict(slope=1.5), "slope"),
-    (dict(target="quadratic"), "target"),
-    (dict(n_classes=1), "n_classes"),
-    (dict(dims=(4, 8)), "dims"),
-    (dict(unique_share=1.2), "unique_share"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(mixing="cubic"), "mixing"),
+        (dict(depth=-1), "depth"),
+        (dict(depth=1.5), "depth"),
+        (dict(slope=0.0), "slope"),
+        (dict(slope=1.5), "slope"),
+        (dict(target="quadratic"), "target"),
+        (dict(n_classes=1), "n_classes"),
+        (dict(dims=(4, 8)), "dims"),
+        (dict(unique_share=1.2), "unique_share"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=name):
         SyntheticModel.random(**kwargs)

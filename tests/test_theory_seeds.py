@@ -26,24 +26,35 @@ def glued_values(notebook: nbformat.NotebookNode) -> dict[str, str]:
             record = output.get("metadata", {}).get("scrapbook")
             if record:
                 values[record["name"]] = output["data"].get(
-                    record["mime_prefix"] + "text/plain", "")
+                    record["mime_prefix"] + "text/plain", ""
+                )
     return values
 
 
 @pytest.mark.chapters
-@pytest.mark.parametrize(("chapter", "seed"), [("01_model", 3), ("01_model", 1),
-                                               ("05_when_alignment_hurts", 1)])
+@pytest.mark.parametrize(
+    ("chapter", "seed"), [("01_model", 3), ("01_model", 1), ("05_when_alignment_hurts", 1)]
+)
 def test_theory_chapter_at_another_seed(chapter: str, seed: int, tmp_path: Path) -> None:
     out = tmp_path / "out.ipynb"
-    run.run_chapter(BOOK / f"{chapter}.md", out,
-                    {"scale": "smoke", "seed": seed, "results_dir": str(tmp_path)},
-                    progress=False)
+    run.run_chapter(
+        BOOK / f"{chapter}.md",
+        out,
+        {"scale": "smoke", "seed": seed, "results_dir": str(tmp_path)},
+        progress=False,
+    )
     executed = nbformat.read(out, as_version=4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors
     values = glued_values(executed)
     assert values, "the chapter glues its numbers"
-    bad = {name: v for name, v in values.items()
-           if v.strip("'\"").lower() in ("nan", "inf", "-inf")}
+    bad = {
+        name: v for name, v in values.items() if v.strip("'\"").lower() in ("nan", "inf", "-inf")
+    }
     assert not bad, bad

@@ -114,8 +114,7 @@ def test_values_the_chapter_would_refuse_are_refused_before_its_kernel_starts(
     ],
 )
 def test_a_data_folder_that_is_not_one_is_refused_before_the_kernel_starts(
-    parameters: dict, env: str | None, message: str,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    parameters: dict, env: str | None, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (tmp_path / "afile").write_text("")
     if env is None:
@@ -131,7 +130,8 @@ def test_an_existing_data_folder_passes(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv(DATA_ENV, "data")
     assert run.check_parameters("08_lfmc", {"scale": "smoke"}) == {"scale": "smoke"}
     assert run.check_parameters("08_lfmc", {"data_dir": "data"}) == {
-        "data_dir": str(tmp_path / "data")}
+        "data_dir": str(tmp_path / "data")
+    }
 
 
 # --------------------------------------------------------------------------------- configure
@@ -178,7 +178,7 @@ def test_configure_refuses_an_injected_scale_the_environment_replaces(
     assert _configure_after('# Parameters\nscale = "smoke"\n').scale == "smoke"
 
 
-TINY = '''---
+TINY = """---
 kernelspec:
   display_name: Python 3
   language: python
@@ -197,15 +197,24 @@ from aligninfo.chapter import configure
 
 cfg = configure(scale, seed, {}, results_dir=None)
 ```
-'''
+"""
 
 
 @pytest.mark.chapters
 def test_plain_papermill_with_a_misspelt_parameter_stops(tmp_path: Path) -> None:
     notebook = tmp_path / "tiny.ipynb"
     jupytext.write(jupytext.reads(TINY, fmt="md:myst"), notebook)
-    command = [sys.executable, "-m", "papermill", str(notebook), str(tmp_path / "out.ipynb"),
-               "-p", "sede", "3", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook),
+        str(tmp_path / "out.ipynb"),
+        "-p",
+        "sede",
+        "3",
+        "--no-progress-bar",
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode != 0
     assert "no parameter 'sede'" in done.stderr + done.stdout
@@ -311,9 +320,11 @@ def test_a_checkpoint_that_could_not_be_written_is_refused_before_training(
     readonly.mkdir()
     readonly.chmod(0o555)
     try:
-        for path, message in [(tmp_path / "afile" / "run.ckpt", "afile is a file"),
-                              (tmp_path / "folder", "is a folder"),
-                              (readonly / "run.ckpt", "is read-only")]:
+        for path, message in [
+            (tmp_path / "afile" / "run.ckpt", "afile is a file"),
+            (tmp_path / "folder", "is a folder"),
+            (readonly / "run.ckpt", "is read-only"),
+        ]:
             with pytest.raises(ValueError, match=message):
                 fit(_model(), _Counting(), _data(64), config=BASE, checkpoint=path)
     finally:

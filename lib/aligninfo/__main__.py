@@ -32,30 +32,55 @@ from aligninfo import run
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m aligninfo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m aligninfo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the chapters and their parameters")
     execute = commands.add_parser("run", help="execute a chapter with parameters (papermill)")
     execute.add_argument("chapter", help="path or name of a chapter (book/*.md, notebooks/*.ipynb)")
-    execute.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                         metavar=("NAME", "VALUE"), help="a parameter (Python literal or string)")
+    execute.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter (Python literal or string)",
+    )
     execute.add_argument("-o", "--output", help="executed notebook to write (.ipynb)")
     grid = commands.add_parser(
-        "sweep", help="run a chapter over a grid of parameters, one results file per point")
+        "sweep", help="run a chapter over a grid of parameters, one results file per point"
+    )
     grid.add_argument("chapter", help="path or name of a chapter")
-    grid.add_argument("-p", "--parameter", nargs="+", action="append", default=[],
-                      metavar="NAME VALUE", help="a parameter and its values (one or more)")
+    grid.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME VALUE",
+        help="a parameter and its values (one or more)",
+    )
     grid.add_argument("--workers", type=int, default=2, help="points run at once (default 2)")
-    grid.add_argument("--results-dir", default="results",
-                      help="where the points' results files go (default: results)")
+    grid.add_argument(
+        "--results-dir",
+        default="results",
+        help="where the points' results files go (default: results)",
+    )
     pair = commands.add_parser("sync", help="write notebooks/*.ipynb from book/*.md")
     pair.add_argument("chapters", nargs="*", help="chapters to sync (default: all)")
-    pair.add_argument("--no-execute", action="store_true",
-                      help="do not execute (carry checked outputs over from the old pair)")
+    pair.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="do not execute (carry checked outputs over from the old pair)",
+    )
     commands.add_parser("check", help="fail when a chapter and its notebook pair differ")
     stale = commands.add_parser(
-        "invalidate", help="make the book build re-execute chapters whose upstream changed")
+        "invalidate", help="make the book build re-execute chapters whose upstream changed"
+    )
     stale.add_argument("build", help="Jupyter Book's build folder (_build)")
     args = parser.parse_args(argv)
     try:
@@ -97,12 +122,18 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
         print(f"error: {err}", file=sys.stderr)
         return 2
     except PapermillExecutionError as err:
-        print(f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
-              f"{_first_line(err.evalue)}", file=sys.stderr)
+        print(
+            f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
+            f"{_first_line(err.evalue)}",
+            file=sys.stderr,
+        )
         return 1
     except (DeadKernelError, CellTimeoutError) as err:
-        print(f"error: {chapter}: its kernel died or hung (out of memory?): "
-              f"{type(err).__name__}: {_first_line(str(err))}", file=sys.stderr)
+        print(
+            f"error: {chapter}: its kernel died or hung (out of memory?): "
+            f"{type(err).__name__}: {_first_line(str(err))}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -139,8 +170,13 @@ def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_d
             if name in grid:
                 raise ValueError(f"parameter {name!r} is given twice: list its values once")
             grid[name] = [run.parse_value(v) for v in values]
-        points = sweep.run_grid(chapter, grid, workers=workers, results_dir=results_dir,
-                                progress=lambda line: print(line, flush=True))
+        points = sweep.run_grid(
+            chapter,
+            grid,
+            workers=workers,
+            results_dir=results_dir,
+            progress=lambda line: print(line, flush=True),
+        )
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -198,8 +198,15 @@ def bench_compare(workers: int, samples: int, epochs: int, seeds: int) -> tuple[
     def make_model() -> MultimodalEncoder:
         return MultimodalEncoder({"x1": MLP(32, 16, (64,)), "x2": MLP(24, 16, (64,))})
 
-    setup = Setup(make_model=make_model, targets={"y": "regression"}, epochs=epochs,
-                  batch_size=128, device="cpu", sigmas=(0.0,), projector=(16, 64))
+    setup = Setup(
+        make_model=make_model,
+        targets={"y": "regression"},
+        epochs=epochs,
+        batch_size=128,
+        device="cpu",
+        sigmas=(0.0,),
+        projector=(16, 64),
+    )
     methods, seed_list = ["info_nce", "barlow_twins", "vicreg", "simclr"], list(range(seeds))
     start = time.perf_counter()
     serial = compare(methods, data, setup, seed_list, progress=False)
@@ -217,13 +224,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes of the parallel compare (default: every core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the parallel compare (default: every core)",
+    )
     parser.add_argument("--compare-samples", type=int, default=2000)
     parser.add_argument("--compare-epochs", type=int, default=5)
     parser.add_argument("--compare-seeds", type=int, default=2)
-    parser.add_argument("--skip-compare", action="store_true",
-                        help="do not time the parallel compare")
+    parser.add_argument(
+        "--skip-compare", action="store_true", help="do not time the parallel compare"
+    )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     threads = torch.get_num_threads()

@@ -125,8 +125,13 @@ def configure(
         **values,
     )
     # The parameters as given (sizes None when the scale sets them), for the results key.
-    cfg._given = {"scale": scale, "seed": seed, "device": device, "results_dir": results_dir,
-                  **{k: overrides.get(k) for k in presets}}
+    cfg._given = {
+        "scale": scale,
+        "seed": seed,
+        "device": device,
+        "results_dir": results_dir,
+        **{k: overrides.get(k) for k in presets},
+    }
     cfg._namespace = given
     return cfg
 
@@ -157,8 +162,11 @@ def _checked(name: str, value: Any, default: Any) -> Any:
 
 def _literal_globals(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """Copy the public names of a namespace that hold plain literals (a parameters cell's)."""
-    return {k: copy.deepcopy(v) for k, v in namespace.items()
-            if not k.startswith("_") and k not in ("In", "Out") and _is_literal(v)}
+    return {
+        k: copy.deepcopy(v)
+        for k, v in namespace.items()
+        if not k.startswith("_") and k not in ("In", "Out") and _is_literal(v)
+    }
 
 
 def _is_literal(value: Any, depth: int = 0) -> bool:
@@ -231,8 +239,9 @@ def check_values(values: Mapping[str, Any]) -> None:
     if "seed" in values:
         seed = values["seed"]
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-            raise ValueError(f"parameter 'seed' must be a non-negative integer below 2**32; "
-                             f"got {seed!r}")
+            raise ValueError(
+                f"parameter 'seed' must be a non-negative integer below 2**32; got {seed!r}"
+            )
     if "device" in values:
         _check_device(values["device"])
     if values.get("results_dir") is not None:
@@ -261,8 +270,9 @@ def _check_creatable(folder: Path) -> None:
     if existing == folder and not folder.is_dir():
         raise ValueError(f"parameter 'results_dir': {str(folder)!r} is a file, not a folder")
     if not existing.is_dir():
-        raise ValueError(f"parameter 'results_dir': cannot create {str(folder)!r} "
-                         f"({str(existing)!r} is a file)")
+        raise ValueError(
+            f"parameter 'results_dir': cannot create {str(folder)!r} ({str(existing)!r} is a file)"
+        )
     if not is_writable(existing):
         what = "is not writable" if existing == folder else f"cannot be created in {existing}"
         raise ValueError(f"parameter 'results_dir': {str(folder)!r} {what}")
@@ -285,13 +295,17 @@ def _check_injected(history: Any) -> None:
             declared, injected = _assigned(history[index - 1]), _assigned(source)
             unknown = [n for n in injected if n not in declared]
             if declared and unknown:
-                raise ValueError(f"no parameter {', '.join(map(repr, unknown))} in this "
-                                 f"chapter; its parameters are: {', '.join(declared)}")
+                raise ValueError(
+                    f"no parameter {', '.join(map(repr, unknown))} in this "
+                    f"chapter; its parameters are: {', '.join(declared)}"
+                )
             env = os.environ.get(SCALE_ENV)
             if env and "scale" in injected and injected["scale"] != env:
-                raise ValueError(f"parameter 'scale' is {injected['scale']!r} but "
-                                 f"{SCALE_ENV}={env!r} replaces it: unset {SCALE_ENV} or drop "
-                                 "the scale parameter")
+                raise ValueError(
+                    f"parameter 'scale' is {injected['scale']!r} but "
+                    f"{SCALE_ENV}={env!r} replaces it: unset {SCALE_ENV} or drop "
+                    "the scale parameter"
+                )
 
 
 def _assigned(source: Any) -> dict[str, Any]:
@@ -325,7 +339,8 @@ def _check_writable(results_dir: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(
-            f"parameter 'results_dir': cannot create {str(folder)!r} ({err.strerror})") from None
+            f"parameter 'results_dir': cannot create {str(folder)!r} ({err.strerror})"
+        ) from None
     if not is_writable(folder):
         raise ValueError(f"parameter 'results_dir': {str(folder)!r} is not writable")
 
@@ -384,9 +399,7 @@ def save_results(
     return _write_json(Path(cfg.results_dir) / f"{name}-{key}.json", record)
 
 
-def _requested(
-    cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]
-) -> dict[str, Any]:
+def _requested(cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters that identify a run: every declared parameter as given, folders aside.
 
     In a chapter of the book these are the names of its ``parameters`` cell, valued as the
@@ -478,8 +491,10 @@ def find_results(
     path = Path(results_dir) / f"{name}-{results_key(name, requested)}.json"
     if not path.is_file():
         others = len(list(Path(results_dir).glob(f"{name}-*.json")))
-        return None, (f"no results of {name} for these parameters in {results_dir} "
-                      f"({others} for other parameters)")
+        return None, (
+            f"no results of {name} for these parameters in {results_dir} "
+            f"({others} for other parameters)"
+        )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -489,8 +504,10 @@ def find_results(
     if _canonical(record.get("requested")) != _canonical(requested):
         return None, f"{path} holds results of other parameters"
     if record.get("aligninfo_version") != __version__:
-        return None, (f"{path} was computed by aligninfo {record.get('aligninfo_version')}, "
-                      f"this is {__version__}")
+        return None, (
+            f"{path} was computed by aligninfo {record.get('aligninfo_version')}, "
+            f"this is {__version__}"
+        )
     if record.get("source_digest") != run.code_digest(name):
         return None, f"{path} was computed by an older version of {name}'s code"
     return record, ""

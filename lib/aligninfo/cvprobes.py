@@ -72,13 +72,20 @@ def _matrix(z: ArrayLike) -> NDArray[np.float64]:
 
 
 def _inner_folds(
-    x: NDArray[np.float64], y: NDArray[Any], cv: int, seed: int, stratify: bool,
+    x: NDArray[np.float64],
+    y: NDArray[Any],
+    cv: int,
+    seed: int,
+    stratify: bool,
     groups: ArrayLike | None,
 ) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
     """Inner folds of the training data: by group when ``groups`` is given, else shuffled."""
     if groups is None:
-        splitter = (StratifiedKFold(cv, shuffle=True, random_state=seed) if stratify
-                    else KFold(cv, shuffle=True, random_state=seed))
+        splitter = (
+            StratifiedKFold(cv, shuffle=True, random_state=seed)
+            if stratify
+            else KFold(cv, shuffle=True, random_state=seed)
+        )
         return list(splitter.split(x, y))
     g = np.asarray(groups)
     if g.shape != (len(x),):
@@ -245,8 +252,12 @@ class GroupRidgeProbe(BaseEstimator):
         return r2(y, self.predict(z))
 
 
-def _ridge_path(x: NDArray[np.float64], y: NDArray[np.float64], x_new: NDArray[np.float64],
-                alphas: NDArray[np.float64]) -> NDArray[np.float64]:
+def _ridge_path(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    x_new: NDArray[np.float64],
+    alphas: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Ridge predictions on standardised features for every penalty, from one SVD.
 
     Args:
@@ -300,7 +311,11 @@ class MLPProbe(BaseEstimator):
     ) -> None:
         self.task, self.hidden, self.alpha = task, hidden, alpha
         self.validation_fraction, self.patience, self.max_iter, self.seed = (
-            validation_fraction, patience, max_iter, seed)
+            validation_fraction,
+            patience,
+            max_iter,
+            seed,
+        )
 
     def fit(self, z: ArrayLike, y: ArrayLike) -> MLPProbe:
         """Fit on ``Z (n, d)`` and ``y (n,)`` or ``(n, q)``; returns self."""
@@ -308,9 +323,14 @@ class MLPProbe(BaseEstimator):
         x = _matrix(z)
         self.scaler_ = StandardScaler().fit(x)
         kwargs: dict[str, Any] = dict(
-            hidden_layer_sizes=(self.hidden,), alpha=self.alpha, early_stopping=True,
-            validation_fraction=self.validation_fraction, n_iter_no_change=self.patience,
-            max_iter=self.max_iter, random_state=self.seed)
+            hidden_layer_sizes=(self.hidden,),
+            alpha=self.alpha,
+            early_stopping=True,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.patience,
+            max_iter=self.max_iter,
+            random_state=self.seed,
+        )
         y_a = np.asarray(y)
         if self.task == "classification":
             self.model_: MLPClassifier | MLPRegressor = MLPClassifier(**kwargs)
@@ -344,9 +364,15 @@ class MLPProbe(BaseEstimator):
         return r2(y, self.predict(z))
 
 
-def make_probe(kind: str, task: str, seed: int = 0, logistic_c: float | None = None,
-               grouped: bool = False, logistic_cs: int | Sequence[float] = 10,
-               inner_folds: int = 5) -> BaseEstimator:
+def make_probe(
+    kind: str,
+    task: str,
+    seed: int = 0,
+    logistic_c: float | None = None,
+    grouped: bool = False,
+    logistic_cs: int | Sequence[float] = 10,
+    inner_folds: int = 5,
+) -> BaseEstimator:
     """A probe of the given family whose hyperparameters are chosen on its training data.
 
     Args:

@@ -169,8 +169,9 @@ def make_method(method: str, data: Splits, setup: Setup, dim: int) -> Objective:
     return make_objective(method, **setup.objective_kwargs.get(method, {}))
 
 
-def attach_projectors(model: MultimodalEncoder, data: Splits, out_dim: int,
-                      hidden: int | None = None) -> MultimodalEncoder:
+def attach_projectors(
+    model: MultimodalEncoder, data: Splits, out_dim: int, hidden: int | None = None
+) -> MultimodalEncoder:
     """Give every modality (and the fusion head, if any) a projection head, in place.
 
     The backbone sizes are read from a forward pass on two training samples (in eval mode).
@@ -188,9 +189,10 @@ def attach_projectors(model: MultimodalEncoder, data: Splits, out_dim: int,
         model.set_projector(key, make_projector(_embedding_dim(model, data, key), out_dim, hidden))
     if model.fusion is not None:
         with torch.no_grad(), eval_mode(model):
-            h = {k: model.encode(k, torch.as_tensor(np.asarray(data.train[k][:2],
-                                                               dtype=np.float32)))
-                 for k in model.keys}
+            h = {
+                k: model.encode(k, torch.as_tensor(np.asarray(data.train[k][:2], dtype=np.float32)))
+                for k in model.keys
+            }
             fused_dim = int(model.fuse(h).shape[1])
         model.set_projector(FUSED, make_projector(fused_dim, out_dim, hidden))
     return model
@@ -210,8 +212,13 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
     splits = {"train": data.train, "val": data.val, "test": data.test}
     if method == "raw":
         z = {v: {s: _flat(d["x" + v[1]]) for s, d in splits.items()} for v in ("z1", "z2")}
-        return {**z, "model": None, "history": None, "temperatures": {},
-                "seconds": time.perf_counter() - start}
+        return {
+            **z,
+            "model": None,
+            "history": None,
+            "temperatures": {},
+            "seconds": time.perf_counter() - start,
+        }
     torch.manual_seed(seed)
     model = setup.make_model()
     if setup.projector is not None and len(model.projectors) == 0:
@@ -219,22 +226,39 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
     history, temperatures, fused = None, {}, False
     if method != "random":
         objective = make_method(method, data, setup, _embedding_dim(model, data))
-        history = fit(model, objective, _inputs(data.train, method, setup),
-                      val=_inputs(data.val, method, setup), epochs=setup.epochs,
-                      batch_size=setup.batch_size, lr=setup.lr, seed=seed, device=setup.device,
-                      progress=False)
+        history = fit(
+            model,
+            objective,
+            _inputs(data.train, method, setup),
+            val=_inputs(data.val, method, setup),
+            epochs=setup.epochs,
+            batch_size=setup.batch_size,
+            lr=setup.lr,
+            seed=seed,
+            device=setup.device,
+            progress=False,
+        )
         temperatures = learned_temperatures(objective)
         fused = any(isinstance(m, CoMM) for m in objective.modules())
     views: dict[str, dict[str, np.ndarray]] = {v: {} for v in ("z1", "z2")}
     for split, d in splits.items():
         for view, array in encode_views(model, d, fused=fused).items():
             views.setdefault(view, {})[split] = array
-    return {**views, "model": model, "history": history, "temperatures": temperatures,
-            "seconds": time.perf_counter() - start}
+    return {
+        **views,
+        "model": model,
+        "history": history,
+        "temperatures": temperatures,
+        "seconds": time.perf_counter() - start,
+    }
 
 
-def encode_views(model: MultimodalEncoder, split: Mapping[str, np.ndarray], fused: bool = False,
-                 batch_size: int = 4096) -> dict[str, np.ndarray]:
+def encode_views(
+    model: MultimodalEncoder,
+    split: Mapping[str, np.ndarray],
+    fused: bool = False,
+    batch_size: int = 4096,
+) -> dict[str, np.ndarray]:
     """Frozen features of one split: backbone, projector outputs and (optionally) fusion.
 
     Args:
@@ -254,12 +278,16 @@ def encode_views(model: MultimodalEncoder, split: Mapping[str, np.ndarray], fuse
         return out
     device = next(model.parameters()).device
     n = len(out["z1"])
-    parts: dict[str, list[np.ndarray]] = {**{"p" + k[1]: [] for k in heads},
-                                          **({"fused": []} if fused else {})}
+    parts: dict[str, list[np.ndarray]] = {
+        **{"p" + k[1]: [] for k in heads},
+        **({"fused": []} if fused else {}),
+    }
     with eval_mode(model), torch.no_grad():
         for i in range(0, n, batch_size):
-            h = {k: torch.as_tensor(out["z" + k[1]][i:i + batch_size]).to(device)
-                 for k in ("x1", "x2")}
+            h = {
+                k: torch.as_tensor(out["z" + k[1]][i : i + batch_size]).to(device)
+                for k in ("x1", "x2")
+            }
             for k in heads:
                 parts["p" + k[1]].append(model.project(k, h[k]).float().cpu().numpy())
             if fused:
@@ -295,13 +323,24 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
     feats["joint"] = (np.hstack([f1, f2]), np.hstack([t1, t2]))
     feats.update({v: _fit_test(z[v]) for v in EXTRA_VIEWS if v in z})
     out: dict[str, Any] = {}
-    groups = (None if setup.probe_groups is None else
-              np.concatenate([data.train[setup.probe_groups], data.val[setup.probe_groups]]))
+    groups = (
+        None
+        if setup.probe_groups is None
+        else np.concatenate([data.train[setup.probe_groups], data.val[setup.probe_groups]])
+    )
     for target, task in setup.targets.items():
         y_fit = np.concatenate([data.train[target], data.val[target]])
         for view, (f_fit, f_test) in feats.items():
-            out.update(_probe_view(f"{target}/{view}", task, (f_fit, y_fit),
-                                   (f_test, data.test[target]), setup, groups))
+            out.update(
+                _probe_view(
+                    f"{target}/{view}",
+                    task,
+                    (f_fit, y_fit),
+                    (f_test, data.test[target]),
+                    setup,
+                    groups,
+                )
+            )
     for suffix, (q, k) in (("", ("z1", "z2")), ("/p", ("p1", "p2"))):
         if q in feats and k in feats and feats[q][1].shape == feats[k][1].shape:
             top = retrieval_accuracy(feats[q][1], feats[k][1], ks=(1, 5))
@@ -309,9 +348,14 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
     return out
 
 
-def _probe_view(name: str, task: Task, fit_data: tuple[np.ndarray, np.ndarray],
-                test_data: tuple[np.ndarray, np.ndarray], setup: Setup,
-                groups: np.ndarray | None = None) -> dict[str, Any]:
+def _probe_view(
+    name: str,
+    task: Task,
+    fit_data: tuple[np.ndarray, np.ndarray],
+    test_data: tuple[np.ndarray, np.ndarray],
+    setup: Setup,
+    groups: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Every probe family of ``setup`` on one (target, view); metric names of :func:`evaluate`.
 
     ``groups`` (``(n_fit,)``, or None) group the probes' inner folds.
@@ -319,8 +363,9 @@ def _probe_view(name: str, task: Task, fit_data: tuple[np.ndarray, np.ndarray],
     (f_fit, y_fit), (f_test, y_test) = fit_data, test_data
     out: dict[str, Any] = {}
     for kind in ("linear", *[p for p in setup.probes if p != "linear"]):
-        probe = make_probe(kind, task, setup.probe_seed, setup.logistic_c,
-                           grouped=groups is not None)
+        probe = make_probe(
+            kind, task, setup.probe_seed, setup.logistic_c, grouped=groups is not None
+        )
         probe = probe.fit(f_fit, y_fit) if groups is None else probe.fit(f_fit, y_fit, groups)
         score = probe.score(f_test, y_test)
         if setup.keep_predictions:
@@ -335,7 +380,8 @@ def _probe_view(name: str, task: Task, fit_data: tuple[np.ndarray, np.ndarray],
                 out[name + "/balanced"] = float(out[name + "/per_class"].mean())
             else:
                 out[f"sigma/{name}"] = sigma_informativeness(
-                    f_fit, y_fit, setup.sigmas, f_test, y_test)
+                    f_fit, y_fit, setup.sigmas, f_test, y_test
+                )
         else:
             out[f"{name}/{kind}"] = score
             if kind == "knn":
@@ -368,9 +414,16 @@ def run_job(method: str, seed: int, data: Splits, setup: Setup) -> dict[str, Any
     rep = representations(method, data, setup, seed)
     temps = rep["temperatures"]
     extra = dict(setup.metrics(rep, data)) if setup.metrics is not None else {}
-    return {"method": method, "seed": seed, "seconds": rep["seconds"], "history": rep["history"],
-            "temperature": next(iter(temps.values()), float("nan")), "temperatures": temps,
-            **evaluate(rep, data, setup), **extra}
+    return {
+        "method": method,
+        "seed": seed,
+        "seconds": rep["seconds"],
+        "history": rep["history"],
+        "temperature": next(iter(temps.values()), float("nan")),
+        "temperatures": temps,
+        **evaluate(rep, data, setup),
+        **extra,
+    }
 
 
 @contextlib.contextmanager
@@ -398,8 +451,14 @@ def _worker_job(method: str, seed: int) -> dict[str, Any]:
     return run_job(method, seed, _WORKER["data"], _WORKER["setup"])
 
 
-def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[int],
-            progress: bool = True, workers: int = 1) -> list[dict[str, Any]]:
+def compare(
+    methods: Iterable[str],
+    data: Splits,
+    setup: Setup,
+    seeds: Sequence[int],
+    progress: bool = True,
+    workers: int = 1,
+) -> list[dict[str, Any]]:
     """Pretrain and evaluate every method with every seed, serially or in parallel processes.
 
     Every job runs on one thread (torch and BLAS), in this process (``workers=1``) or in one of
@@ -425,8 +484,10 @@ def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     if workers > 1 and resolve_device(setup.device).type != "cpu":
-        raise ValueError("workers > 1 runs CPU jobs in forked processes; with a GPU "
-                         f"(device={setup.device!r}) use workers=1 or device='cpu'")
+        raise ValueError(
+            "workers > 1 runs CPU jobs in forked processes; with a GPU "
+            f"(device={setup.device!r}) use workers=1 or device='cpu'"
+        )
     jobs = [(m, s) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
     for method, _ in jobs:  # fail before starting anything
         if method not in (*BASELINES, *OBJECTIVES):
@@ -441,8 +502,15 @@ def compare(methods: Iterable[str], data: Splits, setup: Setup, seeds: Sequence[
         return rows
     methods_available = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
-                             initializer=_init_worker, initargs=(data, setup)) as pool, bar:
+    with (
+        ProcessPoolExecutor(
+            min(workers, len(jobs)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(data, setup),
+        ) as pool,
+        bar,
+    ):
         futures = [pool.submit(_worker_job, method, seed) for method, seed in jobs]
         for future in futures:
             future.add_done_callback(lambda _: bar.update())
@@ -462,8 +530,9 @@ def _mapped_job(item: Any) -> Any:
     return _MAPPED["function"](item)
 
 
-def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: int = 1,
-                 progress: bool = False) -> list[Any]:
+def parallel_map(
+    function: Callable[[Any], Any], items: Iterable[Any], workers: int = 1, progress: bool = False
+) -> list[Any]:
     """``[function(item) for item in items]``, in this process or in ``workers`` processes.
 
     The process pool of :func:`compare` for any job: every call runs on one thread (torch and
@@ -493,8 +562,12 @@ def parallel_map(function: Callable[[Any], Any], items: Iterable[Any], workers: 
         return out
     methods_available = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
-                             initializer=_init_map, initargs=(function,)) as pool, bar:
+    with (
+        ProcessPoolExecutor(
+            min(workers, len(jobs)), mp_context=context, initializer=_init_map, initargs=(function,)
+        ) as pool,
+        bar,
+    ):
         futures = [pool.submit(_mapped_job, item) for item in jobs]
         for future in futures:
             future.add_done_callback(lambda _: bar.update())
@@ -524,18 +597,26 @@ class EndToEnd:
         return _predict_classes(self.model, self.head, x, batch_size)
 
 
-def _predict_classes(model: MultimodalEncoder, head: nn.Module, x: np.ndarray,
-                     batch_size: int = 4096) -> np.ndarray:
+def _predict_classes(
+    model: MultimodalEncoder, head: nn.Module, x: np.ndarray, batch_size: int = 4096
+) -> np.ndarray:
     z = encode(model, np.asarray(x, dtype=np.float32), "x", batch_size)
     head = head.cpu()
     with torch.no_grad(), eval_mode(head):
         return head(torch.as_tensor(z)).argmax(dim=1).numpy()
 
 
-def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndarray, np.ndarray],
-                     val: tuple[np.ndarray, np.ndarray], lrs: Sequence[float], epochs: int,
-                     batch_size: int = 256, seed: int = 0, device: str = "cpu",
-                     patience: int | None = None) -> EndToEnd:
+def train_classifier(
+    make_encoder: Callable[[], nn.Module],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    lrs: Sequence[float],
+    epochs: int,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
+    patience: int | None = None,
+) -> EndToEnd:
     """A supervised reference trained end to end and tuned on validation data only.
 
     For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
@@ -570,11 +651,22 @@ def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndar
         torch.manual_seed(seed)
         model = MultimodalEncoder({"x": make_encoder()})
         data = Splits({"x": x_tr}, {"x": x_va}, {})
-        objective = Supervised({"x": ("y", "classification", n_classes)},
-                               _embedding_dim(model, data, "x"))
-        history = fit(model, objective, {"x": x_tr, "y": y_tr}, val={"x": x_va, "y": y_va},
-                      epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                      patience=patience, progress=False)
+        objective = Supervised(
+            {"x": ("y", "classification", n_classes)}, _embedding_dim(model, data, "x")
+        )
+        history = fit(
+            model,
+            objective,
+            {"x": x_tr, "y": y_tr},
+            val={"x": x_va, "y": y_va},
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            patience=patience,
+            progress=False,
+        )
         model.cpu()
         head = objective.heads["x"]
         pred = _predict_classes(model, head, x_va)
@@ -586,8 +678,10 @@ def train_classifier(make_encoder: Callable[[], nn.Module], train: tuple[np.ndar
     return best
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
-              ) -> list[dict[str, Any]]:
+def summarize(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str],
+) -> list[dict[str, Any]]:
     """Mean and standard deviation over seeds of each scalar metric, per method (in order).
 
     Returns:
@@ -610,8 +704,9 @@ def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
     return table
 
 
-def markdown_table(summary: Sequence[Mapping[str, Any]], digits: int = 3,
-                   labels: Mapping[str, str] | None = None) -> str:
+def markdown_table(
+    summary: Sequence[Mapping[str, Any]], digits: int = 3, labels: Mapping[str, str] | None = None
+) -> str:
     """Format :func:`summarize` output as a Markdown table of ``mean ± sd`` (``–``: no value)."""
     metrics = [k for k in summary[0] if k not in ("method", "n")]
     labels = dict(labels or {})
@@ -624,8 +719,11 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], digits: int = 3,
             if np.isnan(mean):
                 cells.append("–")
             else:
-                cells.append(f"{mean:.{digits}f} ± {sd:.{digits}f}" if entry["n"] > 1
-                             else f"{mean:.{digits}f}")
+                cells.append(
+                    f"{mean:.{digits}f} ± {sd:.{digits}f}"
+                    if entry["n"] > 1
+                    else f"{mean:.{digits}f}"
+                )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

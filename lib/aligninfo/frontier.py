@@ -45,8 +45,9 @@ __all__ = [
 def _split(sh: ArrayLike, res: ArrayLike) -> tuple[Array, Array]:
     sh_a, res_a = np.asarray(sh, dtype=np.float64), np.asarray(res, dtype=np.float64)
     if sh_a.ndim != 2 or sh_a.shape[0] != sh_a.shape[1] or sh_a.shape != res_a.shape:
-        raise ValueError(f"sh and res must be square matrices of one shape, got {sh_a.shape} "
-                         f"and {res_a.shape}")
+        raise ValueError(
+            f"sh and res must be square matrices of one shape, got {sh_a.shape} and {res_a.shape}"
+        )
     if not (np.all(np.isfinite(sh_a)) and np.all(np.isfinite(res_a))):
         raise ValueError("sh and res must be finite")
     return (sh_a + sh_a.T) / 2, (res_a + res_a.T) / 2

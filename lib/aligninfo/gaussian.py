@@ -98,19 +98,25 @@ class GaussianModel:
         mix = _arrays(self.mixing, 2, "mixing")
         bs = _arrays(self.target_shared, 1, "target_shared")
         if bs[0].size != bs[1].size:
-            raise ValueError(f"target_shared must have equal lengths (d_shared), got "
-                             f"{bs[0].size} and {bs[1].size}")
+            raise ValueError(
+                f"target_shared must have equal lengths (d_shared), got "
+                f"{bs[0].size} and {bs[1].size}"
+            )
         bu = _arrays(self.target_unique, 1, "target_unique")
         for i in range(2):
             if mix[i].shape[1] != bs[i].size + bu[i].size:
                 raise ValueError(
                     f"mixing[{i}] must have d_shared + d_unique = {bs[i].size} + {bu[i].size} "
-                    f"columns (lengths of target_shared and target_unique), got {mix[i].shape}")
+                    f"columns (lengths of target_shared and target_unique), got {mix[i].shape}"
+                )
         fields = {
-            "mixing": mix, "target_shared": bs, "target_unique": bu,
+            "mixing": mix,
+            "target_shared": bs,
+            "target_unique": bu,
             "noise": tuple(_nonneg(v, "noise") for v in _pair(self.noise, "noise")),
-            "target_noise": tuple(_nonneg(v, "target_noise")
-                                  for v in _pair(self.target_noise, "target_noise")),
+            "target_noise": tuple(
+                _nonneg(v, "target_noise") for v in _pair(self.target_noise, "target_noise")
+            ),
         }
         for key, value in fields.items():
             object.__setattr__(self, key, value)
@@ -148,27 +154,40 @@ class GaussianModel:
         rng = np.random.default_rng(seed)
         if int(d_shared) != d_shared or d_shared < 0:
             raise ValueError(f"d_shared must be an integer >= 0, got {d_shared}")
-        pairs = zip(_pair(d_unique, "d_unique"), _pair(dims, "dims"),
-                    _pair(unique_share, "unique_share"), _pair(target_noise, "target_noise"),
-                    strict=True)
+        pairs = zip(
+            _pair(d_unique, "d_unique"),
+            _pair(dims, "dims"),
+            _pair(unique_share, "unique_share"),
+            _pair(target_noise, "target_noise"),
+            strict=True,
+        )
         mixing, b_s, b_u = [], [], []
         for i, (d, p, share, tn) in enumerate(pairs):
             if int(d) != d or d < 0:
                 raise ValueError(f"d_unique must be integers >= 0, got {d_unique}")
             if int(p) != p or p < d_shared + d:
-                raise ValueError(f"dims[{i}] must be an integer >= d_shared + d_unique[{i}] = "
-                                 f"{d_shared + d} (full column rank), got {p}")
+                raise ValueError(
+                    f"dims[{i}] must be an integer >= d_shared + d_unique[{i}] = "
+                    f"{d_shared + d} (full column rank), got {p}"
+                )
             if not 0 <= share <= 1 or (d_shared == 0 and share < 1) or (d == 0 and share > 0):
-                raise ValueError(f"unique_share[{i}] must be in [0, 1] (1 if d_shared = 0, 0 if "
-                                 f"d_unique[{i}] = 0), got {share}")
+                raise ValueError(
+                    f"unique_share[{i}] must be in [0, 1] (1 if d_shared = 0, 0 if "
+                    f"d_unique[{i}] = 0), got {share}"
+                )
             if not 0 <= tn < 1:
                 raise ValueError(f"target_noise[{i}] must be in [0, 1), got {tn}")
             k = d_shared + d
             mixing.append(rng.standard_normal((int(p), k)) / np.sqrt(max(k, 1)))
             b_s.append(np.sqrt((1 - share) * (1 - tn**2)) * _unit(rng, d_shared))
             b_u.append(np.sqrt(share * (1 - tn**2)) * _unit(rng, int(d)))
-        return cls((mixing[0], mixing[1]), _pair(noise, "noise"), (b_s[0], b_s[1]),
-                   (b_u[0], b_u[1]), _pair(target_noise, "target_noise"))
+        return cls(
+            (mixing[0], mixing[1]),
+            _pair(noise, "noise"),
+            (b_s[0], b_s[1]),
+            (b_u[0], b_u[1]),
+            _pair(target_noise, "target_noise"),
+        )
 
     # ----------------------------------------------------------------------- sizes
     @property
@@ -200,9 +219,11 @@ class GaussianModel:
 
     def __repr__(self) -> str:
         share = tuple(round(s, 4) for s in self.unique_share)
-        return (f"GaussianModel(d_shared={self.d_shared}, d_unique={self.d_unique}, "
-                f"dims={self.dims}, noise={self.noise}, unique_share={share}, "
-                f"target_noise={self.target_noise})")
+        return (
+            f"GaussianModel(d_shared={self.d_shared}, d_unique={self.d_unique}, "
+            f"dims={self.dims}, noise={self.noise}, unique_share={share}, "
+            f"target_noise={self.target_noise})"
+        )
 
     def with_noise(self, noise: float | tuple[float, float]) -> GaussianModel:
         """The same model with other sensor-noise standard deviations."""
@@ -223,8 +244,10 @@ class GaussianModel:
             total = bs @ bs + bu @ bu
             for b, part in ((bs, 1 - share), (bu, share)):
                 if part > 0 and not b @ b > 0:
-                    raise ValueError(f"unique_share[{i}] = {share} needs a target direction "
-                                     "that this model has set to zero")
+                    raise ValueError(
+                        f"unique_share[{i}] = {share} needs a target direction "
+                        "that this model has set to zero"
+                    )
             b_s.append(bs * np.sqrt((1 - share) * total / (bs @ bs)) if bs @ bs > 0 else bs)
             b_u.append(bu * np.sqrt(share * total / (bu @ bu)) if bu @ bu > 0 else bu)
         return replace(self, target_shared=(b_s[0], b_s[1]), target_unique=(b_u[0], b_u[1]))
@@ -282,9 +305,11 @@ class GaussianModel:
         try:
             return logdet_pd(self.covariance(*names), f"Cov({', '.join(names)})")
         except ValueError as err:
-            raise ValueError(f"mutual information is infinite or undefined: {err}. A noiseless "
-                             "variable or one that is a function of the others has no density; "
-                             "use noise > 0 / target_noise > 0") from err
+            raise ValueError(
+                f"mutual information is infinite or undefined: {err}. A noiseless "
+                "variable or one that is a function of the others has no density; "
+                "use noise > 0 / target_noise > 0"
+            ) from err
 
     def mutual_information(self, a: Names, b: Names) -> float:
         """Gaussian mutual information I(a; b) in nats.
@@ -301,8 +326,9 @@ class GaussianModel:
             ValueError: If a covariance involved is singular.
         """
         c = given
-        return 0.5 * (self._logdet(a, c) + self._logdet(b, c) - self._logdet(c)
-                      - self._logdet(a, b, c))
+        return 0.5 * (
+            self._logdet(a, c) + self._logdet(b, c) - self._logdet(c) - self._logdet(a, b, c)
+        )
 
     def r2(self, target: Names, given: Names) -> float:
         """R² of the best linear predictor of target from given.
@@ -327,8 +353,10 @@ class GaussianModel:
         dim = self.dims[self._index(modality)]
         w = np.asarray(w, dtype=np.float64)
         if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] != dim or not np.all(np.isfinite(w)):
-            raise ValueError(f"W must be a finite array of shape (k, {dim}) with k >= 1 for "
-                             f"modality {modality}, got shape {w.shape}")
+            raise ValueError(
+                f"W must be a finite array of shape (k, {dim}) with k >= 1 for "
+                f"modality {modality}, got shape {w.shape}"
+            )
         return w
 
     def _projected(self, w: ArrayLike, target: Names, modality: int) -> tuple[Array, ...]:

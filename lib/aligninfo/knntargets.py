@@ -104,5 +104,7 @@ def knn_scores(
         best = max(cv_scores.values())
         chosen[name] = max(k for k, s in cv_scores.items() if s == best)
     index = _neighbours(x, x_test, max(chosen.values()))
-    return {name: (r2(y_test[name], y_fit[name][index[:, :k]].mean(axis=1)), k)
-            for name, k in chosen.items()}
+    return {
+        name: (r2(y_test[name], y_fit[name][index[:, :k]].mean(axis=1)), k)
+        for name, k in chosen.items()
+    }

@@ -174,8 +174,9 @@ def principal_angles(a: ArrayLike, b: ArrayLike) -> Array:
     """
     qa, qb = _row_basis(a, "a"), _row_basis(b, "b")
     if qa.shape[1] != qb.shape[1]:
-        raise ValueError(f"a and b must have the same number of columns, got {qa.shape[1]} "
-                         f"and {qb.shape[1]}")
+        raise ValueError(
+            f"a and b must have the same number of columns, got {qa.shape[1]} and {qb.shape[1]}"
+        )
     cos = np.linalg.svd(qa @ qb.T, compute_uv=False)
     return np.sort(np.arccos(np.clip(cos, -1.0, 1.0)))
 
@@ -228,7 +229,7 @@ def maximal_correlation_spectrum(rho: ArrayLike, k: int) -> tuple[Array, list[tu
         values.append(-neg)
         degrees.append(n)
         for j in range(pos.size):
-            child = n[:j] + (n[j] + 1,) + n[j + 1:]
+            child = n[:j] + (n[j] + 1,) + n[j + 1 :]
             if child not in seen:
                 seen.add(child)
                 heapq.heappush(heap, (neg * float(pos[j]), child))

@@ -29,8 +29,11 @@ def linear_pair(dims: tuple[int, int], k: int, decoders: bool = False) -> Multim
         The pair, initialised from torch's global generator (seed it first).
     """
     keys = ("x1", "x2")
-    back = ({key: LinearEncoder(k, d, bias=False) for key, d in zip(keys, dims, strict=True)}
-            if decoders else None)
+    back = (
+        {key: LinearEncoder(k, d, bias=False) for key, d in zip(keys, dims, strict=True)}
+        if decoders
+        else None
+    )
     forth = {key: LinearEncoder(d, k, bias=False) for key, d in zip(keys, dims, strict=True)}
     return MultimodalEncoder(forth, decoders=back)
 

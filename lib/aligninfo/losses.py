@@ -533,9 +533,7 @@ class InfoNCE(_CrossModal):
         init, learn = _learnable(temperature, learnable)
         _check_temperature(init)
         self.normalize, self.fixed_temperature = normalize, init
-        self.learnable_temperature = (
-            LearnableTemperature(init, min(0.01, init)) if learn else None
-        )
+        self.learnable_temperature = LearnableTemperature(init, min(0.01, init)) if learn else None
 
     @property
     def temperature(self) -> float:
@@ -547,8 +545,9 @@ class InfoNCE(_CrossModal):
     def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
         """See :meth:`Objective.forward`."""
         t = self.learnable_temperature
-        return info_nce(*self.embed(model, batch), self.fixed_temperature if t is None else t(),
-                        self.normalize)
+        return info_nce(
+            *self.embed(model, batch), self.fixed_temperature if t is None else t(), self.normalize
+        )
 
 
 class CCA(_CrossModal):
@@ -718,8 +717,9 @@ class CoMM(Objective):
         augment: One augmentation, one per key, or None for the default.
     """
 
-    def __init__(self, temperature: float = DEFAULT_TEMPERATURE, augment: AugmentSpec = None
-                 ) -> None:
+    def __init__(
+        self, temperature: float = DEFAULT_TEMPERATURE, augment: AugmentSpec = None
+    ) -> None:
         super().__init__()
         _check_temperature(temperature)
         self.temperature, self.augment_spec = temperature, augment

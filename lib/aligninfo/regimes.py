@@ -171,8 +171,12 @@ class SigmaSpectrum:
         """R²_σ = Σ_i r_i λ_i / (λ_i + σ²) for each σ, shape (b,)."""
         sig = _check_grid(sigmas, "sigmas")
         lam = self.variance[None, :]
-        keep = np.divide(lam, lam + sig[:, None] ** 2, out=np.zeros((sig.size, lam.size)),
-                         where=lam + sig[:, None] ** 2 > 0)
+        keep = np.divide(
+            lam,
+            lam + sig[:, None] ** 2,
+            out=np.zeros((sig.size, lam.size)),
+            where=lam + sig[:, None] ** 2 > 0,
+        )
         return keep @ self.r2
 
 

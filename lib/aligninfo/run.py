@@ -63,8 +63,10 @@ def resolve(chapter: str | Path) -> Path:
     if path.is_file():
         if path.suffix == ".ipynb" or (path.suffix == ".md" and _is_notebook(path)):
             return path
-        raise FileNotFoundError(f"{str(chapter)!r} is not a chapter: give a MyST Markdown "
-                                "notebook (book/*.md), a .ipynb or a chapter's name")
+        raise FileNotFoundError(
+            f"{str(chapter)!r} is not a chapter: give a MyST Markdown "
+            "notebook (book/*.md), a .ipynb or a chapter's name"
+        )
     for candidate in chapters():
         if path.name in (candidate.name, candidate.stem, candidate.stem + ".ipynb"):
             return candidate
@@ -90,8 +92,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         return jupytext.read(path)
     except Exception as err:  # JSON, schema and format errors all mean a file that is no notebook
         first = str(err).strip().splitlines()
-        raise ValueError(f"cannot read {path} as a notebook: {type(err).__name__}: "
-                         f"{first[0] if first else ''}") from err
+        raise ValueError(
+            f"cannot read {path} as a notebook: {type(err).__name__}: {first[0] if first else ''}"
+        ) from err
 
 
 def chapter_parameters(chapter: str | Path) -> dict[str, Any]:
@@ -165,12 +168,16 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
     declared = chapter_parameters(path)
     unknown = [name for name in parameters if name not in declared]
     if unknown:
-        raise ValueError(f"{path.stem} has no parameter {', '.join(map(repr, unknown))}; "
-                         f"its parameters are: {', '.join(declared)}")
+        raise ValueError(
+            f"{path.stem} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are: {', '.join(declared)}"
+        )
     env = env_scale()
     if env and "scale" in parameters and parameters["scale"] != env:
-        raise ValueError(f"parameter 'scale' is {parameters['scale']!r} but {SCALE_ENV}={env!r} "
-                         f"would replace it: unset {SCALE_ENV} or drop the scale parameter")
+        raise ValueError(
+            f"parameter 'scale' is {parameters['scale']!r} but {SCALE_ENV}={env!r} "
+            f"would replace it: unset {SCALE_ENV} or drop the scale parameter"
+        )
     plain = {name: _plain(name, value) for name, value in parameters.items()}
     check_values(plain)
     if "data_dir" in declared and plain.get("data_dir", declared["data_dir"]) is None:
@@ -401,8 +408,9 @@ def _execute_smoke(chapter: Path, notebook: nbformat.NotebookNode) -> nbformat.N
     previous = os.environ.get(SCALE_ENV)
     os.environ[SCALE_ENV] = "smoke"
     try:
-        NotebookClient(notebook, kernel_name="python3", resources={
-            "metadata": {"path": str(chapter.parent)}}).execute()
+        NotebookClient(
+            notebook, kernel_name="python3", resources={"metadata": {"path": str(chapter.parent)}}
+        ).execute()
     finally:
         if previous is None:
             os.environ.pop(SCALE_ENV)

@@ -73,8 +73,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here")
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r} requested but this machine has "
-                         f"{torch.cuda.device_count()} CUDA device(s)")
+        raise ValueError(
+            f"device {device!r} requested but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
     if resolved.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r} requested but MPS is not available here")
     return resolved

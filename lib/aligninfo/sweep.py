@@ -28,8 +28,13 @@ from typing import Any
 from aligninfo import run
 from aligninfo.chapter import FOLDERS, SCALES, check_values, find_results
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_FILESYSTEM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_FILESYSTEM_THREADS",
+)
 """Environment variables that limit each point's kernel to one thread."""
 NESTED = "workers"
 """A chapter parameter that sets its own parallel processes: a sweep point runs with 1."""
@@ -79,8 +84,10 @@ def expand(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         One dict per point (``{}`` alone for an empty grid).
     """
     names = list(grid)
-    return [dict(zip(names, combo, strict=True))
-            for combo in itertools.product(*(list(grid[n]) for n in names))]
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(list(grid[n]) for n in names))
+    ]
 
 
 def check_grid(
@@ -107,8 +114,10 @@ def check_grid(
     fixed = dict(fixed or {})
     unknown = [n for n in (*grid, *fixed) if n not in declared]
     if unknown:
-        raise ValueError(f"{name} has no parameter {', '.join(map(repr, unknown))}; "
-                         f"its parameters are: {', '.join(declared)}")
+        raise ValueError(
+            f"{name} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are: {', '.join(declared)}"
+        )
     for n, values in grid.items():
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
             raise ValueError(f"grid parameter {n!r} needs a list of values; got {values!r}")
@@ -241,11 +250,15 @@ def _run_pending(
     ``pending`` holds groups of identical points: each group runs once.
     """
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
-    with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context,
-                             initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(pending)), mp_context=context, initializer=_one_thread
+    ) as pool:
         futures: dict[Future[tuple[float, str]], list[Point]] = {
-            pool.submit(_execute, str(path), group[0].parameters | {"results_dir": str(folder)}):
-            group for group in pending}
+            pool.submit(
+                _execute, str(path), group[0].parameters | {"results_dir": str(folder)}
+            ): group
+            for group in pending
+        }
         for future in as_completed(futures):
             group = futures[future]
             try:
@@ -279,7 +292,8 @@ def _execute(chapter: str, parameters: dict[str, Any]) -> tuple[float, str]:
     except PapermillExecutionError as err:
         first = str(err.evalue).strip().splitlines()
         return time.perf_counter() - started, (
-            f"stopped at cell {err.exec_count}: {err.ename}: {first[0] if first else ''}")
+            f"stopped at cell {err.exec_count}: {err.ename}: {first[0] if first else ''}"
+        )
     except Exception as err:  # reported with the point, never lost with the pool
         return time.perf_counter() - started, f"{type(err).__name__}: {err}"
     return time.perf_counter() - started, ""
@@ -305,10 +319,15 @@ def summary(points: Sequence[Point]) -> str:
     """A plain-text table of a sweep: one row per point, its values, status, time and file."""
     names = list(points[0].values) if points else []
     header = [*names, "status", "seconds", "results file"]
-    rows = [[*(repr(p.values[n]) for n in names), p.status,
-             f"{p.seconds:.1f}" if p.status == "computed" else "",
-             f"{p.record['chapter']}-{p.record['key']}.json" if p.record else p.error]
-            for p in points]
+    rows = [
+        [
+            *(repr(p.values[n]) for n in names),
+            p.status,
+            f"{p.seconds:.1f}" if p.status == "computed" else "",
+            f"{p.record['chapter']}-{p.record['key']}.json" if p.record else p.error,
+        ]
+        for p in points
+    ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
 
     def fmt(cells: Sequence[str]) -> str:

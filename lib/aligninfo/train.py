@@ -235,7 +235,8 @@ def _check_val(train: dict[str, Tensor], val: dict[str, Tensor]) -> dict[str, Te
             raise ValueError(
                 f"val[{key!r}] has samples of shape {tuple(v.shape[1:])} and dtype "
                 f"{str(v.dtype).removeprefix('torch.')}, train[{key!r}] "
-                f"{tuple(t.shape[1:])} and {str(t.dtype).removeprefix('torch.')}")
+                f"{tuple(t.shape[1:])} and {str(t.dtype).removeprefix('torch.')}"
+            )
     return val
 
 
@@ -459,8 +460,10 @@ def _resume(
     missing = [k for k in _KEYS if k not in ckpt]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: no {', '.join(missing)}")
-    if not all(isinstance(ckpt[k], int) and not isinstance(ckpt[k], bool) and ckpt[k] >= 0
-               for k in ("step", "epoch")):
+    if not all(
+        isinstance(ckpt[k], int) and not isinstance(ckpt[k], bool) and ckpt[k] >= 0
+        for k in ("step", "epoch")
+    ):
         raise CheckpointError(f"checkpoint {path} is damaged: its step or epoch is not a count")
     if ckpt["step"] > total_steps:
         budget = f"epochs={cfg.epochs}" + (
@@ -555,7 +558,8 @@ def fit(
             first = str(err).strip().splitlines()
             raise CheckpointError(
                 f"checkpoint {path} is damaged ({type(err).__name__}: "
-                f"{first[0] if first else ''}); delete the file to train afresh") from err
+                f"{first[0] if first else ''}); delete the file to train afresh"
+            ) from err
         for group in optimizer.param_groups:  # the settings asked for, not the file's
             group.update(lr=cfg.lr, weight_decay=cfg.weight_decay)
         state.update({k: ckpt[k] for k in state})

@@ -145,13 +145,16 @@ def data_root(folder: str | os.PathLike[str], what: str = "the data folder") -> 
             is named by an empty string (which would mean the working directory).
     """
     if not str(folder):
-        raise DataFileError(f"{what} is an empty path; name the folder holding lfmc/ and "
-                            "houston2013/")
+        raise DataFileError(
+            f"{what} is an empty path; name the folder holding lfmc/ and houston2013/"
+        )
     path = Path(folder).absolute()
     if not path.is_dir():
         problem = "is a file, not a folder" if path.exists() else "does not exist"
-        raise DataFileError(f"{what} ({path}) {problem}; create it or point at the folder "
-                            "holding lfmc/ and houston2013/")
+        raise DataFileError(
+            f"{what} ({path}) {problem}; create it or point at the folder "
+            "holding lfmc/ and houston2013/"
+        )
     return path
 
 

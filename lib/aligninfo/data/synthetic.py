@@ -95,8 +95,9 @@ class InvertibleMLP:
     embed: Array
 
     @classmethod
-    def random(cls, embed: Array, depth: int, slope: float,
-               rng: np.random.Generator) -> InvertibleMLP:
+    def random(
+        cls, embed: Array, depth: int, slope: float, rng: np.random.Generator
+    ) -> InvertibleMLP:
         """A random MLP whose output has covariance A Aᵀ for v ~ N(0, I_k).
 
         f(v) is whitened with the mean c and Cholesky factor L (Cov f(v) = L Lᵀ) of a reference
@@ -145,8 +146,9 @@ def _source_slices(gaussian: GaussianModel) -> dict[str, slice]:
     (d1, d2), (p1, p2) = gaussian.d_unique, gaussian.dims
     sizes = {"S": gaussian.d_shared, "U1": d1, "U2": d2, "E1": p1, "E2": p2, "N1": 1, "N2": 1}
     ends = np.cumsum(list(sizes.values()))
-    return {name: slice(int(e - s), int(e)) for (name, s), e in zip(sizes.items(), ends,
-                                                                     strict=True)}
+    return {
+        name: slice(int(e - s), int(e)) for (name, s), e in zip(sizes.items(), ends, strict=True)
+    }
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -215,26 +217,32 @@ class SyntheticModel:
             raise ValueError(f"depth must be an integer >= 0, got {depth}")
         if not 0 < slope <= 1:
             raise ValueError(f"slope must be in (0, 1], got {slope}")
-        gauss = GaussianModel.random(d_shared, d_unique, dims, noise, unique_share, seed,
-                                     target_noise)
+        gauss = GaussianModel.random(
+            d_shared, d_unique, dims, noise, unique_share, seed, target_noise
+        )
         rng = np.random.default_rng([seed, 1])
         c1, c2 = (_unit(rng, d) for d in gauss.d_unique)
         mixers = None
         if mixing == "mlp":
-            m1, m2 = (InvertibleMLP.random(a, int(depth), float(slope), rng)
-                      for a in gauss.mixing)
+            m1, m2 = (InvertibleMLP.random(a, int(depth), float(slope), rng) for a in gauss.mixing)
             mixers = (m1, m2)
         return cls(gauss, mixers, target, n_classes, (c1, c2))
 
     def __repr__(self) -> str:
-        mixing = "linear" if self.mixers is None else (
-            f"mlp(depth={len(self.mixers[0].weights)}, slope={self.mixers[0].slope})")
-        return (f"SyntheticModel({self.gaussian!r}, mixing={mixing}, target={self.target!r}, "
-                f"n_classes={self.n_classes})")
+        mixing = (
+            "linear"
+            if self.mixers is None
+            else (f"mlp(depth={len(self.mixers[0].weights)}, slope={self.mixers[0].slope})")
+        )
+        return (
+            f"SyntheticModel({self.gaussian!r}, mixing={mixing}, target={self.target!r}, "
+            f"n_classes={self.n_classes})"
+        )
 
     # ------------------------------------------------------------------- sampling
-    def sample(self, n: int, seed: int | np.random.Generator,
-               dtype: DTypeLike = np.float64) -> dict[str, Array]:
+    def sample(
+        self, n: int, seed: int | np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> dict[str, Array]:
         """Draw n i.i.d. samples.
 
         Args:
@@ -273,8 +281,9 @@ class SyntheticModel:
                 latent = np.hstack([out["S"], out["U" + m]])
                 out["X" + m] = self.mixers[i](latent) + gauss.noise[i] * z[:, cols["E" + m]]
             if self.target == "nonlinear":
-                y = (_single_index(out["S"], gauss.target_shared[i])
-                     + _single_index(out["U" + m], gauss.target_unique[i]))
+                y = _single_index(out["S"], gauss.target_shared[i]) + _single_index(
+                    out["U" + m], gauss.target_unique[i]
+                )
                 out["Y" + m] = y[:, None] + gauss.target_noise[i] * z[:, cols["N" + m]]
         out["Y12"] = (out["U1"] @ self.synergy[0] * (out["U2"] @ self.synergy[1]))[:, None]
         return {name: out[name] for name in (*NAMES, "Y12")}
