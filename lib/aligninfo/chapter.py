@@ -468,7 +468,8 @@ def find_results(
     Args:
         chapter: The chapter's name (``07_synthetic``).
         parameters: The overrides the chapter would be run with (as for ``run_chapter``); the
-            others take their defaults. ``ALIGNINFO_SCALE``, when set, replaces ``scale``.
+            others take their defaults. ``ALIGNINFO_SCALE``, when set, is the scale, and a
+            different ``scale`` given here is refused (as the runner refuses it).
         results_dir: The folder the chapter wrote to.
 
     Returns:
@@ -477,7 +478,8 @@ def find_results(
         version, older code).
 
     Raises:
-        ValueError: If ``parameters`` names a parameter that the chapter does not have.
+        ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
+            ``scale`` other than the one ``ALIGNINFO_SCALE`` sets.
     """
     from aligninfo import run
 
@@ -486,6 +488,9 @@ def find_results(
     unknown = sorted(set(parameters or {}) - set(declared))
     if unknown:
         raise ValueError(f"{name} has no parameter {', '.join(unknown)}")
+    given, env = (parameters or {}).get("scale"), env_scale()
+    if env and given is not None and given != env:
+        raise ValueError(f"scale {given!r} conflicts with {SCALE_ENV}={env!r}")
     wanted = declared | dict(parameters or {}) | _scale_from_env()
     requested = {k: v for k, v in wanted.items() if k not in UNKEYED}
     path = Path(results_dir) / f"{name}-{results_key(name, requested)}.json"
