@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 
 from aligninfo.probes import (
@@ -241,3 +242,19 @@ def test_retrieval_accuracy_breaks_ties_at_random_in_expectation():
     # query 3: its key last, no ties                  -> 0 until k = 4
     got = retrieval_accuracy(queries, keys, ks=(1, 2, 4))
     assert got == pytest.approx({1: (1 / 2 + 0 + 1 + 0) / 4, 2: (1 + 1 / 3 + 1 + 0) / 4, 4: 1.0})
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [RidgeProbe(), LogisticProbe(c=1.0), KNNProbe(k=3), KNNProbe(k=3, task="regression")],
+    ids=["ridge", "logistic", "knn-classification", "knn-regression"],
+)
+def test_probes_refuse_predict_and_score_before_fit(probe):
+    z, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    methods = [probe.predict, *([probe.predict_proba] if hasattr(probe, "predict_proba") else [])]
+    for method in methods:
+        with pytest.raises(NotFittedError, match=type(probe).__name__):
+            method(z)
+    with pytest.raises(NotFittedError):
+        probe.score(z, y)
+    assert probe.fit(z + np.arange(4)[:, None], y).predict(z).shape == (4,)  # fitted: it predicts

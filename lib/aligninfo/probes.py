@@ -5,7 +5,8 @@ Inputs are NumPy arrays: representations ``Z`` of shape ``(n, k)`` (e.g. from
 
 - :class:`RidgeProbe`, :class:`LogisticProbe`, :class:`KNNProbe`: ``fit`` / ``predict`` /
   ``score`` (R² for regression, accuracy for classification), regularisation chosen by
-  cross-validation.
+  cross-validation; ``predict`` and ``score`` before ``fit`` raise scikit-learn's
+  ``NotFittedError``.
 - :func:`block_r2`: R² of predicting each latent block (S, U1, U2) linearly from ``Z``.
 - :func:`retrieval_accuracy`: cross-modal top-k retrieval of the paired sample.
 - :func:`sigma_informativeness`: R² of the best linear predictor of ``y`` from the rescaled
@@ -30,6 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
 from aligninfo.linalg import mean_variance
 
@@ -95,7 +97,12 @@ class RidgeProbe(BaseEstimator):
         return self
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predict ``(n,)`` or ``(n, q)`` targets from ``Z (n, k)``."""
+        """Predict ``(n,)`` or ``(n, q)`` targets from ``Z (n, k)``.
+
+        Raises:
+            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         return self.model_.predict(_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
@@ -145,11 +152,21 @@ class LogisticProbe(BaseEstimator):
         return self
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted labels ``(n,)``."""
+        """Predicted labels ``(n,)``.
+
+        Raises:
+            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         return self.model_.predict(_features(z))
 
     def predict_proba(self, z: ArrayLike) -> Array:
-        """Class probabilities ``(n, classes)``."""
+        """Class probabilities ``(n, classes)``.
+
+        Raises:
+            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         return self.model_.predict_proba(_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
@@ -181,7 +198,12 @@ class KNNProbe(BaseEstimator):
         return self
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted targets."""
+        """Predicted targets.
+
+        Raises:
+            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
+        """
+        check_is_fitted(self)
         return self.model_.predict(_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
