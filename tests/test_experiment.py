@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,16 @@ def test_learnt_temperature_is_reported() -> None:
     assert np.isfinite(nce["temperature"]) and nce["temperature"] != pytest.approx(0.1)
     assert nce["temperatures"] == {"learnable_temperature": nce["temperature"]}
     assert np.isnan(barlow["temperature"]) and barlow["temperatures"] == {}
+
+
+def test_setup_gives_the_temperature_its_own_learning_rate() -> None:
+    def temperature(rate: float | None) -> float:
+        chosen = dataclasses.replace(fused_setup(), temperature_lr=rate)
+        (row,) = compare(["info_nce"], splits(600), chosen, seeds=[0], progress=False)
+        return row["temperature"]
+
+    slow, fast = temperature(None), temperature(0.1)
+    assert abs(np.log(fast / 0.1)) > 3 * abs(np.log(slow / 0.1)), (slow, fast)
 
 
 def test_inner_cv_never_sees_the_test_data() -> None:

@@ -212,6 +212,7 @@ def _changed(name):
     ("change", "field"),
     [
         ({"lr": 1e-2}, "lr"),
+        ({"temperature_lr": 0.1}, "temperature_lr"),
         ({"weight_decay": 0.1}, "weight_decay"),
         ({"grad_clip": 1.0}, "grad_clip"),
         ({"patience": 2}, "patience"),
@@ -331,3 +332,49 @@ def test_a_large_array_is_digested_through_a_strided_sample(tmp_path, monkeypatc
     changed["x1"][6, 0] += 1.0  # a sampled row
     with pytest.raises(ValueError, match="train.x1"):
         fit(make_model(), L.InfoNCE(), changed, config=BASE, checkpoint=path)
+
+
+def _temperature_after(x1, x2, temperature_lr):
+    """The InfoNCE temperature learnt from 0.1 on pairs (x1, x2) in 20 epochs of 8 steps."""
+    torch.manual_seed(0)
+    model = MultimodalEncoder({"x1": MLP(6, 4, (16,)), "x2": MLP(6, 4, (16,))})
+    objective = L.InfoNCE()
+    fit(
+        model,
+        objective,
+        {"x1": x1, "x2": x2},
+        config=BASE,
+        epochs=20,
+        temperature_lr=temperature_lr,
+    )
+    return objective.temperature
+
+
+def test_the_temperature_learns_at_its_own_rate_towards_its_known_optimum():
+    # Identical inputs can be aligned exactly: the loss falls as the temperature does, so its
+    # optimum is the floor (0.01). Independent inputs cannot be aligned at all: the loss is
+    # lowest at uniform logits, i.e. as the temperature grows. With the encoders' rate the
+    # temperature hardly leaves its start (0.1) in this budget; with a rate of its own it
+    # moves each way towards its optimum.
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(256, 6, generator=g)
+    independent = torch.randn(256, 6, generator=g)
+    slow = [_temperature_after(x, partner, None) for partner in (x, independent)]
+    assert all(abs(t - 0.1) < 0.03 for t in slow), slow
+    aligned, unrelated = (_temperature_after(x, partner, 0.05) for partner in (x, independent))
+    assert aligned < 0.05 < 0.2 < unrelated, (aligned, unrelated)
+
+
+def test_the_temperature_group_has_no_weight_decay_and_keeps_its_rate_after_resume(tmp_path):
+    path = tmp_path / "run.ckpt"
+    config = dataclasses.replace(BASE, weight_decay=0.1, temperature_lr=0.05)
+    fit(make_model(), L.InfoNCE(), TRAIN, config=config, checkpoint=path, max_steps=4)
+    groups = {g["name"]: g for g in load_checkpoint(path)["optimizer"]["param_groups"]}
+    assert groups["temperature"]["lr"] == 0.05 and groups["temperature"]["weight_decay"] == 0
+    assert groups["weights"]["lr"] == BASE.lr and groups["weights"]["weight_decay"] == 0.1
+    reference_model, reference_objective = make_model(), L.InfoNCE()
+    fit(reference_model, reference_objective, TRAIN, config=config)
+    model, objective = make_model(), L.InfoNCE()
+    fit(model, objective, TRAIN, config=config, checkpoint=path)
+    assert_same_weights(weights(model), weights(reference_model))
+    assert objective.temperature == reference_objective.temperature

@@ -79,6 +79,8 @@ class Setup:
         epochs: Passes over the training split.
         batch_size: Samples per step.
         lr: AdamW learning rate.
+        temperature_lr: AdamW learning rate of the learnt temperatures (InfoNCE's), a
+            parameter group of their own (:class:`aligninfo.train.TrainConfig`); None: ``lr``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         sigmas: Noise levels of the σ-informativeness curves.
         logistic_c: Fixed inverse regularisation of the classification probes (None, the
@@ -108,6 +110,7 @@ class Setup:
     epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
+    temperature_lr: float | None = None
     device: str = "auto"
     sigmas: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0)
     logistic_c: float | None = None
@@ -234,6 +237,7 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
             epochs=setup.epochs,
             batch_size=setup.batch_size,
             lr=setup.lr,
+            temperature_lr=setup.temperature_lr,
             seed=seed,
             device=setup.device,
             progress=False,

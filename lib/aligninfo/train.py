@@ -21,8 +21,8 @@ A checkpoint is used only by the run it belongs to. It holds a fingerprint of ev
 changes the result: the objective (class, hyperparameters, parameter names and shapes), the
 model (module classes, their settings, parameter and buffer names, shapes and dtypes), the
 settings of :class:`TrainConfig` that change the optimisation (``batch_size``, ``lr``,
-``weight_decay``, ``grad_clip``, ``seed``, ``patience``, ``min_delta`` and the arithmetic, float32
-or bfloat16 autocast), and a digest of the training and validation data. :func:`fit` refuses a
+``temperature_lr``, ``weight_decay``, ``grad_clip``, ``seed``, ``patience``, ``min_delta`` and the
+arithmetic, float32 or bfloat16 autocast), and a digest of the training and validation data. :func:`fit` refuses a
 checkpoint whose fingerprint differs and names the fields that differ. The data digest is
 BLAKE2b over each array's bytes, in row order, with its shape and dtype; an array over
 ``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest stride that
@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from tqdm import tqdm  # text bar on stderr: no widget state in executed notebooks
 
 from aligninfo.encoders import MultimodalEncoder
-from aligninfo.losses import Objective, finite_checks
+from aligninfo.losses import LearnableTemperature, Objective, finite_checks
 from aligninfo.runtime import (
     autocast,
     eval_mode,
@@ -76,7 +76,7 @@ Data = Mapping[str, Tensor | np.ndarray]
 DIGEST_BYTES = 2**26
 """Bytes of one array read for the data digest of the checkpoint fingerprint (64 MiB)."""
 
-_FORMAT = 2  # version of the checkpoint layout and fingerprint
+_FORMAT = 3  # version of the checkpoint layout and fingerprint (3: a temperature group)
 
 SEED_LIMIT = 2**44
 """Seeds are below this: each epoch's permutation is seeded by ``seed * 1_000_003 + epoch``,
@@ -94,6 +94,7 @@ _INTEGERS = {  # field: (smallest value, None allowed)
 }
 _REALS = {  # field: (lower bound, bound included, None allowed)
     "lr": (0.0, False, False),
+    "temperature_lr": (0.0, False, True),
     "weight_decay": (0.0, True, False),
     "grad_clip": (0.0, False, True),
     "min_delta": (0.0, True, False),
@@ -113,7 +114,13 @@ class TrainConfig:
             continues a checkpointed run).
         batch_size: Samples per step (the last incomplete batch of an epoch is dropped).
         lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
+        temperature_lr: AdamW learning rate of the objective's learnt temperatures (the
+            parameters of every :class:`aligninfo.losses.LearnableTemperature`, the log inverse
+            temperature), a parameter group of their own, without weight decay. A temperature
+            moves by about one learning rate per step in log space, so with the few hundred
+            steps of a small budget it needs a larger rate than the encoders to leave its
+            initial value. None: ``lr``.
+        weight_decay: AdamW weight decay (not applied to the learnt temperatures).
         grad_clip: Clip the global gradient norm to this value (None: no clipping).
         seed: Seeds torch's generators (augmentations) and the epochs' permutations; an
             integer in ``[0, 2**44)``.
@@ -134,6 +141,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 256
     lr: float = 1e-3
+    temperature_lr: float | None = None
     weight_decay: float = 0.0
     grad_clip: float | None = None
     seed: int = 0
@@ -358,7 +366,16 @@ def _fingerprint(
     device: torch.device,
 ) -> dict[str, Any]:
     """Everything that changes the result of :func:`fit`, as flat ``field: value`` pairs."""
-    fields = ("batch_size", "lr", "weight_decay", "grad_clip", "seed", "patience", "min_delta")
+    fields = (
+        "batch_size",
+        "lr",
+        "temperature_lr",
+        "weight_decay",
+        "grad_clip",
+        "seed",
+        "patience",
+        "min_delta",
+    )
     out: dict[str, Any] = {"format": _FORMAT, **{name: getattr(cfg, name) for name in fields}}
     out["arithmetic"] = "bfloat16" if cfg.amp and device.type == "cuda" else "float32"
     out.update(_describe(objective, "objective"))
@@ -491,7 +508,7 @@ def fit(
     again from ``seed`` for the augmentations and permutations. The model stays on the device.
 
     A checkpoint is resumed only when its fingerprint (see the module docstring) equals this
-    call's; a larger ``epochs`` or ``max_steps`` then continues its run, and the learning rate
+    call's; a larger ``epochs`` or ``max_steps`` then continues its run, and the learning rates
     and weight decay used are the ones asked for.
 
     Args:
@@ -534,7 +551,7 @@ def fit(
     model.to(device).train()
     objective.to(device).train()
     params = list({id(p): p for m in (model, objective) for p in m.parameters()}.values())
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(params, objective, cfg))
     state: dict[str, Any] = {
         "step": 0,
         "epoch": 0,
@@ -561,7 +578,7 @@ def fit(
                 f"{first[0] if first else ''}); delete the file to train afresh"
             ) from err
         for group in optimizer.param_groups:  # the settings asked for, not the file's
-            group.update(lr=cfg.lr, weight_decay=cfg.weight_decay)
+            group.update(_group_settings(group.get("name", "weights"), cfg))
         state.update({k: ckpt[k] for k in state})
     history = History(**state["history"])
     state["running"] = state["running"].to(device)
@@ -631,6 +648,34 @@ def fit(
         model.load_state_dict(state["best_model"])
         objective.load_state_dict(state["best_objective"])
     return history
+
+
+def _param_groups(
+    params: list[nn.Parameter], objective: Objective, cfg: TrainConfig
+) -> list[dict[str, Any]]:
+    """AdamW parameter groups: the weights, then the learnt temperatures (when any).
+
+    Each group carries a ``"name"`` (kept in the optimizer's state, so a resumed run finds it).
+    """
+    learnt = {
+        id(p)
+        for m in objective.modules()
+        if isinstance(m, LearnableTemperature)
+        for p in m.parameters()
+    }
+    groups = [
+        {"name": "weights", "params": [p for p in params if id(p) not in learnt]},
+        {"name": "temperature", "params": [p for p in params if id(p) in learnt]},
+    ]
+    return [g | _group_settings(g["name"], cfg) for g in groups if g["params"]]
+
+
+def _group_settings(name: str, cfg: TrainConfig) -> dict[str, float]:
+    """Learning rate and weight decay of a parameter group of :func:`_param_groups`."""
+    if name == "temperature":
+        lr = cfg.lr if cfg.temperature_lr is None else cfg.temperature_lr
+        return {"lr": lr, "weight_decay": 0.0}
+    return {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
 
 
 def _log(bar: tqdm, running: Tensor, batches: int, step: int) -> None:
