@@ -22,9 +22,10 @@ changes the result: the objective (class, hyperparameters, parameter names and s
 model (module classes, their settings, parameter and buffer names, shapes and dtypes), the
 settings of :class:`TrainConfig` that change the optimisation (``batch_size``, ``lr``,
 ``temperature_lr``, ``weight_decay``, ``grad_clip``, ``seed``, ``patience``, ``min_delta`` and the
-arithmetic, float32 or bfloat16 autocast), and a digest of the training and validation data. :func:`fit` refuses a
-checkpoint whose fingerprint differs and names the fields that differ. The data digest is
-BLAKE2b over each array's bytes, in row order, with its shape and dtype; an array over
+arithmetic, float32 or bfloat16 autocast), and a digest of the training and validation data.
+:func:`fit` refuses a checkpoint whose fingerprint differs and names the fields that differ.
+The data digest is BLAKE2b over each array's bytes, in row order, with its shape and dtype; an
+array over
 ``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest stride that
 keeps the read under the limit), so two large data sets that differ only in the rows skipped are
 not told apart.
