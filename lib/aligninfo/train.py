@@ -25,10 +25,9 @@ settings of :class:`TrainConfig` that change the optimisation (``batch_size``, `
 arithmetic, float32 or bfloat16 autocast), and a digest of the training and validation data.
 :func:`fit` refuses a checkpoint whose fingerprint differs and names the fields that differ.
 The data digest is BLAKE2b over each array's bytes, in row order, with its shape and dtype; an
-array over
-``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest stride that
-keeps the read under the limit), so two large data sets that differ only in the rows skipped are
-not told apart.
+array over ``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest
+stride that keeps the read under the limit), so two large data sets that differ only in the rows
+skipped are not told apart.
 
 ``epochs`` and ``max_steps`` are budgets, not part of the fingerprint: a call with more of them
 continues the checkpoint's run, and since the learning rate is constant (no schedule depends on
@@ -579,7 +578,7 @@ def fit(
                 f"{first[0] if first else ''}); delete the file to train afresh"
             ) from err
         for group in optimizer.param_groups:  # the settings asked for, not the file's
-            group.update(_group_settings(group.get("name", "weights"), cfg))
+            group.update(_group_settings(str(group.get("name", "weights")), cfg))
         state.update({k: ckpt[k] for k in state})
     history = History(**state["history"])
     state["running"] = state["running"].to(device)
