@@ -476,3 +476,57 @@ def test_comm_objective_contrasts_projected_fused_views():
     model.train()
     objective(model, batch).backward()
     assert all(p.grad is not None for p in model.fusion.missing.parameters()), "placeholders"
+
+
+# ----------------------------------------------------------------- cross-prediction
+
+
+def ref_cross_prediction(z, x, ridge):
+    """Residual variance of the ridge least-squares readout of x from z, centred, per column."""
+    zc, xc = z - z.mean(0), x - x.mean(0)
+    n, d = zc.shape
+    czz = zc.T @ zc / n
+    b = np.linalg.solve(czz + ridge * np.trace(czz) / d * np.eye(d), zc.T @ xc / n)
+    return np.mean((xc - zc @ b) ** 2)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 1e-2, 1.0])
+def test_cross_prediction_matches_reference(ridge):
+    rng = np.random.default_rng(3)
+    z, x = rng.standard_normal((40, 3)), rng.standard_normal((40, 7))
+    got = L.cross_prediction(t(z), t(x), ridge).item()
+    assert got == pytest.approx(ref_cross_prediction(z, x, ridge), rel=1e-4)
+
+
+def test_cross_prediction_vanishes_for_a_linear_target_and_flattens_images():
+    z = torch.randn(50, 4)
+    x = (z @ torch.randn(4, 6) + 2.0).reshape(50, 2, 3)
+    assert L.cross_prediction(z, x, ridge=0.0).item() < 1e-8
+    assert L.cross_prediction(z, torch.randn(50, 6), ridge=0.0).item() > 0.5
+
+
+def test_cross_prediction_refuses_bad_inputs():
+    z = torch.randn(8, 3)
+    with pytest.raises(ValueError, match="one batch size"):
+        L.cross_prediction(z, torch.randn(7, 3))
+    with pytest.raises(ValueError, match="batch of 1"):
+        L.cross_prediction(z[:1], z[:1])
+    with pytest.raises(ValueError, match="ridge"):
+        L.cross_prediction(z, z, ridge=-1.0)
+    bad = z.clone()
+    bad[0, 0] = math.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        L.cross_prediction(bad, z)
+    with pytest.raises(ValueError, match="differ"):
+        L.CrossPrediction("x1", "x1")
+
+
+def test_cross_prediction_objective_reads_the_projected_source_and_the_raw_target():
+    model, batch = projected_model(), toy_batch()
+    model.eval()
+    z1, z2 = model.embed("x1", batch["x1"]), model.embed("x2", batch["x2"])
+    one = L.make_objective("cross_prediction")(model, batch).item()
+    assert one == pytest.approx(L.cross_prediction(z1, batch["x2"]).item(), rel=1e-6)
+    both = L.CrossPrediction(symmetric=True)(model, batch).item()
+    other = L.cross_prediction(z2, batch["x1"]).item()
+    assert both == pytest.approx((one + other) / 2, rel=1e-6)

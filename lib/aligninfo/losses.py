@@ -4,9 +4,9 @@ Two layers, one loss per place:
 
 1. **Pure functions** on ``(batch, dim)`` tensors returning a scalar: :func:`info_nce`,
    :func:`cca`, :func:`barlow_twins`, :func:`vicreg`, :func:`decur`, :func:`nt_xent`,
-   :func:`reconstruction`, :func:`comm`. They validate their inputs (``ValueError`` naming the
-   problem: shape mismatch, batch of one, NaN or Inf, non-positive temperature), compute in
-   float32 even under autocast, and know nothing about models.
+   :func:`reconstruction`, :func:`comm`, :func:`cross_prediction`. They validate their inputs
+   (``ValueError`` naming the problem: shape mismatch, batch of one, NaN or Inf, non-positive
+   temperature), compute in float32 even under autocast, and know nothing about models.
 
 2. **Objectives**, small ``nn.Module`` s with one calling convention, so one training loop
    serves them all::
@@ -49,6 +49,7 @@ __all__ = [
     "CCA",
     "BarlowTwins",
     "CoMM",
+    "CrossPrediction",
     "DeCUR",
     "InfoNCE",
     "LearnableTemperature",
@@ -60,6 +61,7 @@ __all__ = [
     "barlow_twins",
     "cca",
     "comm",
+    "cross_prediction",
     "cross_recon",
     "cross_self",
     "decur",
@@ -181,7 +183,8 @@ def info_nce(
     with the pair ``(i, i)`` as the positive. It lies in ``[0, ...)`` and equals ``log(batch)``
     when all similarities are equal; ``log(batch) - loss`` lower-bounds the mutual information.
 
-    References: van den Oord et al. 2018 (CPC, arXiv:1807.03748); Radford et al. 2021 (CLIP).
+    References: van den Oord et al. 2018 (CPC, arXiv:1807.03748); Radford et al. 2021 (CLIP,
+    arXiv:2103.00020).
 
     Args:
         z1: ``(batch, dim)`` embeddings of modality 1.
@@ -212,7 +215,7 @@ def nt_xent(
     its negatives the ``2 * batch - 2`` other embeddings. Mean cross-entropy over all of them.
 
     Reference: Chen et al. 2020, "A simple framework for contrastive learning of visual
-    representations" (SimCLR), ICML.
+    representations" (SimCLR), ICML (arXiv:2002.05709).
 
     Args:
         za: ``(batch, dim)`` embeddings of view a.
@@ -242,7 +245,8 @@ def cca(z1: Tensor, z2: Tensor, penalty: float = 1.0) -> Tensor:
     ``loss = -tr(C12) / d + penalty * (||C11 - I||_F^2 + ||C22 - I||_F^2) / d`` with ``C`` the
     unbiased (cross-)covariances of the embeddings. Under the exact constraint ``C11 = C22 = I``
     the minimum is minus the mean of the top ``d`` canonical correlations (Hotelling 1936); the
-    penalty relaxes the constraint (cf. the soft decorrelation of Chang et al. 2018, CVPR), so
+    penalty relaxes the constraint (cf. the soft decorrelation of Chang et al. 2018, CVPR,
+    arXiv:1707.09669), so
     at the optimum a pair of canonical variates with correlation ``rho`` has variance
     ``1 + rho / (4 penalty)`` rather than 1. ``-1`` for identical whitened embeddings.
 
@@ -273,7 +277,7 @@ def barlow_twins(z1: Tensor, z2: Tensor, lambd: float = 5e-3, eps: float = 1e-5)
     with uncorrelated columns.
 
     Reference: Zbontar et al. 2021, "Barlow Twins: self-supervised learning via redundancy
-    reduction", ICML.
+    reduction", ICML (arXiv:2103.03230).
 
     Args:
         z1: ``(batch, dim)``.
@@ -307,7 +311,7 @@ def vicreg(
     the unbiased covariance of ``z`` divided by ``dim``.
 
     Reference: Bardes, Ponce, LeCun 2022, "VICReg: variance-invariance-covariance
-    regularization for self-supervised learning", ICLR.
+    regularization for self-supervised learning", ICLR (arXiv:2105.04906).
 
     Args:
         z1: ``(batch, dim)``.
@@ -391,6 +395,47 @@ def reconstruction(x_hat: Tensor, x: Tensor) -> Tensor:
         raise ValueError(f"expected (batch, ...) with batch >= 1, got {tuple(x.shape)}")
     _check_finite(x_hat=x_hat, x=x)
     return F.mse_loss(x_hat.float(), x.float())
+
+
+@_full_precision
+def cross_prediction(z: Tensor, target: Tensor, ridge: float = 1e-4) -> Tensor:
+    """Cross-modal prediction: what the best linear readout of ``z`` misses of ``target``.
+
+    Both are centred over the batch; ``B`` is the least-squares map from ``z`` to ``target``
+    (solved in the batch, ridge ``ridge * tr(Czz) / dim`` on its normal equations, so the
+    decoder is profiled out and its gradient flows to the encoder), and the loss is the mean
+    over the target's columns of the residual variance ``mean((target - z B)^2)``. Minimised
+    over linear encoders of size k it is reduced-rank regression of the target on the encoded
+    modality (Izenman 1975), the "cross-prediction" of Kamai et al. 2026 (arXiv:2606.11190).
+    It is invariant under any invertible linear map of ``z`` (up to the ridge), and 0 when the
+    target is a linear function of ``z``.
+
+    Args:
+        z: ``(batch, dim)`` embedding of the source modality.
+        target: ``(batch, *shape)`` the other modality (flattened to ``(batch, p)``).
+        ridge: Relative ridge, >= 0.
+
+    Returns:
+        Scalar loss.
+    """
+    if z.dim() != 2 or target.dim() < 2 or target.shape[0] != z.shape[0]:
+        raise ValueError(
+            f"expected (batch, dim) and (batch, ...) with one batch size, got shapes "
+            f"{tuple(z.shape)} and {tuple(target.shape)}"
+        )
+    if z.shape[0] < 2:
+        raise ValueError(f"batch of {z.shape[0]}: the loss needs at least 2 samples")
+    if not 0 <= ridge < math.inf:
+        raise ValueError(f"ridge must be finite and >= 0, got {ridge}")
+    _check_finite(z=z, target=target)
+    zc = z.float() - z.float().mean(dim=0)
+    flat = target.float().reshape(target.shape[0], -1)
+    tc = flat - flat.mean(dim=0)
+    n, d = zc.shape
+    czz, czt = zc.T @ zc / n, zc.T @ tc / n
+    shift = ridge * torch.trace(czz) / d + torch.finfo(czz.dtype).tiny
+    b = torch.linalg.solve(czz + shift * torch.eye(d, device=z.device), czt)
+    return (tc - zc @ b).pow(2).mean()
 
 
 def comm(
@@ -741,6 +786,46 @@ class CoMM(Objective):
         return comm(za, zb, ua, ub, self.temperature)
 
 
+class CrossPrediction(Objective):
+    """Cross-modal prediction (:func:`cross_prediction`): one embedding predicts the other input.
+
+    The embedding ``model.embed(source, x_source)`` predicts the raw ``target`` modality through
+    the least-squares readout solved in each batch (no decoder to train). With linear encoders
+    its optimum is reduced-rank regression (:func:`aligninfo.nuisance.cross_prediction_projection`).
+    ``symmetric`` averages both directions.
+
+    Args:
+        source: Key of the encoded modality.
+        target: Key of the predicted modality.
+        ridge: Relative ridge of the readout.
+        symmetric: Also predict ``source`` from ``target``'s embedding, and average.
+    """
+
+    def __init__(
+        self,
+        source: str = "x1",
+        target: str = "x2",
+        ridge: float = 1e-4,
+        symmetric: bool = False,
+    ) -> None:
+        super().__init__()
+        if source == target:
+            raise ValueError(f"source and target must differ, got {source!r} twice")
+        if not 0 <= ridge < math.inf:
+            raise ValueError(f"ridge must be finite and >= 0, got {ridge}")
+        self.source, self.target, self.ridge, self.symmetric = source, target, ridge, symmetric
+
+    def forward(self, model: MultimodalEncoder, batch: Batch) -> Tensor:
+        """See :meth:`Objective.forward`."""
+        pairs = [(self.source, self.target)]
+        if self.symmetric:
+            pairs.append((self.target, self.source))
+        losses = [
+            cross_prediction(model.embed(s, batch[s]), batch[t], self.ridge) for s, t in pairs
+        ]
+        return torch.stack(losses).mean()
+
+
 class WeightedSum(Objective):
     """Weighted sum of objectives, e.g. alignment plus an intra-modal or reconstruction term.
 
@@ -820,6 +905,7 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "cross_self": cross_self,
     "cross_recon": cross_recon,
     "comm": CoMM,
+    "cross_prediction": CrossPrediction,
 }
 """Objective constructors by name; ``OBJECTIVES[name](**hyperparameters)(model, batch)``."""
 
