@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from aligninfo.gaussian import GaussianModel
-from aligninfo.regimes import aligned_basis, aligned_split, sigma_r2_grid, sigma_spectrum
+from aligninfo.losses import info_nce
+from aligninfo.regimes import (
+    aligned_basis,
+    aligned_split,
+    infonce_optimum_r2,
+    sigma_r2_grid,
+    sigma_spectrum,
+    temperature_limit_gaps,
+)
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +131,43 @@ def test_specific_r2_is_what_alignment_removes(model: GaussianModel) -> None:
     assert abs(1 - resid.var() / big["Y1"].var() - value) < 0.01
     # No unique share: nothing to remove.
     assert specific_r2(model.with_unique_share((0.0, 0.3))) < 1e-10
+
+
+def test_infonce_optimum_r2_spans_ceiling_to_all_of_x1(model: GaussianModel) -> None:
+    d_s, tau = model.d_shared, 0.3
+    ceiling, own = model.alignment_ceiling("Y1"), model.r2("Y1", "X1")
+    assert infonce_optimum_r2(model, d_s) == pytest.approx((ceiling, ceiling))
+    least, most = infonce_optimum_r2(model, d_s + 2)
+    assert least == pytest.approx(ceiling) and most == pytest.approx(own)
+    assert most > least + 1e-3  # the model's Y1 has a unique part
+    top = model.r2_projection("Y1", model.cca_projection(1))
+    assert infonce_optimum_r2(model, 1) == pytest.approx((top, top))
+    # An explicit optimal pair with a free row: W1ᵀW2 = τ M*, and its R² lies in the range.
+    rho = model.canonical_correlations()[:d_s]
+    a, b = model.cca_projection(d_s), model.cca_projection(d_s, modality=2)
+    extra = np.random.default_rng(0).standard_normal((1, model.dims[0]))
+    w1 = np.vstack([a, extra])
+    w2 = np.vstack([tau * rho[:, None] * b, np.zeros((1, model.dims[1]))])
+    np.testing.assert_allclose(w1.T @ w2, tau * model.infonce_bilinear_optimum(), atol=1e-10)
+    r2 = model.r2_projection("Y1", w1)
+    assert least - 1e-12 <= r2 <= most + 1e-12
+    with pytest.raises(ValueError, match="k must be"):
+        infonce_optimum_r2(model, 0)
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.5, 5.0])
+def test_temperature_limit_gaps_bound_the_library_loss(tau: float) -> None:
+    n = 64
+    rng = np.random.default_rng(1)
+    z1 = torch.tensor(rng.standard_normal((n, 4)))
+    z2 = z1 + torch.tensor(rng.standard_normal((n, 4)))
+    loss = float(info_nce(z1, z2, temperature=tau))
+    s = (F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T).numpy()
+    diag = np.diag(s)
+    margin = np.mean(s.max(1) + s.max(0) - 2 * diag) / 2
+    high, low = temperature_limit_gaps(tau, n)
+    gap_high = loss - (np.log(n) - (diag.mean() - s.mean()) / tau)
+    assert -1e-5 <= gap_high <= high + 1e-5
+    assert -1e-5 <= tau * loss - margin <= low + 1e-5
+    with pytest.raises(ValueError, match="tau"):
+        temperature_limit_gaps(0.0, n)

@@ -36,9 +36,11 @@ __all__ = [
     "aligned_basis",
     "aligned_limit",
     "aligned_split",
+    "infonce_optimum_r2",
     "sigma_r2_grid",
     "sigma_spectrum",
     "specific_r2",
+    "temperature_limit_gaps",
 ]
 
 
@@ -265,3 +267,59 @@ def specific_r2(model: GaussianModel, target: str = "Y1", modality: int = 1) -> 
     if basis.shape[0] == 0:
         return 0.0
     return model.r2_projection(target, basis, modality)
+
+
+def infonce_optimum_r2(
+    model: GaussianModel, k: int, target: str = "Y1", modality: int = 1
+) -> tuple[float, float]:
+    """Least and most R²(target | W_m X_m) over the large-batch optima of dot-product InfoNCE.
+
+    The optima are the encoder pairs with ``W_1ᵀ W_2 = τ M*`` (chapter 3, ``M*`` of rank
+    ``d = dim V``, at any temperature τ). For ``k <= d`` the rows of ``W_m`` span the top-k
+    canonical directions: one value. For ``k > d`` they span V plus ``k - d`` free directions
+    (paired with nothing in the other encoder, chapter 4), so the objective leaves the R²
+    anywhere from that of V (the alignment ceiling) to that of V and the best linear predictor
+    of the target together, which is ``R²(target | X_m)``.
+
+    Args:
+        model: The Gaussian model.
+        k: Embedding size, ``k >= 1``.
+        target: Target name.
+        modality: 1 or 2.
+
+    Returns:
+        ``(least, most)``; equal when ``k <= dim V``.
+    """
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    basis = aligned_basis(model, modality)
+    kept = basis[: min(int(k), basis.shape[0])]
+    least = model.r2_projection(target, kept, modality) if kept.shape[0] else 0.0
+    if k <= basis.shape[0]:
+        return least, least
+    x = f"X{modality}"
+    best = np.linalg.solve(model.covariance(x), model.cross_covariance(x, target))
+    return least, model.r2_projection(target, np.vstack([kept, best.T]), modality)
+
+
+def temperature_limit_gaps(tau: float, n: int) -> tuple[float, float]:
+    """Bounds of chapter 5's temperature limits of InfoNCE on normalised embeddings, batch n.
+
+    With cosines ``s_ij`` in [-1, 1], mean positive cosine ``s̄₊``, mean cosine ``s̄`` and mean
+    hardest-negative margin ``m``, the symmetric loss ``L(τ)`` satisfies
+
+        0 <= L(τ) - (log n - (s̄₊ - s̄) / τ) <= 1 / (2 τ²)      (high temperature),
+        0 <= τ L(τ) - m <= τ log n                            (low temperature).
+
+    Args:
+        tau: Temperature, > 0.
+        n: Batch size, >= 1.
+
+    Returns:
+        ``(1 / (2 τ²), τ log n)``: how far InfoNCE can be from each limit at this τ.
+    """
+    if not (np.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be positive and finite, got {tau!r}")
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    return 1 / (2 * tau**2), float(tau * np.log(n))
