@@ -663,11 +663,15 @@ def _param_groups(
         if isinstance(m, LearnableTemperature)
         for p in m.parameters()
     }
-    groups = [
-        {"name": "weights", "params": [p for p in params if id(p) not in learnt]},
-        {"name": "temperature", "params": [p for p in params if id(p) in learnt]},
+    groups = {
+        "weights": [p for p in params if id(p) not in learnt],
+        "temperature": [p for p in params if id(p) in learnt],
+    }
+    return [
+        {"name": name, "params": group, **_group_settings(name, cfg)}
+        for name, group in groups.items()
+        if group
     ]
-    return [g | _group_settings(g["name"], cfg) for g in groups if g["params"]]
 
 
 def _group_settings(name: str, cfg: TrainConfig) -> dict[str, float]:
