@@ -1,0 +1,864 @@
+"""Should I align my two sensors? A diagnosis of a paired data set, before any training.
+
+:func:`diagnose` reads two modalities X1, X2 (rows paired) and optionally a target Y, and
+reports what the theory chapters predict an alignment objective would do to them:
+
+- **Canonical correlations** of the standardised modalities with bootstrap intervals, and the
+  same canonical pairs' correlations out of fold (fitted on the other folds): a correlation
+  that holds out of fold is a property of the sensors, one that does not is overfitting.
+- **The alignment ceiling** (chapter 3): the aligned representation of X_m is spanned by its
+  top-k canonical variates (k = the pairs whose out-of-fold correlation exceeds
+  :data:`RHO_MIN`, unless given). Out-of-fold R² of Y from X_m and from those variates; their
+  difference is what alignment would cost a linear read-out of Y, and its share of R²(Y | X_m),
+  the *lost share*, is the data's counterpart of the model's unique share (proportional to it,
+  theorem ``thm-linear-cost`` of chapter 5).
+- **An estimated PID** (:mod:`aligninfo.pid`) on copula-normalised features (each column
+  replaced by the normal scores of its ranks) with a bootstrap interval; each log-determinant
+  is corrected by its exact Gaussian bias (:func:`aligninfo.pid.logdet_bias`).
+- **The regime map** of chapter 5 for the data's own sensors: the cost
+  Δ_σ = R²_σ(PCA_k) - R²_σ(aligned_k) of σ-informativeness over the unique share u (the
+  target's cross-covariance with X1 moved between the aligned directions and the rest at fixed
+  R²(Y | X1), everything else as estimated) and the read-out noise σ, with the data placed at
+  its estimated lost share.
+- **A recommendation**: *align*, *align + specificity* (an alignment objective plus a term that
+  keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
+
+Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given; cross-
+validation folds never split a group (or a row's bootstrap copies).
+
+Example::
+
+    d = diagnose(x1, x2, y, groups=sites, n_boot=200)
+    print(d.recommendation, d.reasons)
+    d.save("out/")  # diagnosis.json and diagnosis.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import norm, rankdata
+from tqdm import tqdm
+
+from aligninfo.linalg import Array, cca_from_cov, r2_from_cov, top_eigenvectors
+from aligninfo.pid import PID, sample_pid
+from aligninfo.stats import Interval, percentile_interval
+
+__all__ = [
+    "LOADERS",
+    "RECOMMENDATIONS",
+    "Diagnosis",
+    "DiagnoseInputError",
+    "RegimeMap",
+    "copula_normal",
+    "diagnose",
+    "load_named",
+    "plot",
+    "read_array",
+]
+
+LOADERS = ("lfmc", "lfmc-context", "houston")
+"""Data sets known by name: LFMC optical vs SAR, optical vs SAR + context, Houston HSI vs LiDAR."""
+SAMPLES_PER_DIM = 5
+"""Refuse fewer than this many rows per column of (X1, X2, Y)."""
+N_FOLDS = 5
+"""Cross-validation folds of the out-of-fold R² and canonical correlations."""
+RHO_MIN = 0.1
+"""A canonical pair counts as aligned when its out-of-fold correlation exceeds this."""
+ALIGN_MAX_LOST = 0.1
+"""Recommend *align* when the lost share's upper bound is below this."""
+NO_ALIGN_MIN_LOST = 0.5
+"""Recommend *do not align* when the lost share's lower bound is above this."""
+MAX_CLASSES = 30
+"""An integer target with at most this many distinct values is read as classes (auto)."""
+CCA_RIDGE = 1e-6
+"""Ridge added to standardised covariances before CCA (chapter 8's choice)."""
+RECOMMENDATIONS = ("align", "align + specificity", "do not align")
+BIAS_CORRECTION = (
+    "Mutual informations are Gaussian (log-determinant) entropies of the sample covariance of "
+    "copula-normalised features (normal scores of ranks; a one-hot class target is used as "
+    "is), each log-determinant corrected by its exact bias under Gaussianity, "
+    "E log|C_hat| - log|C| = p log(2/nu) + sum_{i=1..p} digamma((nu - i + 1)/2), nu = n - 1 "
+    "(Wishart). The correction is exact for Gaussian data and approximate for copula-normalised "
+    "or one-hot data; the MMI split min(I1, I2) biases the redundancy low when I1 and I2 are "
+    "close. Intervals: percentile bootstrap."
+)
+
+
+class DiagnoseInputError(ValueError):
+    """Input that cannot be diagnosed; the message says which and why, in one line."""
+
+
+# ---------------------------------------------------------------------------- reading
+def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -> np.ndarray:
+    """Read a .npy or .csv file (a header row of names is skipped).
+
+    Args:
+        path: The file.
+        name: What it is (X1, X2, Y, groups), for messages.
+        strings: Read values as text (group labels).
+
+    Returns:
+        The array (1-D or 2-D).
+
+    Raises:
+        DiagnoseInputError: If the file is missing, unreadable or neither .npy nor .csv.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        raise DiagnoseInputError(f"{name}: {p} is neither a .npy nor a .csv file")
+    if not p.is_file():
+        raise DiagnoseInputError(f"{name}: no file {p}")
+    try:
+        if suffix == ".npy":
+            return np.asarray(np.load(p, allow_pickle=False))
+        return _read_csv(p, strings)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+
+
+def _read_csv(path: Path, strings: bool) -> np.ndarray:
+    """A comma-separated file of numbers (or text when ``strings``), with an optional header."""
+    kind = str if strings else np.float64
+    try:
+        return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
+    except ValueError:
+        return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1, skiprows=1)
+
+
+def load_named(
+    name: str, data_dir: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[str, str]]:
+    """The two modalities, target and groups of a data set known by name.
+
+    ``lfmc``: Sentinel-2 optical (36 columns) vs Sentinel-1 SAR (6), live fuel moisture,
+    grouped by site. ``lfmc-context``: optical vs SAR + ERA5/SRTM context (static columns
+    repeated over the time steps kept once). ``houston``: hyperspectral (144) vs LiDAR (21)
+    pixels of the official training set, 15 classes, no groups.
+
+    Returns:
+        (x1, x2, y, groups or None, (name of X1, name of X2)).
+
+    Raises:
+        DiagnoseInputError: For an unknown name or data that cannot be loaded.
+    """
+    from aligninfo.data import houston, lfmc
+    from aligninfo.data.registry import DataFileError
+
+    if name not in LOADERS:
+        raise DiagnoseInputError(
+            f"unknown data set {name!r}: expected one of {', '.join(LOADERS)}, or files X1 X2 [Y]"
+        )
+    try:
+        if name == "houston":
+            h = houston.load(data_dir)
+            return np.array(h.hsi), np.array(h.lidar), np.array(h.y), None, ("HSI", "LiDAR")
+        data = lfmc.load(data_dir)
+    except (DataFileError, OSError, ValueError) as err:
+        raise DiagnoseInputError(f"{name}: cannot load the data: {_first_line(err)}") from err
+    optical = data.modality("optical", flatten=True)
+    partner = data.modality("sar", flatten=True)
+    names = ("optical", "SAR")
+    if name == "lfmc-context":
+        partner = np.hstack([partner, data.modality("context", flatten=True)])
+        _, first = np.unique(partner, axis=1, return_index=True)
+        partner = partner[:, np.sort(first)]
+        names = ("optical", "SAR + context")
+    return optical, partner, np.array(data.y), np.array(data.sites), names
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+# ------------------------------------------------------------------------- checking
+def _matrix(x: ArrayLike, name: str) -> Array:
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise DiagnoseInputError(f"{name} must be numeric, got values of type {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise DiagnoseInputError(f"{name} must be (rows, columns), got shape {a.shape}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise DiagnoseInputError(
+            f"{name} has NaN or infinite values in {len(rows)} row(s) (first: row {rows[0]}); "
+            "drop or impute them first"
+        )
+    const = np.flatnonzero(np.ptp(a, axis=0) == 0)
+    if const.size:
+        raise DiagnoseInputError(
+            f"{name} has {const.size} constant column(s) (first: column {const[0]}); drop them"
+        )
+    return a
+
+
+def _target(y: ArrayLike, kind: str) -> tuple[Array, str, int]:
+    """The target as columns: standardised (continuous) or one-hot minus the last class."""
+    raw = np.asarray(y)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
+        raise DiagnoseInputError(f"Y must be one column (a scalar target), got shape {raw.shape}")
+    if kind not in ("auto", "continuous", "categorical"):
+        raise DiagnoseInputError(f"target kind must be auto, continuous or categorical: {kind!r}")
+    numeric = raw.dtype.kind in "biuf"
+    if numeric and not np.all(np.isfinite(raw.astype(np.float64))):
+        raise DiagnoseInputError("Y has NaN or infinite values; drop those rows first")
+    classes, codes = np.unique(raw, return_inverse=True)
+    if classes.size < 2:
+        raise DiagnoseInputError("Y is constant: there is nothing to predict")
+    if kind == "auto":
+        integral = numeric and np.all(raw.astype(np.float64) == np.round(raw.astype(np.float64)))
+        kind = (
+            "categorical"
+            if (not numeric or integral) and classes.size <= MAX_CLASSES
+            else ("continuous")
+        )
+    if kind == "continuous":
+        if not numeric:
+            raise DiagnoseInputError("Y is not numeric: use a categorical target")
+        return _matrix(raw, "Y"), "continuous", 0
+    onehot = (codes[:, None] == np.arange(classes.size - 1)[None, :]).astype(np.float64)
+    return onehot, "categorical", int(classes.size)
+
+
+def _check_rank(blocks: Sequence[tuple[Array, str]]) -> None:
+    """Refuse linearly dependent columns (a singular correlation matrix)."""
+    for a, name in blocks:
+        lam = np.linalg.eigvalsh(np.corrcoef(a, rowvar=False).reshape(a.shape[1], a.shape[1]))
+        if lam[0] <= 1e-10 * lam[-1]:
+            raise DiagnoseInputError(
+                f"{name} has linearly dependent columns (e.g. a repeated column); drop them"
+            )
+
+
+def _ids(groups: ArrayLike | None, n: int) -> tuple[np.ndarray, int | None]:
+    """Integer group of each row (the row itself without groups) and the number of groups."""
+    if groups is None:
+        return np.arange(n), None
+    g = np.asarray(groups)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim != 1 or len(g) != n:
+        raise DiagnoseInputError(f"groups must be one label per row ({n}), got shape {g.shape}")
+    _, ids = np.unique(g, return_inverse=True)
+    count = int(ids.max()) + 1
+    if count < N_FOLDS:
+        raise DiagnoseInputError(f"groups: need at least {N_FOLDS} groups, got {count}")
+    return ids, count
+
+
+# -------------------------------------------------------------------------- features
+def copula_normal(x: ArrayLike) -> Array:
+    """Each column replaced by the normal scores of its ranks, Φ⁻¹(rank / (n + 1)).
+
+    Args:
+        x: Samples, shape (n, p); ties get their average rank.
+
+    Returns:
+        Shape (n, p), each column with standard normal marginal (up to ties).
+    """
+    a = np.asarray(x, dtype=np.float64)
+    return np.asarray(norm.ppf(rankdata(a, axis=0) / (len(a) + 1)), dtype=np.float64)
+
+
+def _standardise(a: Array) -> Array:
+    return (a - a.mean(axis=0)) / a.std(axis=0)
+
+
+# --------------------------------------------------------------------------- statistics
+@dataclass(frozen=True)
+class _Blocks:
+    """Column ranges of X1, X2 and the target in the stacked data."""
+
+    p1: int
+    p2: int
+    q: int
+
+    @property
+    def x1(self) -> slice:
+        return slice(0, self.p1)
+
+    @property
+    def x2(self) -> slice:
+        return slice(self.p1, self.p1 + self.p2)
+
+    @property
+    def t(self) -> slice:
+        return slice(self.p1 + self.p2, self.p1 + self.p2 + self.q)
+
+
+def _cca(cov: Array, b: _Blocks) -> tuple[Array, Array, Array]:
+    """Canonical correlations and directions (rows) of X1 and X2 from a joint covariance."""
+    ridge = CCA_RIDGE * np.eye(b.p1 + b.p2)
+    c = cov[: b.p1 + b.p2, : b.p1 + b.p2] + ridge
+    return cca_from_cov(c[b.x1, b.x1], c[b.x1, b.x2], c[b.x2, b.x2])
+
+
+def _folds(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fold of each row: the groups (or rows) shuffled and dealt into N_FOLDS folds."""
+    unique = np.unique(ids)
+    fold_of = np.empty(int(unique.max()) + 1, dtype=np.int64)
+    fold_of[rng.permutation(unique)] = np.arange(unique.size) % N_FOLDS
+    return fold_of[ids]
+
+
+def _fit_predict(cov: Array, given: Array, target: Array, held: Array) -> Array:
+    """Least-squares prediction of the target columns from the given ones (centred data).
+
+    Args:
+        cov: Training covariance of all columns.
+        given: Indices of the predictors.
+        target: Indices of the target columns.
+        held: Held-out rows of the predictors, centred by the training mean, (m, len(given)).
+    """
+    c_gg = cov[np.ix_(given, given)]
+    scale = np.trace(c_gg) / len(c_gg)
+    coef = np.linalg.solve(c_gg + 1e-9 * scale * np.eye(len(c_gg)), cov[np.ix_(given, target)])
+    return held @ coef
+
+
+def _r(s: slice) -> Array:
+    return np.arange(s.start, s.stop)
+
+
+def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
+    """Out-of-fold R² of the target from X1, X2, both and top-j variates; fold correlations.
+
+    Returns:
+        "r2": R² of X1, X2, X1+X2 (shape (3,)); "r2_aligned1"/"r2_aligned2": R² of the top-j
+        canonical variates of X1 / X2 for j = 1..k_max (shape (k_max,)); "rho_oof": mean over
+        folds of each canonical pair's correlation on the held-out rows (shape (k_max,)).
+    """
+    sse = np.zeros(3 + 2 * k_max)
+    rho_oof = np.zeros(k_max)
+    t_all = data[:, b.t]
+    sst = float(np.sum((t_all - t_all.mean(axis=0)) ** 2))
+    for f in range(N_FOLDS):
+        test = folds == f
+        train = data[~test]
+        mu = train.mean(axis=0)
+        cov = np.cov(train, rowvar=False).reshape(data.shape[1], data.shape[1])
+        held = data[test] - mu
+        _, w1, w2 = _cca(cov, b)
+        u1, u2 = held[:, b.x1] @ w1[:k_max].T, held[:, b.x2] @ w2[:k_max].T
+        for j in range(k_max):
+            rho_oof[j] += _corr(u1[:, j], u2[:, j]) / N_FOLDS
+        t = held[:, b.t]
+        i1, i2, it = _r(b.x1), _r(b.x2), _r(b.t)
+        preds = [
+            _fit_predict(cov, i1, it, held[:, b.x1]),
+            _fit_predict(cov, i2, it, held[:, b.x2]),
+            _fit_predict(cov, np.r_[i1, i2], it, held[:, : b.p1 + b.p2]),
+        ]
+        for w, xs, u in ((w1, b.x1, u1), (w2, b.x2, u2)):
+            c_xt = cov[xs, b.t]
+            c_xx = cov[xs, xs]
+            for j in range(1, k_max + 1):
+                wj = w[:j]
+                coef = np.linalg.solve(wj @ c_xx @ wj.T, wj @ c_xt)
+                preds.append(u[:, :j] @ coef)
+        sse += np.array([np.sum((t - p) ** 2) for p in preds])
+    r2 = 1 - sse / sst
+    return {
+        "r2": r2[:3],
+        "r2_aligned1": r2[3 : 3 + k_max],
+        "r2_aligned2": r2[3 + k_max :],
+        "rho_oof": rho_oof,
+    }
+
+
+def _corr(a: Array, b: Array) -> float:
+    sa, sb = a.std(), b.std()
+    return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb)) if sa * sb > 0 else 0.0
+
+
+# ----------------------------------------------------------------------- regime map
+@dataclass(frozen=True)
+class RegimeMap:
+    """Chapter 5's regime map for the data's own sensors (full-sample covariances).
+
+    Attributes:
+        shares: Unique shares u, shape (a,).
+        sigmas: Read-out noise levels σ, shape (b,).
+        delta: Δ_σ(u) = R²_σ(PCA_k of X1) - R²_σ(aligned_k of X1), shape (a, b): positive
+            where alignment costs, negative where it helps.
+        share_hat: The data's own unique share (in-sample lost share of R²(Y | X1)).
+        delta_hat: Δ_σ at the data's own share, shape (b,).
+        k: Embedding size (number of aligned variates, and of principal components).
+    """
+
+    shares: Array
+    sigmas: Array
+    delta: Array
+    share_hat: float
+    delta_hat: Array
+    k: int
+
+
+def _regime_map(data: Array, b: _Blocks, k: int) -> RegimeMap:
+    """Δ_σ over (u, σ), moving Cov(X1, Y) between the aligned directions and the rest."""
+    cov = np.cov(data, rowvar=False).reshape(data.shape[1], data.shape[1])
+    _, w1, _ = _cca(cov, b)
+    aligned = w1[:k]  # rows with aligned @ C11 @ aligned.T = I (up to the ridge)
+    c11, c1t, ctt = cov[b.x1, b.x1], cov[b.x1, b.t], cov[b.t, b.t]
+    c_par = c11 @ aligned.T @ (aligned @ c1t)
+    c_perp = c1t - c_par
+    inv = np.linalg.inv(c11)
+    e_par, e_perp = np.trace(c_par.T @ inv @ c_par), np.trace(c_perp.T @ inv @ c_perp)
+    share_hat = float(e_perp / (e_par + e_perp))
+    shares = np.linspace(0.0, 1.0, 41)
+    sigmas = np.logspace(-2, 1, 41)
+    pca = top_eigenvectors(c11, k)
+
+    def r2_sigma(w: Array, c_xt: Array, sig: Array) -> Array:
+        c_zz = w @ c11 @ w.T
+        s2 = np.trace(c_zz) / k
+        return np.asarray(r2_from_cov(c_zz / s2, w @ c_xt / np.sqrt(s2), ctt, sig**2))
+
+    def cross(u: float) -> Array:
+        a = np.sqrt((1 - u) / (1 - share_hat)) if share_hat < 1 else 0.0
+        c = np.sqrt(u / share_hat) if share_hat > 0 else 0.0
+        return np.asarray(a * c_par + c * c_perp)
+
+    delta = np.array(
+        [r2_sigma(pca, cross(u), sigmas) - r2_sigma(aligned, cross(u), sigmas) for u in shares]
+    )
+    delta_hat = r2_sigma(pca, c1t, sigmas) - r2_sigma(aligned, c1t, sigmas)
+    return RegimeMap(shares, sigmas, delta, share_hat, delta_hat, k)
+
+
+# ------------------------------------------------------------------------- diagnosis
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`diagnose` found; every interval is a percentile bootstrap interval.
+
+    Attributes:
+        n: Rows.
+        dims: Columns of X1, X2.
+        names: Names of X1, X2.
+        target: "continuous", "categorical" or None (no target).
+        n_classes: Classes of a categorical target (0 otherwise).
+        n_groups: Groups resampled (None: rows are resampled).
+        n_boot: Bootstrap resamples.
+        seed: Seed of the folds and resamples.
+        k: Aligned variates (canonical pairs) in the aligned representation.
+        rho: In-sample canonical correlations, largest first.
+        rho_oof: Each canonical pair's mean out-of-fold correlation, same order.
+        r2: Out-of-fold R² of Y from "X1", "X2", "X1+X2", "aligned X1", "aligned X2" (the
+            top-k canonical variates); for classes, the linear (one-hot) R².
+        r2_aligned_curve: Out-of-fold R² from the top-j variates of X1 and X2, j = 1..,
+            keys "X1", "X2".
+        cost: R²(Y | X_m) - R²(Y | aligned X_m), keys "X1", "X2".
+        lost_share: cost / R²(Y | X_m), keys "X1", "X2".
+        pid: PID atoms and informations (nats) on copula-normalised features.
+        regime: The regime map and the data's place on it (None without a target).
+        recommendation: One of :data:`RECOMMENDATIONS`, or None without a target.
+        reasons: Plain-language sentences the recommendation rests on.
+        bias_correction: How the PID is estimated and corrected.
+    """
+
+    n: int
+    dims: tuple[int, int]
+    names: tuple[str, str]
+    target: str | None
+    n_classes: int
+    n_groups: int | None
+    n_boot: int
+    seed: int
+    k: int
+    rho: list[Interval]
+    rho_oof: list[float]
+    r2: dict[str, Interval] = field(default_factory=dict)
+    r2_aligned_curve: dict[str, list[float]] = field(default_factory=dict)
+    cost: dict[str, Interval] = field(default_factory=dict)
+    lost_share: dict[str, Interval] = field(default_factory=dict)
+    pid: dict[str, Interval] = field(default_factory=dict)
+    regime: RegimeMap | None = None
+    recommendation: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    bias_correction: str = BIAS_CORRECTION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as plain JSON-ready values."""
+        out: dict[str, Any] = asdict(self)
+        return json.loads(json.dumps(out, default=_jsonable))
+
+    def summary(self) -> str:
+        """A few lines of text: the numbers and the recommendation."""
+        lines = [
+            f"{self.names[0]} ({self.dims[0]} columns) vs {self.names[1]} ({self.dims[1]}), "
+            f"n = {self.n}" + (f", {self.n_groups} groups" if self.n_groups else ""),
+            "canonical correlations: "
+            + ", ".join(f"{r.estimate:.2f} [{r.low:.2f}, {r.high:.2f}]" for r in self.rho[:5])
+            + (" ..." if len(self.rho) > 5 else ""),
+            "out of fold: " + ", ".join(f"{r:.2f}" for r in self.rho_oof[:5]),
+            f"aligned representation: top {self.k} canonical variates",
+        ]
+        for key, value in self.r2.items():
+            lines.append(f"R²(Y | {key}) = {_fmt(value)}")
+        for key in self.lost_share:
+            lines.append(
+                f"alignment costs {key}: {_fmt(self.cost[key])} of R², "
+                f"a lost share of {_fmt(self.lost_share[key])}"
+            )
+        if self.pid:
+            atoms = ("redundant", "unique1", "unique2", "synergy")
+            lines.append("PID (nats): " + ", ".join(f"{a} {_fmt(self.pid[a])}" for a in atoms))
+        if self.recommendation:
+            lines.append(f"recommendation: {self.recommendation.upper()}")
+        lines += [f"  - {r}" for r in self.reasons]
+        return "\n".join(lines)
+
+    def save(self, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write diagnosis.json (atomically) and diagnosis.png into a folder (created)."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / "diagnosis.json"
+        with tempfile.NamedTemporaryFile("w", dir=out, suffix=".tmp", delete=False) as tmp:
+            json.dump(self.to_dict(), tmp, indent=2)
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, target)
+        figure = out / "diagnosis.png"
+        plot(self, figure)
+        return target, figure
+
+
+def _fmt(i: Interval) -> str:
+    return f"{i.estimate:.3f} [{i.low:.3f}, {i.high:.3f}]"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def diagnose(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    y: ArrayLike | None = None,
+    groups: ArrayLike | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    k: int | None = None,
+    target: str = "auto",
+    names: tuple[str, str] = ("X1", "X2"),
+    level: float = 0.95,
+    progress: bool = True,
+) -> Diagnosis:
+    """Diagnose a paired data set: should X1 and X2 be aligned (see the module docstring)?
+
+    Args:
+        x1: Modality 1, shape (n, p1) (the one the task is read from).
+        x2: Modality 2, shape (n, p2), rows paired with x1.
+        y: Target, shape (n,): continuous, or classes (integers or labels); None for none.
+        groups: Group label of each row (e.g. site), shape (n,): resampled and kept within
+            one fold; None resamples rows.
+        n_boot: Bootstrap resamples, >= 20.
+        seed: Seed of the folds and the resamples.
+        k: Aligned variates; None picks the pairs with out-of-fold correlation > RHO_MIN.
+        target: "auto" (integers with at most MAX_CLASSES values are classes),
+            "continuous" or "categorical".
+        names: Names of the modalities, for the report.
+        level: Coverage of the intervals.
+        progress: Show a progress bar when the bootstrap takes more than 2 s.
+
+    Returns:
+        The :class:`Diagnosis`.
+
+    Raises:
+        DiagnoseInputError: Mismatched rows, NaN or infinite values, constant or linearly
+            dependent columns, too few samples for the dimension, too few groups, bad k.
+    """
+    a1, a2 = _matrix(x1, "X1"), _matrix(x2, "X2")
+    n = len(a1)
+    if len(a2) != n:
+        raise DiagnoseInputError(f"X1 has {n} rows but X2 has {len(a2)}: rows must be paired")
+    if y is not None and len(np.asarray(y)) != n:
+        raise DiagnoseInputError(f"X1 has {n} rows but Y has {len(np.asarray(y))}")
+    t, kind, n_classes = _target(y, target) if y is not None else (np.zeros((n, 0)), None, 0)
+    dim = a1.shape[1] + a2.shape[1] + t.shape[1]
+    if n < SAMPLES_PER_DIM * dim:
+        raise DiagnoseInputError(
+            f"too few samples for the dimension: {n} rows for {dim} columns of (X1, X2, Y); "
+            f"need at least {SAMPLES_PER_DIM} per column ({SAMPLES_PER_DIM * dim})"
+        )
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 20:
+        raise DiagnoseInputError(f"n_boot must be an integer >= 20, got {n_boot!r}")
+    _check_rank([(a1, "X1"), (a2, "X2")])
+    ids, n_groups = _ids(groups, n)
+    b = _Blocks(a1.shape[1], a2.shape[1], t.shape[1])
+    k_max = min(b.p1, b.p2)
+    if k is not None and (isinstance(k, bool) or int(k) != k or not 1 <= k <= k_max):
+        raise DiagnoseInputError(f"k must be an integer in [1, {k_max}], got {k!r}")
+    std = np.hstack([_standardise(a1), _standardise(a2), t])
+    t_cop = copula_normal(t) if kind == "continuous" else t
+    cop = np.hstack([copula_normal(a1), copula_normal(a2), t_cop])
+    rng = np.random.default_rng(seed)
+    folds = _folds(ids, rng)
+    stat = _statistic(b, k_max, kind is not None)
+    full = stat(std, cop, folds)
+    if k is None:
+        k = max(1, int(np.sum(full["rho_oof"] > RHO_MIN)))
+    draws = _bootstrap(stat, std, cop, ids, n_boot, rng, progress)
+    return _assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
+
+
+def _statistic(b: _Blocks, k_max: int, has_target: bool) -> Callable[..., dict[str, Array]]:
+    """The statistics of one (re)sample, flat arrays by name."""
+
+    def stat(std: Array, cop: Array, folds: np.ndarray) -> dict[str, Array]:
+        cov = np.cov(std, rowvar=False).reshape(std.shape[1], std.shape[1])
+        out = {"rho": _cca(cov, b)[0][:k_max]}
+        if has_target:
+            out.update(_out_of_fold(std, b, folds, k_max))
+            pid = sample_pid(cop[:, b.x1], cop[:, b.x2], cop[:, b.t])
+            out["pid"] = np.array(list(pid.as_dict().values()))
+        else:
+            out["rho_oof"] = _out_of_fold(
+                np.hstack([std, np.zeros((len(std), 1))]), _Blocks(b.p1, b.p2, 1), folds, k_max
+            )["rho_oof"]
+        return out
+
+    return stat
+
+
+def _bootstrap(
+    stat: Callable[..., dict[str, Array]],
+    std: Array,
+    cop: Array,
+    ids: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    progress: bool,
+) -> dict[str, Array]:
+    """Statistics of n_boot resamples of the groups (rows), stacked by name."""
+    members = [np.flatnonzero(ids == g) for g in range(int(ids.max()) + 1)]
+    out: dict[str, list[Array]] = {}
+    bar = tqdm(range(n_boot), desc="bootstrap", delay=2.0, disable=not progress, file=sys.stderr)
+    for _ in bar:
+        picks = rng.integers(0, len(members), len(members))
+        rows = np.concatenate([members[g] for g in picks])
+        copy_ids = np.repeat(picks, [len(members[g]) for g in picks])
+        folds = _folds(copy_ids, rng)
+        for key, value in stat(std[rows], cop[rows], folds).items():
+            out.setdefault(key, []).append(value)
+    return {key: np.array(values) for key, values in out.items()}
+
+
+def _assemble(
+    full: dict[str, Array],
+    draws: dict[str, Array],
+    b: _Blocks,
+    k: int,
+    kind: str | None,
+    n_classes: int,
+    n_groups: int | None,
+    n_boot: int,
+    seed: int,
+    names: tuple[str, str],
+    level: float,
+    std: Array,
+) -> Diagnosis:
+    """Intervals, the regime map and the recommendation from the statistics."""
+
+    def iv(estimate: float, d: Array) -> Interval:
+        finite = d[np.isfinite(d)]
+        if finite.size < 2:
+            return Interval(float(estimate), float("nan"), float("nan"), level)
+        return percentile_interval(finite, float(estimate), level)
+
+    rho = [iv(full["rho"][j], draws["rho"][:, j]) for j in range(len(full["rho"]))]
+    base = {
+        "n": len(std),
+        "dims": (b.p1, b.p2),
+        "names": names,
+        "target": kind,
+        "n_classes": n_classes,
+        "n_groups": n_groups,
+        "n_boot": n_boot,
+        "seed": seed,
+        "k": k,
+        "rho": rho,
+        "rho_oof": [float(r) for r in full["rho_oof"]],
+    }
+    if kind is None:
+        reason = "no target given: the recommendation needs Y (what the task is)"
+        return Diagnosis(**base, reasons=[reason])  # type: ignore[arg-type]
+    r2_full = np.r_[full["r2"], full["r2_aligned1"][k - 1], full["r2_aligned2"][k - 1]]
+    r2_draws = np.c_[draws["r2"], draws["r2_aligned1"][:, k - 1], draws["r2_aligned2"][:, k - 1]]
+    keys = ("X1", "X2", "X1+X2", "aligned X1", "aligned X2")
+    r2 = {key: iv(r2_full[i], r2_draws[:, i]) for i, key in enumerate(keys)}
+    cost, lost = {}, {}
+    for m, (own, al) in {"X1": (0, 3), "X2": (1, 4)}.items():
+        c_full, c_draws = r2_full[own] - r2_full[al], r2_draws[:, own] - r2_draws[:, al]
+        cost[m] = iv(c_full, c_draws)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_draws = np.where(r2_draws[:, own] > 0, c_draws / r2_draws[:, own], np.nan)
+        s_full = c_full / r2_full[own] if r2_full[own] > 0 else float("nan")
+        lost[m] = iv(s_full, s_draws)
+    fields = list(PID.__dataclass_fields__)
+    pid = {f: iv(full["pid"][i], draws["pid"][:, i]) for i, f in enumerate(fields)}
+    regime = _regime_map(std, b, k)
+    recommendation, reasons = _recommend(full, r2, lost, pid, regime, names, k)
+    return Diagnosis(
+        **base,  # type: ignore[arg-type]
+        r2=r2,
+        r2_aligned_curve={
+            "X1": [float(v) for v in full["r2_aligned1"]],
+            "X2": [float(v) for v in full["r2_aligned2"]],
+        },
+        cost=cost,
+        lost_share=lost,
+        pid=pid,
+        regime=regime,
+        recommendation=recommendation,
+        reasons=reasons,
+    )
+
+
+def _recommend(
+    full: dict[str, Array],
+    r2: dict[str, Interval],
+    lost: dict[str, Interval],
+    pid: dict[str, Interval],
+    regime: RegimeMap,
+    names: tuple[str, str],
+    k: int,
+) -> tuple[str, list[str]]:
+    """The recommendation for reading Y from X1, and the sentences it rests on."""
+    n1, n2 = names
+    top = float(full["rho_oof"][0])
+    share = lost["X1"]
+    reasons = [
+        f"the modalities share {k} canonical direction(s) with out-of-fold correlation "
+        f"above {RHO_MIN} (the largest: {top:.2f})",
+        f"a linear read-out of Y from {n1} reaches R² {_fmt(r2['X1'])} out of fold; from its "
+        f"top {k} canonical variates (what an alignment objective keeps) {_fmt(r2['aligned X1'])}",
+        f"so alignment would remove a share {_fmt(share)} of what {n1} predicts of Y "
+        f"(decision thresholds: below {ALIGN_MAX_LOST} align, above {NO_ALIGN_MIN_LOST} do not)",
+        f"PID on copula-normalised features: redundant {_fmt(pid['redundant'])} nats, unique to "
+        f"{n1} {_fmt(pid['unique1'])}, unique to {n2} {_fmt(pid['unique2'])}, synergy "
+        f"{_fmt(pid['synergy'])}",
+    ]
+    if top <= RHO_MIN:
+        reasons.append(
+            "no canonical pair holds out of fold: there is nothing shared for alignment to find"
+        )
+        return "do not align", reasons
+    if not np.isfinite(share.high) or not r2["X1"].low > 0:
+        reasons.append(f"{n1} does not reliably predict Y linearly: the lost share is uncertain")
+        return "align + specificity", reasons
+    if share.high < ALIGN_MAX_LOST:
+        reasons.append(
+            "the task lives in what both sensors see (multi-view redundancy): alignment keeps it"
+        )
+        return "align", reasons
+    if share.low > NO_ALIGN_MIN_LOST:
+        reasons.append(
+            f"most of what {n1} knows of Y is specific to it: an alignment objective discards it"
+        )
+        return "do not align", reasons
+    reasons.append(
+        "part of the task is specific to one sensor: add a term that keeps modality-specific "
+        "variance (intra-modal or reconstruction, chapter 6) to the alignment objective"
+    )
+    return "align + specificity", reasons
+
+
+# ------------------------------------------------------------------------------ figure
+def plot(d: Diagnosis, path: str | os.PathLike[str]) -> None:
+    """Draw the diagnosis (canonical correlations, R², PID, regime map) into a PNG file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), constrained_layout=True)
+    _plot_rho(axes[0, 0], d)
+    if d.target is not None and d.regime is not None:
+        _plot_r2(axes[0, 1], d)
+        _plot_pid(axes[1, 0], d)
+        _plot_regime(fig, axes[1, 1], d.regime, d.lost_share["X1"], d.names[0])
+        fig.suptitle(f"recommendation: {d.recommendation}")
+    else:
+        for ax in (axes[0, 1], axes[1, 0], axes[1, 1]):
+            ax.set_axis_off()
+        fig.suptitle("no target: canonical correlations only")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_rho(ax: Any, d: Diagnosis) -> None:
+    j = np.arange(1, len(d.rho) + 1)
+    est = np.array([r.estimate for r in d.rho])
+    err = np.array([[r.estimate - r.low for r in d.rho], [r.high - r.estimate for r in d.rho]])
+    ax.bar(j, est, color="C0", alpha=0.6, label="in sample (bootstrap interval)")
+    ax.errorbar(j, est, yerr=np.clip(err, 0, None), fmt="none", ecolor="k", lw=1)
+    ax.plot(j, d.rho_oof, "r_", ms=10, mew=2, label="same pair, out of fold")
+    ax.axhline(RHO_MIN, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="canonical pair", ylabel="correlation", ylim=(-0.1, 1.0))
+    ax.set_title(f"{d.names[0]} / {d.names[1]}: canonical correlations")
+    ax.legend(frameon=False, fontsize=8)
+
+
+def _plot_r2(ax: Any, d: Diagnosis) -> None:
+    keys = list(d.r2)
+    est = [d.r2[key].estimate for key in keys]
+    err = np.clip([[d.r2[k].estimate - d.r2[k].low for k in keys],
+                   [d.r2[k].high - d.r2[k].estimate for k in keys]], 0, None)  # fmt: skip
+    labels = [key.replace("X1", d.names[0]).replace("X2", d.names[1]) for key in keys]
+    ax.barh(range(len(keys)), est, xerr=err, color=["C0", "C1", "C2", "C0", "C1"])
+    for bar in ax.patches[3:]:
+        bar.set_alpha(0.45)
+    ax.set_yticks(range(len(keys)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="out-of-fold R² of Y (linear)", title=f"aligned = top {d.k} canonical variates")
+
+
+def _plot_pid(ax: Any, d: Diagnosis) -> None:
+    atoms = ("redundant", "unique1", "unique2", "synergy")
+    labels = ["redundant", f"unique to {d.names[0]}", f"unique to {d.names[1]}", "synergy"]
+    est = [d.pid[a].estimate for a in atoms]
+    err = np.clip([[d.pid[a].estimate - d.pid[a].low for a in atoms],
+                   [d.pid[a].high - d.pid[a].estimate for a in atoms]], 0, None)  # fmt: skip
+    ax.bar(range(4), est, yerr=err, color=["C2", "C0", "C1", "C4"])
+    ax.set_xticks(range(4), labels, fontsize=8)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(ylabel="nats", title="PID of Y (MMI, copula-normalised, bias-corrected)")
+
+
+def _plot_regime(fig: Any, ax: Any, m: RegimeMap, lost: Interval, name: str) -> None:
+    bound = max(float(np.abs(m.delta).max()), 1e-9)
+    image = ax.pcolormesh(m.shares, m.sigmas, m.delta.T, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    ax.contour(m.shares, m.sigmas, m.delta.T, levels=[0.0], colors="k", linewidths=0.8)
+    ax.set_yscale("log")
+    if np.isfinite(lost.low) and np.isfinite(lost.high):
+        ax.axvspan(max(lost.low, 0), min(lost.high, 1), color="k", alpha=0.15)
+    ax.axvline(m.share_hat, color="k", lw=2, label=f"this data set (k = {m.k})")
+    ax.set(
+        xlabel=f"unique share u (share of R²(Y | {name}) outside the aligned directions)",
+        ylabel="read-out noise σ",
+        title="cost of alignment Δσ = R²σ(PCA) - R²σ(aligned)",
+    )
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    fig.colorbar(image, ax=ax, label="Δσ (red: alignment costs)")
