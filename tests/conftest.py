@@ -1,13 +1,29 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures.
+
+Data: the loaders are tested on two sources. ``fake`` is the small set of files in the real
+layout committed under ``tests/data`` (see ``tests/fixtures.py``): it runs everywhere, so every
+error path (damaged file, wrong hash, read-only folder, missing file) is tested on every clone.
+``real`` is the real data folder (``$ALIGNINFO_DATA``, else ``../shared/data``): tests on it skip,
+with the reason, where it is absent.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from fixtures import fake_registry
+
+from aligninfo.data.registry import REGISTRY
+
+SOURCES = ("fake", "real")
+"""Where loader tests read data from: the committed fake files, or the real data folder."""
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +46,32 @@ def data_dir() -> Path:
     return folder
 
 
+@pytest.fixture(params=SOURCES)
+def source(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A data directory: the fake files (registry pointed at them meanwhile) or the real folder."""
+    if request.param == "real":
+        yield request.getfixturevalue("data_dir")
+        return
+    with fake_registry() as root:
+        yield root
+
+
+def load_source(request: pytest.FixtureRequest, load: Callable[[Path], T]) -> T:
+    """Run a loader on the source named by ``request.param`` (for module-scoped fixtures).
+
+    Args:
+        request: Request of a fixture parametrised over :data:`SOURCES`.
+        load: The loader, e.g. ``lfmc.load``.
+
+    Returns:
+        What the loader returns; the test is skipped for ``"real"`` without the real data.
+    """
+    if request.param == "real":
+        return load(request.getfixturevalue("data_dir"))
+    with fake_registry() as root:
+        return load(root)
+
+
 def set_mode(folder: Path, dir_mode: int, file_mode: int) -> None:
     """Set the permission bits of a folder and of the files in it."""
     for path in folder.iterdir():
@@ -38,13 +80,18 @@ def set_mode(folder: Path, dir_mode: int, file_mode: int) -> None:
 
 
 @pytest.fixture
-def copy_dir(request: pytest.FixtureRequest, data_dir: Path, tmp_path: Path) -> Iterator[Path]:
-    """A writable copy of the test module's ``DATASET`` folder; yields its parent folder.
+def copy_dir(request: pytest.FixtureRequest, source: Path, tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the source's data, to damage; yields the copy's data directory.
 
-    Permissions are restored afterwards so that pytest can clean up.
+    Copies the test module's ``DATASET`` folder, or every data set when the module names none.
+    Runs once on the fake files and once on the real ones; permissions are restored
+    afterwards so that pytest can clean up.
     """
-    folder = tmp_path / request.module.DATASET
-    shutil.copytree(data_dir / request.module.DATASET, folder)
-    set_mode(folder, 0o755, 0o644)
-    yield tmp_path
-    set_mode(folder, 0o755, 0o644)
+    root = tmp_path / "data"
+    datasets = [request.module.DATASET] if hasattr(request.module, "DATASET") else list(REGISTRY)
+    for dataset in datasets:
+        shutil.copytree(source / dataset, root / dataset)
+        set_mode(root / dataset, 0o755, 0o644)
+    yield root
+    for dataset in datasets:
+        set_mode(root / dataset, 0o755, 0o644)

@@ -1,4 +1,8 @@
-"""The Houston 2013 loader: real-file shapes, classes, stratified folds, standardiser, damage."""
+"""The Houston 2013 loader: shapes, classes, stratified folds, standardiser, damage.
+
+Tests taking ``data`` or ``copy_dir`` run on the committed fake files and on the real data
+(skipped without it); those taking ``real`` check the real files' own numbers.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-from conftest import set_mode
+from conftest import SOURCES, load_source, set_mode
 
 from aligninfo.data import Standardiser, houston
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 
-N, N_TEST = 2832, 12197
-
 DATASET = "houston2013"
 
 
+@pytest.fixture(scope="module", params=SOURCES)
+def data(request: pytest.FixtureRequest) -> houston.Houston:
+    """The pixels read from the fake files, then from the real ones."""
+    return load_source(request, houston.load)
+
+
 @pytest.fixture(scope="module")
-def data(data_dir: Path) -> houston.Houston:
+def real(data_dir: Path) -> houston.Houston:
     return houston.load(data_dir)
 
 
@@ -29,15 +37,27 @@ def rewrite(monkeypatch: pytest.MonkeyPatch, path: Path, content: dict[str, np.n
     monkeypatch.setitem(REGISTRY["houston2013"], path.name, FileEntry(old.url, sha256(path)))
 
 
+def test_real_sizes(real: houston.Houston) -> None:
+    assert real.n == houston.N_TRAIN == 2832 and len(real.y_test) == houston.N_TEST == 12197
+    assert real.hsi.std(axis=0).min() > 0  # no constant band
+
+
 def test_shapes_dtypes_and_ranges(data: houston.Houston) -> None:
-    assert data.hsi.shape == (N, 144) and data.hsi.dtype == np.float64
-    assert data.lidar.shape == (N, 21) and data.lidar.dtype == np.float64
-    assert data.lidar_test.shape == (N_TEST, 21) and data.lidar_test.dtype == np.float64
-    assert data.y.shape == (N,) and data.y.dtype == np.int64
-    assert data.y_test.shape == (N_TEST,) and data.y_test.dtype == np.int64
+    n, n_test = data.n, len(data.y_test)
+    assert data.hsi.shape == (n, 144) and data.hsi.dtype == np.float64
+    assert data.lidar.shape == (n, 21) and data.lidar.dtype == np.float64
+    assert data.lidar_test.shape == (n_test, 21) and data.lidar_test.dtype == np.float64
+    assert data.y.shape == (n,) and data.y.dtype == np.int64
+    assert data.y_test.shape == (n_test,) and data.y_test.dtype == np.int64
     for x in (data.hsi, data.lidar, data.lidar_test):
         assert x.min() >= 0 and x.max() <= 1 and not x.flags.writeable
-    assert data.hsi.std(axis=0).min() > 0  # no constant band
+    assert not data.y.flags.writeable and not data.y_test.flags.writeable
+
+
+def test_real_class_counts(real: houston.Houston) -> None:
+    counts = np.bincount(real.y, minlength=15)
+    assert len(counts) == 15 and counts.min() == 181 and counts.max() == 198
+    assert counts[0] == 198  # Healthy grass, first class of TrLabel (label 1)
 
 
 def test_classes(data: houston.Houston) -> None:
@@ -46,10 +66,7 @@ def test_classes(data: houston.Houston) -> None:
         "Residential", "Commercial", "Road", "Highway", "Railway", "Parking Lot 1",
         "Parking Lot 2", "Tennis Court", "Running Track",
     )  # fmt: skip
-    counts = np.bincount(data.y, minlength=15)
-    assert len(counts) == 15 and counts.min() == 181 and counts.max() == 198
-    assert counts[0] == 198  # Healthy grass, first class of TrLabel (label 1)
-    assert set(np.unique(data.y_test)) == set(range(15))
+    assert set(np.unique(data.y)) == set(np.unique(data.y_test)) == set(range(15))
 
 
 def test_modality(data: houston.Houston) -> None:
@@ -59,22 +76,23 @@ def test_modality(data: houston.Houston) -> None:
 
 
 def test_folds_are_disjoint_stratified_and_seeded(data: houston.Houston) -> None:
-    folds = data.folds(n_splits=5, seed=3)
-    assert len(folds) == 5
+    k = 2  # the fake files hold two pixels per class
+    folds = data.folds(n_splits=k, seed=3)
+    assert len(folds) == k
     tests = np.concatenate([test for _, test in folds])
-    assert np.array_equal(np.sort(tests), np.arange(N))  # each pixel tested exactly once
-    expected = np.bincount(data.y) / 5
+    assert np.array_equal(np.sort(tests), np.arange(data.n))  # each pixel tested exactly once
+    expected = np.bincount(data.y) / k
     for train, test in folds:
-        assert not set(train) & set(test) and len(train) + len(test) == N
+        assert not set(train) & set(test) and len(train) + len(test) == data.n
         assert np.abs(np.bincount(data.y[test], minlength=15) - expected).max() <= 1
-    again = data.folds(n_splits=5, seed=3)
+    again = data.folds(n_splits=k, seed=3)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
-    other = data.folds(n_splits=5, seed=4)
+    other = data.folds(n_splits=k, seed=4)
     assert not np.array_equal(folds[0][1], other[0][1])
 
 
 def test_standardiser_per_feature_on_training_fold(data: houston.Houston) -> None:
-    train, test = data.folds(n_splits=5, seed=0)[0]
+    train, test = data.folds(n_splits=2, seed=0)[0]
     scaler = Standardiser.fit(data.hsi, train)
     assert scaler.mean.shape == (144,)
     np.testing.assert_allclose(scaler.mean, data.hsi[train].mean(axis=0))
@@ -97,7 +115,7 @@ def test_truncated_file_in_read_only_dir(copy_dir: Path) -> None:
 
 def test_unreadable_mat_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_dir / "houston2013" / "LiDAR_TeSet.mat"
-    path.write_bytes(path.read_bytes()[:3000])
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     old = REGISTRY["houston2013"][path.name]
     monkeypatch.setitem(REGISTRY["houston2013"], path.name, FileEntry(old.url, sha256(path)))
     with pytest.raises(DataFileError, match=r"LiDAR_TeSet\.mat: cannot be read"):
@@ -106,14 +124,28 @@ def test_unreadable_mat_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_wrong_shape_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_dir / "houston2013" / "LiDAR_TrSet.mat"
-    rewrite(monkeypatch, path, {"LiDAR_TrSet": np.zeros((N, 20))})
+    n = len(scipy.io.loadmat(path)["LiDAR_TrSet"])
+    rewrite(monkeypatch, path, {"LiDAR_TrSet": np.zeros((n, 20))})
     with pytest.raises(DataFileError, match=r"LiDAR_TrSet\.mat:LiDAR_TrSet: expected shape"):
+        houston.load(copy_dir)
+
+
+def test_features_and_labels_of_other_lengths_are_named(
+    copy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = copy_dir / "houston2013" / "HSI_TrSet.mat"
+    hsi = scipy.io.loadmat(path)["HSI_TrSet"]
+    rewrite(monkeypatch, path, {"HSI_TrSet": hsi[1:]})
+    n = len(hsi)
+    with pytest.raises(
+        DataFileError, match=rf"HSI_TrSet: expected shape \({n}, 144\), got \({n - 1}, 144\)"
+    ):
         houston.load(copy_dir)
 
 
 def test_missing_variable_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_dir / "houston2013" / "TrLabel.mat"
-    rewrite(monkeypatch, path, {"labels": np.ones((N, 1), dtype=np.uint8)})
+    rewrite(monkeypatch, path, {"labels": np.ones((15, 1), dtype=np.uint8)})
     with pytest.raises(DataFileError, match=r"TrLabel\.mat: expected a variable 'TrLabel'"):
         houston.load(copy_dir)
 

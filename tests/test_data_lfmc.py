@@ -1,4 +1,8 @@
-"""The LFMC loader: real-file shapes, ranges, the site-held-out split, modalities, damage."""
+"""The LFMC loader: shapes, ranges, the site-held-out split, modalities, damage.
+
+Tests taking ``data`` or ``copy_dir`` run on the committed fake files and on the real data
+(skipped without it); those taking ``real`` check the real files' own numbers.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import set_mode
+from conftest import SOURCES, load_source, set_mode
 
 from aligninfo.data import Standardiser, lfmc
 from aligninfo.data.registry import REGISTRY, DataFileError, FileEntry, sha256
 
-N = 2313
-
 DATASET = "lfmc"
 
 
+@pytest.fixture(scope="module", params=SOURCES)
+def data(request: pytest.FixtureRequest) -> lfmc.LFMC:
+    """The data set read from the fake files, then from the real ones."""
+    return load_source(request, lfmc.load)
+
+
 @pytest.fixture(scope="module")
-def data(data_dir: Path) -> lfmc.LFMC:
+def real(data_dir: Path) -> lfmc.LFMC:
     return lfmc.load(data_dir)
 
 
@@ -28,21 +36,30 @@ def trust(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     monkeypatch.setitem(REGISTRY["lfmc"], path.name, FileEntry(old.url, sha256(path)))
 
 
+def test_real_size(real: lfmc.LFMC) -> None:
+    assert real.n == lfmc.N_SAMPLES == 2313
+
+
 def test_shapes_and_dtypes(data: lfmc.LFMC) -> None:
-    assert data.n == N
-    assert data.x.shape == (N, 3, 18) and data.x.dtype == np.float64
-    assert data.target.shape == (N,) and data.target.dtype == np.float64
-    assert data.months.shape == (N, 3) and data.months.dtype == np.int64
-    assert data.sites.shape == (N,) and data.sites.dtype.kind == "U"
-    assert data.latlon.shape == (N, 2) and data.latlon.dtype == np.float64
-    assert data.is_test.shape == (N,) and data.is_test.dtype == np.bool_
-    for array in (data.x, data.target, data.months, data.sites, data.latlon, data.is_test):
+    n = data.n
+    assert data.x.shape == (n, 3, 18) and data.x.dtype == np.float64
+    assert data.y.shape == (n,) and data.y.dtype == np.float64
+    assert data.target is data.y  # the name chapter 8 reads
+    assert data.months.shape == (n, 3) and data.months.dtype == np.int64
+    assert data.sites.shape == (n,) and data.sites.dtype.kind == "U"
+    assert data.latlon.shape == (n, 2) and data.latlon.dtype == np.float64
+    assert data.is_test.shape == (n,) and data.is_test.dtype == np.bool_
+    for array in (data.x, data.y, data.months, data.sites, data.latlon, data.is_test):
         assert not array.flags.writeable
 
 
+def test_real_target_range(real: lfmc.LFMC) -> None:
+    assert round(float(real.y.min()), 1) == 31.7
+    assert round(float(real.y.max()), 1) == 319.2
+
+
 def test_value_ranges(data: lfmc.LFMC) -> None:
-    assert round(float(data.target.min()), 1) == 31.7
-    assert round(float(data.target.max()), 1) == 319.2
+    assert 20 < data.y.min() and data.y.max() < 400  # moisture, % of dry weight
     assert data.months.min() >= 0 and data.months.max() <= 11
     lat, lon = data.latlon.T  # contiguous US
     assert (lat > 24).all() and (lat < 50).all() and (lon > -125).all() and (lon < -90).all()
@@ -68,13 +85,14 @@ def test_band_names_and_modalities(data: lfmc.LFMC) -> None:
 
 
 def test_modality_arrays(data: lfmc.LFMC) -> None:
+    n = data.n
     optical = data.modality("optical")
-    assert optical.shape == (N, 3, 12)
+    assert optical.shape == (n, 3, 12)
     np.testing.assert_array_equal(optical[:, :, -1], data.x[:, :, 17])
     np.testing.assert_array_equal(data.modality("sar"), data.x[:, :, :2])
     flat = data.modality("context", flatten=True)
     names = data.feature_names("context")
-    assert flat.shape == (N, 12) and len(names) == 12
+    assert flat.shape == (n, 12) and len(names) == 12
     assert names[5] == "total_precipitation@t1"
     np.testing.assert_array_equal(flat[:, 5], data.x[:, 1, 14])
 
@@ -85,14 +103,18 @@ def test_ndvi_is_derived_from_optical_bands(data: lfmc.LFMC) -> None:
     assert np.corrcoef(ndvi.ravel(), ((nir - red) / (nir + red)).ravel())[0, 1] > 0.9
 
 
-def test_split_holds_out_whole_sites(data: lfmc.LFMC, data_dir: Path) -> None:
-    assert 0.30 < data.is_test.mean() < 0.34
+def test_real_test_share(real: lfmc.LFMC) -> None:
+    assert 0.30 < real.is_test.mean() < 0.34
+
+
+def test_split_holds_out_whole_sites(source: Path) -> None:
+    data = lfmc.load(source)
     train_sites, test_sites = set(data.sites[data.train_idx]), set(data.sites[data.test_idx])
     assert train_sites and test_sites and not train_sites & test_sites
-    split = json.loads((data_dir / "lfmc" / "train_test_split.json").read_text())
+    split = json.loads((source / "lfmc" / "train_test_split.json").read_text())
     assert {split[s] for s in test_sites} == {"test"}
     assert {split[s] for s in train_sites} == {"train"}
-    assert len(data.train_idx) + len(data.test_idx) == N
+    assert len(data.train_idx) + len(data.test_idx) == data.n
 
 
 def test_standardiser_uses_training_rows_only(data: lfmc.LFMC) -> None:
@@ -138,11 +160,20 @@ def test_unreadable_npy_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_wrong_shape_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_dir / "lfmc" / "target.npy"
+    n = len(np.load(path))
     np.save(path, np.load(path)[:-1])
     trust(monkeypatch, path)
     with pytest.raises(
-        DataFileError, match=r"target\.npy: expected shape \(2313,\), got \(2312,\)"
+        DataFileError, match=rf"target\.npy: expected shape \({n},\), got \({n - 1},\)"
     ):
+        lfmc.load(copy_dir)
+
+
+def test_wrong_number_of_bands_is_named(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = copy_dir / "lfmc" / "s1_s2_era5_srtm.npy"
+    np.save(path, np.load(path)[:, :, :17])
+    trust(monkeypatch, path)
+    with pytest.raises(DataFileError, match=r"srtm\.npy: expected shape \(n, 3, 18\), got"):
         lfmc.load(copy_dir)
 
 

@@ -1,10 +1,13 @@
-"""Fetching by address and SHA-256: no refetch of good files, clear errors on bad ones."""
+"""Fetching by address and SHA-256: no refetch of good files, clear errors on bad ones.
+
+Tests taking ``source`` or ``copy_dir`` run on the committed fake files (the registry pointed at
+their hashes) and on the real data (skipped without it); those taking ``data_dir`` check the
+real files and the registry's own hashes.
+"""
 
 from __future__ import annotations
 
-import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +35,6 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(registry.pooch, "retrieve", refuse)
     return calls
-
-
-@pytest.fixture
-def copy_dir(data_dir: Path, tmp_path: Path) -> Iterator[Path]:
-    """A writable copy of the real data; permissions restored afterwards so cleanup works."""
-    root = tmp_path / "data"
-    for dataset in REGISTRY:
-        shutil.copytree(data_dir / dataset, root / dataset)
-    make_writable(root)
-    yield root
-    make_writable(root)
-
-
-def make_writable(root: Path) -> None:
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def make_read_only(folder: Path) -> None:
@@ -82,7 +69,17 @@ def test_registry_lists_every_file(data_dir: Path) -> None:
         assert on_disk == set(files)
 
 
-def test_good_file_in_read_only_dir_is_not_fetched(data_dir: Path, no_download: list[str]) -> None:
+def test_good_file_in_read_only_dir_is_not_fetched(copy_dir: Path, no_download: list[str]) -> None:
+    for dataset in REGISTRY:
+        make_read_only(copy_dir / dataset)
+    for dataset, name in ALL_FILES:
+        assert fetch(dataset, name, copy_dir) == copy_dir / dataset / name
+    assert no_download == []
+
+
+def test_good_files_of_the_real_folder_are_not_fetched(
+    data_dir: Path, no_download: list[str]
+) -> None:
     for dataset, name in ALL_FILES:
         assert fetch(dataset, name, data_dir) == data_dir / dataset / name
     assert no_download == []
@@ -96,26 +93,26 @@ def test_good_file_in_writable_dir_is_not_fetched(copy_dir: Path, no_download: l
 
 
 def test_data_dir_from_env_var(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, no_download: list[str]
+    source: Path, monkeypatch: pytest.MonkeyPatch, no_download: list[str]
 ) -> None:
-    monkeypatch.setenv("ALIGNINFO_DATA", str(data_dir))
-    assert registry.default_data_dir() == data_dir
-    assert fetch("houston2013", "TrLabel.mat") == data_dir / "houston2013" / "TrLabel.mat"
+    monkeypatch.setenv("ALIGNINFO_DATA", str(source))
+    assert registry.default_data_dir() == source
+    assert fetch("houston2013", "TrLabel.mat") == source / "houston2013" / "TrLabel.mat"
 
 
 def test_relative_data_dir_is_read_from_the_working_directory(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_download: list[str]
+    source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_download: list[str]
 ) -> None:
     (tmp_path / "book").mkdir()
-    monkeypatch.chdir(data_dir.parent)
-    monkeypatch.setenv("ALIGNINFO_DATA", data_dir.name)
+    monkeypatch.chdir(source.parent)
+    monkeypatch.setenv("ALIGNINFO_DATA", source.name)
     root = registry.default_data_dir()
     # the working directory is the real path: compare with symbolic links resolved
-    assert root.is_absolute() and root.resolve() == data_dir.resolve()
+    assert root.is_absolute() and root.resolve() == source.resolve()
     monkeypatch.chdir(tmp_path / "book")  # where a chapter's kernel would run
     with pytest.raises(DataFileError, match="does not exist"):
         registry.default_data_dir()
-    assert not (tmp_path / "book" / data_dir.name).exists()
+    assert not (tmp_path / "book" / source.name).exists()
 
 
 @pytest.mark.parametrize("how", ["env", "argument"])
@@ -135,9 +132,9 @@ def test_default_data_dir_is_pooch_cache(monkeypatch: pytest.MonkeyPatch) -> Non
     assert registry.default_data_dir() == Path(pooch.os_cache("aligninfo"))
 
 
-def test_unknown_file_is_rejected(data_dir: Path) -> None:
+def test_unknown_file_is_rejected(source: Path) -> None:
     with pytest.raises(KeyError, match="lfmc/nope.npy"):
-        fetch("lfmc", "nope.npy", data_dir)
+        fetch("lfmc", "nope.npy", source)
 
 
 def test_bad_hash_in_read_only_dir_is_reported_not_overwritten(
@@ -199,9 +196,9 @@ def fake_server(monkeypatch: pytest.MonkeyPatch, payload: bytes) -> list[str]:
 
 
 def test_damaged_file_in_writable_dir_is_refetched(
-    data_dir: Path, copy_dir: Path, monkeypatch: pytest.MonkeyPatch
+    source: Path, copy_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    good = (data_dir / "houston2013" / "TrLabel.mat").read_bytes()
+    good = (source / "houston2013" / "TrLabel.mat").read_bytes()
     path = copy_dir / "houston2013" / "TrLabel.mat"
     damage(path)
     calls = fake_server(monkeypatch, good)
@@ -211,9 +208,9 @@ def test_damaged_file_in_writable_dir_is_refetched(
 
 
 def test_missing_file_in_new_dir_is_fetched(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    good = (data_dir / "lfmc" / "is_test.npy").read_bytes()
+    good = (source / "lfmc" / "is_test.npy").read_bytes()
     calls = fake_server(monkeypatch, good)
     (tmp_path / "fresh").mkdir()
     path = fetch("lfmc", "is_test.npy", tmp_path / "fresh")

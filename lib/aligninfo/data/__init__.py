@@ -2,6 +2,7 @@
 
 Modules:
     registry: addresses and hashes of every file, and :func:`fetch`.
+    reading: the loaders' shared reading (``.npy``, ``.mat``), checking and freezing of arrays.
     lfmc: Sentinel-1/Sentinel-2 (+ ERA5, SRTM) time series with live fuel moisture targets.
     houston: Houston 2013 hyperspectral + LiDAR pixels, 15 land-cover classes.
 """

@@ -18,14 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.io
 from sklearn.model_selection import StratifiedKFold
 
-from aligninfo.data.registry import DataDir, DataFileError, check_array, fetch
+from aligninfo.data.reading import frozen, read_mat
+from aligninfo.data.registry import DataDir, DataFileError
 
 DATASET = "houston2013"
 N_TRAIN = 2832
+"""Training pixels in the registered files (the loader counts the labels of the files)."""
 N_TEST = 12197
+"""Official test pixels in the registered files."""
 N_HSI = 144
 N_LIDAR = 21
 
@@ -42,11 +44,14 @@ class Houston:
     """The Houston 2013 pixels; arrays are read-only and indexed by pixel on axis 0.
 
     Attributes:
-        hsi: (2832, 144) float64 in [0, 1], hyperspectral pixels of the official training set.
-        lidar: (2832, 21) float64 in [0, 1], LiDAR-derived features of the same pixels.
-        y: (2832,) int64, class 0-14 (181 to 198 pixels each), names in :attr:`class_names`.
-        lidar_test: (12197, 21) float64 in [0, 1], LiDAR features of the official test pixels.
-        y_test: (12197,) int64, their classes 0-14.
+        hsi: (n, 144) float64 in [0, 1], hyperspectral pixels of the official training set
+            (n = 2832).
+        lidar: (n, 21) float64 in [0, 1], LiDAR-derived features of the same pixels.
+        y: (n,) int64, the target: class 0-14 (181 to 198 pixels each), names in
+            :attr:`class_names`.
+        lidar_test: (m, 21) float64 in [0, 1], LiDAR features of the official test pixels
+            (m = 12197).
+        y_test: (m,) int64, their classes 0-14.
         class_names: Name of each class index.
     """
 
@@ -57,6 +62,11 @@ class Houston:
     y_test: np.ndarray
     class_names: tuple[str, ...] = CLASS_NAMES
 
+    @property
+    def n(self) -> int:
+        """Number of training pixels (those with both modalities)."""
+        return int(self.y.shape[0])
+
     def modality(self, modality: str) -> np.ndarray:
         """Return the training pixels of one modality.
 
@@ -64,7 +74,7 @@ class Houston:
             modality: ``"hsi"`` or ``"lidar"``.
 
         Returns:
-            (2832, 144) or (2832, 21) float64 array (read-only).
+            (n, 144) or (n, 21) float64 array (read-only).
 
         Raises:
             KeyError: For an unknown modality.
@@ -100,49 +110,32 @@ def load(data_dir: DataDir = None) -> Houston:
         The data set, with read-only arrays and 0-based classes.
 
     Raises:
-        DataFileError: If a file is missing, damaged, lacks its variable, has the wrong shape or
-            dtype, holds NaN or values outside [0, 1], or a label outside 1-15.
+        DataFileError: If a file is missing, damaged, lacks its variable, has the wrong shape
+            (the features must have as many rows as their labels) or dtype, holds NaN or values
+            outside [0, 1], or a label outside 1-15.
     """
+    y = _labels("TrLabel", data_dir)
+    y_test = _labels("TeLabel", data_dir)
     return Houston(
-        hsi=_frozen(_features("HSI_TrSet", (N_TRAIN, N_HSI), data_dir)),
-        lidar=_frozen(_features("LiDAR_TrSet", (N_TRAIN, N_LIDAR), data_dir)),
-        y=_frozen(_labels("TrLabel", N_TRAIN, data_dir)),
-        lidar_test=_frozen(_features("LiDAR_TeSet", (N_TEST, N_LIDAR), data_dir)),
-        y_test=_frozen(_labels("TeLabel", N_TEST, data_dir)),
+        hsi=frozen(_features("HSI_TrSet", (len(y), N_HSI), data_dir)),
+        lidar=frozen(_features("LiDAR_TrSet", (len(y), N_LIDAR), data_dir)),
+        y=frozen(y),
+        lidar_test=frozen(_features("LiDAR_TeSet", (len(y_test), N_LIDAR), data_dir)),
+        y_test=frozen(y_test),
     )
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    """Mark ``array`` read-only and return it."""
-    array.setflags(write=False)
-    return array
-
-
-def _read(variable: str, shape: tuple[int, ...], kind: str, data_dir: DataDir) -> np.ndarray:
-    """Fetch ``<variable>.mat``, read its one variable and check shape, dtype and NaN."""
-    path = fetch(DATASET, f"{variable}.mat", data_dir)
-    try:
-        content = scipy.io.loadmat(path)
-    except Exception as err:  # scipy raises several types on damaged files
-        raise DataFileError(f"{path}: cannot be read as a MATLAB file ({err})") from err
-    if variable not in content:
-        raise DataFileError(f"{path}: expected a variable {variable!r}, found {sorted(content)}")
-    array = np.asarray(content[variable])
-    check_array(array, f"{path}:{variable}", shape, kind)
-    return array
-
-
-def _features(variable: str, shape: tuple[int, ...], data_dir: DataDir) -> np.ndarray:
+def _features(variable: str, shape: tuple[int, int], data_dir: DataDir) -> np.ndarray:
     """Read a feature matrix and stop unless its values lie in [0, 1]."""
-    array = _read(variable, shape, "f", data_dir).astype(np.float64)
+    array = read_mat(DATASET, variable, shape, "f", data_dir).astype(np.float64)
     if array.min() < 0.0 or array.max() > 1.0:
         raise DataFileError(f"{DATASET}/{variable}.mat: expected values in [0, 1]")
     return array
 
 
-def _labels(variable: str, n: int, data_dir: DataDir) -> np.ndarray:
+def _labels(variable: str, data_dir: DataDir) -> np.ndarray:
     """Read an (n, 1) label column with classes 1-15 and return 0-based int64 classes."""
-    labels = _read(variable, (n, 1), "iu", data_dir).ravel().astype(np.int64)
+    labels = read_mat(DATASET, variable, (None, 1), "iu", data_dir).ravel().astype(np.int64)
     if labels.min() < 1 or labels.max() > len(CLASS_NAMES):
         raise DataFileError(f"{DATASET}/{variable}.mat: expected classes 1-{len(CLASS_NAMES)}")
     return labels - 1

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from aligninfo.data.registry import DataDir, DataFileError, check_array, fetch
+from aligninfo.data.reading import frozen, read_npy
+from aligninfo.data.registry import DataDir, DataFileError, fetch
 
 DATASET = "lfmc"
 N_SAMPLES = 2313
+"""Samples in the registered files (the loader takes the count from the files themselves)."""
 N_STEPS = 3
 
 BANDS: tuple[str, ...] = (
@@ -50,7 +52,7 @@ class LFMC:
 
     Attributes:
         x: (n, 3, 18) float64, the 18 :data:`BANDS` at 3 monthly steps, raw units.
-        target: (n,) float64, live fuel moisture content in % (about 31.7 to 319.2).
+        y: (n,) float64, the target: live fuel moisture content in % (about 31.7 to 319.2).
         months: (n, 3) int64, month index 0-11 of each step, as in the source files.
         sites: (n,) unicode, name of the sampling site.
         latlon: (n, 2) float64, latitude and longitude in degrees.
@@ -59,7 +61,7 @@ class LFMC:
     """
 
     x: np.ndarray
-    target: np.ndarray
+    y: np.ndarray
     months: np.ndarray
     sites: np.ndarray
     latlon: np.ndarray
@@ -69,7 +71,12 @@ class LFMC:
     @property
     def n(self) -> int:
         """Number of samples."""
-        return int(self.target.shape[0])
+        return int(self.y.shape[0])
+
+    @property
+    def target(self) -> np.ndarray:
+        """The same array as :attr:`y` (the name chapter 8 reads)."""
+        return self.y
 
     @property
     def train_idx(self) -> np.ndarray:
@@ -134,43 +141,27 @@ def load(data_dir: DataDir = None) -> LFMC:
         The data set, with read-only arrays.
 
     Raises:
-        DataFileError: If a file is missing, damaged, of the wrong shape or dtype, holds NaN, or
-            if the per-sample split disagrees with ``train_test_split.json``.
+        DataFileError: If a file is missing, damaged, of the wrong shape or dtype (every file
+            must hold as many samples as ``s1_s2_era5_srtm.npy``), holds NaN, or if the
+            per-sample split disagrees with ``train_test_split.json``.
     """
-    n = N_SAMPLES
-    x = _read("s1_s2_era5_srtm.npy", (n, N_STEPS, len(BANDS)), "f", data_dir)
-    target = _read("target.npy", (n,), "f", data_dir)
-    months = _read("month.npy", (n, N_STEPS), "iu", data_dir)
-    sites = _read("site.npy", (n,), "U", data_dir)
-    latlon = _read("latlon.npy", (n, 2), "f", data_dir)
-    is_test = _read("is_test.npy", (n,), "iub", data_dir)
+    x = read_npy(DATASET, "s1_s2_era5_srtm.npy", (None, N_STEPS, len(BANDS)), "f", data_dir)
+    n = x.shape[0]
+    y = read_npy(DATASET, "target.npy", (n,), "f", data_dir)
+    months = read_npy(DATASET, "month.npy", (n, N_STEPS), "iu", data_dir)
+    sites = read_npy(DATASET, "site.npy", (n,), "U", data_dir)
+    latlon = read_npy(DATASET, "latlon.npy", (n, 2), "f", data_dir)
+    is_test = read_npy(DATASET, "is_test.npy", (n,), "iub", data_dir)
     _check_values(months, is_test)
     _check_split(sites, is_test.astype(bool), fetch(DATASET, "train_test_split.json", data_dir))
     return LFMC(
-        x=_frozen(x),
-        target=_frozen(target),
-        months=_frozen(months.astype(np.int64)),
-        sites=_frozen(sites),
-        latlon=_frozen(latlon),
-        is_test=_frozen(is_test.astype(bool)),
+        x=frozen(x),
+        y=frozen(y),
+        months=frozen(months.astype(np.int64)),
+        sites=frozen(sites),
+        latlon=frozen(latlon),
+        is_test=frozen(is_test.astype(bool)),
     )
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    """Mark ``array`` read-only and return it."""
-    array.setflags(write=False)
-    return array
-
-
-def _read(filename: str, shape: tuple[int, ...], kind: str, data_dir: DataDir) -> np.ndarray:
-    """Fetch one ``.npy`` file, load it without pickle and check its shape, dtype and NaN."""
-    path = fetch(DATASET, filename, data_dir)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise DataFileError(f"{path}: cannot be read as a .npy array ({err})") from err
-    check_array(array, path, shape, kind)
-    return np.asarray(array)
 
 
 def _check_values(months: np.ndarray, is_test: np.ndarray) -> None:

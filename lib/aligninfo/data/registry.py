@@ -21,7 +21,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pooch
 
 ENV_VAR = "ALIGNINFO_DATA"
@@ -276,26 +275,3 @@ def _download(item: FileEntry, path: Path, problem: str) -> Path:
             f"{type(err).__name__}: {err}"
         ) from err
     return Path(got)
-
-
-def check_array(array: object, source: Path | str, shape: tuple[int, ...], kind: str) -> None:
-    """Stop unless ``array`` is a NumPy array of the expected shape, dtype kind and no NaN.
-
-    Args:
-        array: Object read from a data file.
-        source: File (and variable) it came from, named in the error message.
-        shape: Expected shape.
-        kind: Expected ``dtype.kind`` characters, e.g. ``"f"``, ``"iu"`` or ``"U"``.
-
-    Raises:
-        DataFileError: On a non-array, wrong shape, wrong dtype kind or any NaN.
-    """
-    if not isinstance(array, np.ndarray):
-        raise DataFileError(f"{source}: expected an array, got {type(array).__name__}")
-    if array.shape != shape:
-        raise DataFileError(f"{source}: expected shape {shape}, got {array.shape}")
-    if array.dtype.kind not in kind:
-        raise DataFileError(f"{source}: expected dtype kind {kind!r}, got {array.dtype}")
-    count = int(np.isnan(array).sum()) if array.dtype.kind == "f" else 0
-    if count:
-        raise DataFileError(f"{source}: expected no NaN, found {count}")
