@@ -1,0 +1,177 @@
+"""Nuisance shared across modalities: spectra, Kamai et al.'s special case, cross-prediction."""
+
+import numpy as np
+import pytest
+import torch
+
+from aligninfo import losses as L
+from aligninfo.frontier import random_frames
+from aligninfo.gaussian import GaussianModel
+from aligninfo.linalg import principal_angles
+from aligninfo.linear import as_batch, train_linear, weight
+from aligninfo.nuisance import (
+    REGIMES,
+    NuisanceModel,
+    add_nuisance,
+    cross_prediction_error,
+    cross_prediction_map,
+    cross_prediction_projection,
+    cross_prediction_values,
+    recovery,
+    signal_kept,
+    spiked_model,
+)
+from aligninfo.train import TrainConfig
+
+
+def spiked_params(seed, k=2, d=5):
+    rng = np.random.default_rng(seed)
+    gxn, gyn = rng.uniform(0.2, 3.0, d - k), rng.uniform(0.2, 3.0, d - k)
+    return dict(
+        kappas=rng.uniform(0.3, 1.5, k),
+        gamma_x_s=rng.uniform(0.1, 2.0, k),
+        gamma_y_s=rng.uniform(0.1, 2.0, k),
+        gamma_x_n=gxn,
+        gamma_y_n=gyn,
+        etas=rng.uniform(0, 1, d - k) * np.sqrt(gxn * gyn),
+    )
+
+
+def kamai_values(kappas, gamma_x_s, gamma_y_s, gamma_x_n, gamma_y_n, etas):
+    """Their closed forms, written out here independently of the library."""
+    k2 = kappas**2
+    rho = k2 / np.sqrt((k2 + gamma_x_s) * (k2 + gamma_y_s))
+    nu = etas / np.sqrt(gamma_x_n * gamma_y_n)
+    tau = k2 / np.sqrt(k2 + gamma_x_s)
+    xi = etas / np.sqrt(gamma_x_n)
+    return rho, nu, tau, xi
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spiked_model_has_the_covariances_of_kamai_et_al(seed):
+    p = spiked_params(seed)
+    nm = spiked_model(**p, seed=seed)
+    c11, c12 = nm.model.covariance("X1"), nm.model.cross_covariance("X1", "X2")
+    var_x = np.concatenate([p["kappas"] ** 2 + p["gamma_x_s"], p["gamma_x_n"]])
+    assert np.allclose(np.linalg.eigvalsh(c11), np.sort(var_x))
+    cross = np.concatenate([p["kappas"] ** 2, p["etas"]])
+    assert np.allclose(np.linalg.svd(c12, compute_uv=False), np.sort(cross)[::-1])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spiked_spectra_split_into_kamai_signal_and_nuisance_values(seed):
+    p = spiked_params(seed)
+    nm = spiked_model(**p, seed=seed)
+    assert nm.is_separable()
+    sp = nm.split_spectra()
+    rho, nu, tau, xi = kamai_values(**p)
+    for got, want in zip(
+        (sp["rho_signal"], sp["rho_nuisance"], sp["tau_signal"], sp["xi_nuisance"]),
+        (rho, nu, tau, xi),
+        strict=True,
+    ):
+        assert np.allclose(got, np.sort(want)[::-1])
+    assert np.allclose(nm.model.canonical_correlations(), np.sort(np.r_[rho, nu])[::-1])
+    assert np.allclose(cross_prediction_values(nm.model), np.sort(np.r_[tau, xi])[::-1])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spectra_from_posterior_information_hold_for_any_model(seed):
+    nm = NuisanceModel.random(seed=seed, nuisance_scale=1.5)
+    assert not nm.is_separable()
+    q1, q2 = nm.posterior_information(1), nm.posterior_information(2)
+    lam = np.linalg.eigvalsh(q1)
+    assert lam.min() > -1e-12 and lam.max() < 1
+    rho2 = np.sort(np.linalg.eigvals(q1 @ q2).real)[::-1]
+    rho = nm.model.canonical_correlations()
+    assert np.allclose(rho[: rho2.size] ** 2, rho2, atol=1e-10)
+    a2 = nm.shared_loading(2)
+    w, v = np.linalg.eigh(q1)
+    root = (v * np.sqrt(w.clip(0))) @ v.T
+    tau2 = np.sort(np.linalg.eigvalsh(root @ a2.T @ a2 @ root))[::-1]
+    tau = cross_prediction_values(nm.model)
+    assert np.allclose(tau[: tau2.size] ** 2, tau2, atol=1e-10)
+    with pytest.raises(ValueError, match="not separable"):
+        nm.split_spectra()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_recovery_is_the_spectral_condition_in_separable_models(seed):
+    nm = spiked_model(**spiked_params(seed), seed=seed)
+    for k in (2, 3):
+        rec = recovery(nm, k)
+        assert rec.alignment_recovers == (rec.delta_alignment > 1)
+        assert rec.prediction_recovers == (rec.delta_prediction > 1)
+        assert 0 <= rec.alignment_kept <= 1 + 1e-9 and 0 <= rec.prediction_kept <= 1 + 1e-9
+
+
+def test_the_four_regimes_occur():
+    base = dict(kappas=[1.0], gamma_x_s=[0.5], gamma_y_s=[0.5], gamma_x_n=[1.0])
+    seen = set()
+    for gyn in (0.3, 10.0):  # target-modality nuisance variance: large traps prediction
+        for corr in (0.5, 0.9):  # nuisance canonical correlation: large traps alignment
+            eta = corr * np.sqrt(gyn)
+            seen.add(recovery(spiked_model(**base, gamma_y_n=[gyn], etas=[eta])).regime)
+    assert seen == set(REGIMES)
+
+
+def test_add_nuisance_composes_the_book_model():
+    base = GaussianModel.random(d_shared=2, d_unique=(2, 2), dims=(6, 6), seed=3)
+    b = np.random.default_rng(0).standard_normal((6, 1))
+    nm = add_nuisance(base, (b, 2 * b))
+    assert nm.d_signal == 2 and nm.d_nuisance == 1 and nm.model.d_shared == 3
+    assert nm.model.r2("Y1", "X1") != pytest.approx(base.r2("Y1", "X1"))
+    c = nm.model.covariance("X1") - base.covariance("X1")
+    assert np.allclose(c, b @ b.T)
+    zero = add_nuisance(base, (0 * b, 0 * b))
+    assert zero.model.r2("Y1", "X1") == pytest.approx(base.r2("Y1", "X1"))
+    with pytest.raises(ValueError, match="rows"):
+        add_nuisance(base, (b[:5], b))
+    with pytest.raises(ValueError, match="loads on the nuisance"):
+        NuisanceModel(base, 1)
+
+
+def test_cross_prediction_projection_is_reduced_rank_regression():
+    m = NuisanceModel.random(seed=1).model
+    k = 2
+    w = cross_prediction_projection(m, k)
+    tau = cross_prediction_values(m)
+    c22 = m.covariance("X2")
+    best = cross_prediction_error(m, w)
+    assert best == pytest.approx(np.trace(c22) - np.sum(tau[:k] ** 2))
+    b = cross_prediction_map(m, k)
+    assert np.linalg.matrix_rank(b) == k
+    lb = m.loading("X2") - b @ m.loading("X1")
+    assert np.trace(lb @ lb.T) == pytest.approx(best)  # B is the readout of W X1
+    others = [cross_prediction_error(m, f) for f in random_frames(m.dims[0], k, 200, seed=2)]
+    assert min(others) >= best - 1e-9
+
+
+def test_cross_prediction_loss_estimates_the_population_error():
+    m = NuisanceModel.random(seed=2).model
+    w = cross_prediction_projection(m, 2)
+    s = m.sample(200_000, seed=0)
+    z = torch.tensor(s["X1"] @ w.T, dtype=torch.float32)
+    got = L.cross_prediction(z, torch.tensor(s["X2"], dtype=torch.float32), ridge=0.0).item()
+    assert got * m.dims[1] == pytest.approx(cross_prediction_error(m, w), rel=0.02)
+
+
+def test_trained_linear_encoders_reach_the_closed_forms():
+    """CCA and cross-prediction trained on samples land on their closed-form subspaces."""
+    nm = spiked_model([1.0], [0.5], [0.5], [1.0, 0.6], [10.0, 0.5], [1.6, 0.1], seed=0)
+    assert recovery(nm).regime == "alignment only"
+    m, k = nm.model, 1
+    data = as_batch(m.sample(3000, seed=1))
+    config = TrainConfig(epochs=10, batch_size=128, lr=3e-2, seed=0, progress=False)
+    runs = {}
+    for name, closed in (
+        ("cca", m.cca_projection(k)),
+        ("cross_prediction", cross_prediction_projection(m, k)),
+    ):
+        run = train_linear(L.make_objective(name), data, config, m.dims, k)
+        w = weight(run.encoders)
+        root = np.linalg.cholesky(m.covariance("X1"))  # angles in the covariance metric
+        angle = np.degrees(principal_angles(w @ root, closed @ root)).max()
+        assert angle < 10, (name, angle)
+        runs[name] = signal_kept(nm, w)
+    assert runs["cca"] > 0.95 and runs["cross_prediction"] < 0.2, runs
