@@ -1,4 +1,4 @@
-"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate}``.
+"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate,diagnose}``.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
     python -m aligninfo check           # fail when a pair is out of sync
     python -m aligninfo invalidate _build   # make book does this first
+    python -m aligninfo diagnose x1.npy x2.npy y.csv --groups sites.csv --out diag
+    python -m aligninfo diagnose lfmc --out diag    # by name: lfmc, lfmc-context, houston
 
 A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
 a value refused without computing anything (scale, seed, device, folders, data folder, output),
@@ -18,7 +20,9 @@ failed check) or whose kernel dies ends it with a one-line message and exit stat
 interruption (Ctrl-C) ends any command with one line and status 130. ``sweep`` runs every point
 of the grid (cartesian product of the values given after each ``-p NAME``), reuses the points
 already computed, prints a line per point and a summary table; it exits with status 2 on a grid
-it refuses, 1 when a point failed.
+it refuses, 1 when a point failed. ``diagnose`` refuses input it cannot diagnose (unreadable
+file, unknown data set, mismatched rows, NaN, constant columns, too few samples) with one line
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from aligninfo import run
 
@@ -82,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invalidate", help="make the book build re-execute chapters whose upstream changed"
     )
     stale.add_argument("build", help="Jupyter Book's build folder (_build)")
+    _diagnose_parser(commands)
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -104,6 +110,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "sync":
         return _sync(args.chapters, not args.no_execute)
+    if args.command == "diagnose":
+        return _diagnose(args)
     problems = [p for p in map(run.out_of_sync, run.chapters()) if p]
     for problem in problems:
         print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
@@ -186,6 +194,67 @@ def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_d
     for point in failed:
         print(f"failed: {sweep.describe(point.values)}: {point.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _diagnose_parser(commands: Any) -> None:
+    """The ``diagnose`` subcommand's arguments."""
+    diag = commands.add_parser(
+        "diagnose", help="should two modalities be aligned? (X1 X2 [Y] files, or a data set)"
+    )
+    diag.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="X1 X2 [Y] | NAME",
+        help="X1 X2 [Y] as .npy or .csv files (rows paired), or a data set: "
+        "lfmc, lfmc-context, houston",
+    )
+    diag.add_argument("--groups", help="group label of each row (.npy or .csv), e.g. sites")
+    diag.add_argument("--out", help="folder for diagnosis.json and diagnosis.png")
+    diag.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (200)")
+    diag.add_argument("--seed", type=int, default=0, help="seed of folds and resamples (0)")
+    diag.add_argument("-k", type=int, help="aligned variates (default: chosen out of fold)")
+    diag.add_argument(
+        "--target",
+        choices=("auto", "continuous", "categorical"),
+        default="auto",
+        help="how to read Y (auto: few integer values are classes)",
+    )
+    diag.add_argument("--data-dir", help="data folder for a named data set (ALIGNINFO_DATA)")
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    """Diagnose a pair; print the summary; a refused input is one line and status 2."""
+    from aligninfo import diagnose as diag
+
+    try:
+        x1, x2, y, groups, names = _diagnose_inputs(args)
+        options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
+        result = diag.diagnose(x1, x2, y, groups, names=names, **options)
+        print(result.summary())
+        if args.out:
+            for path in result.save(args.out):
+                print(f"wrote {path}")
+    except (diag.DiagnoseInputError, OSError) as err:
+        print(f"error: {_first_line(str(err))}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tuple[str, str]]:
+    """(x1, x2, y, groups, names) from files or a data set's name."""
+    from aligninfo import diagnose as diag
+
+    inputs = args.inputs
+    if len(inputs) == 1:
+        if args.groups:
+            raise diag.DiagnoseInputError("--groups goes with files; a data set has its own")
+        return diag.load_named(inputs[0], args.data_dir)
+    if len(inputs) > 3:
+        raise diag.DiagnoseInputError(f"give X1 X2 [Y] (at most 3 files), got {len(inputs)}")
+    arrays = [diag.read_array(p, n) for p, n in zip(inputs, ("X1", "X2", "Y"), strict=False)]
+    y = arrays[2] if len(arrays) == 3 else None
+    groups = diag.read_array(args.groups, "groups", strings=True) if args.groups else None
+    return arrays[0], arrays[1], y, groups, ("X1", "X2")
 
 
 def _first_line(text: str) -> str:

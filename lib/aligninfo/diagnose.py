@@ -339,17 +339,19 @@ def _r(s: slice) -> Array:
 
 
 def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
-    """Out-of-fold R² of the target from X1, X2, both and top-j variates; fold correlations.
+    """Out-of-fold predictions of the target, and each canonical pair's out-of-fold correlation.
+
+    Every fold's CCA and least-squares fits use the other folds only.
 
     Returns:
-        "r2": R² of X1, X2, X1+X2 (shape (3,)); "r2_aligned1"/"r2_aligned2": R² of the top-j
-        canonical variates of X1 / X2 for j = 1..k_max (shape (k_max,)); "rho_oof": mean over
-        folds of each canonical pair's correlation on the held-out rows (shape (k_max,)).
+        "pred": predictions, shape (3 + 2 k_max, n, q): from X1, X2, X1+X2, then the top-j
+        canonical variates of X1 for j = 1..k_max, then those of X2 (empty when q = 0);
+        "rho_oof": mean over folds of each canonical pair's held-out correlation, (k_max,).
     """
-    sse = np.zeros(3 + 2 * k_max)
+    n, q = len(data), b.q
+    pred = np.zeros((3 + 2 * k_max, n, q))
     rho_oof = np.zeros(k_max)
-    t_all = data[:, b.t]
-    sst = float(np.sum((t_all - t_all.mean(axis=0)) ** 2))
+    i1, i2, it = _r(b.x1), _r(b.x2), _r(b.t)
     for f in range(N_FOLDS):
         test = folds == f
         train = data[~test]
@@ -358,30 +360,42 @@ def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict
         held = data[test] - mu
         _, w1, w2 = _cca(cov, b)
         u1, u2 = held[:, b.x1] @ w1[:k_max].T, held[:, b.x2] @ w2[:k_max].T
-        for j in range(k_max):
-            rho_oof[j] += _corr(u1[:, j], u2[:, j]) / N_FOLDS
-        t = held[:, b.t]
-        i1, i2, it = _r(b.x1), _r(b.x2), _r(b.t)
-        preds = [
-            _fit_predict(cov, i1, it, held[:, b.x1]),
-            _fit_predict(cov, i2, it, held[:, b.x2]),
-            _fit_predict(cov, np.r_[i1, i2], it, held[:, : b.p1 + b.p2]),
-        ]
-        for w, xs, u in ((w1, b.x1, u1), (w2, b.x2, u2)):
-            c_xt = cov[xs, b.t]
-            c_xx = cov[xs, xs]
+        rho_oof += np.array([_corr(u1[:, j], u2[:, j]) for j in range(k_max)]) / N_FOLDS
+        if q == 0:
+            continue
+        pred[0, test] = _fit_predict(cov, i1, it, held[:, b.x1])
+        pred[1, test] = _fit_predict(cov, i2, it, held[:, b.x2])
+        pred[2, test] = _fit_predict(cov, np.r_[i1, i2], it, held[:, : b.p1 + b.p2])
+        for m, (w, xs, u) in enumerate(((w1, b.x1, u1), (w2, b.x2, u2))):
             for j in range(1, k_max + 1):
                 wj = w[:j]
-                coef = np.linalg.solve(wj @ c_xx @ wj.T, wj @ c_xt)
-                preds.append(u[:, :j] @ coef)
-        sse += np.array([np.sum((t - p) ** 2) for p in preds])
-    r2 = 1 - sse / sst
-    return {
-        "r2": r2[:3],
-        "r2_aligned1": r2[3 : 3 + k_max],
-        "r2_aligned2": r2[3 + k_max :],
-        "rho_oof": rho_oof,
-    }
+                coef = np.linalg.solve(wj @ cov[xs, xs] @ wj.T, wj @ cov[xs, b.t])
+                pred[3 + m * k_max + j - 1, test] = u[:, :j] @ coef + mu[b.t]
+        pred[:3, test] += mu[b.t]
+    return {"pred": pred, "rho_oof": rho_oof}
+
+
+def _r2_draws(
+    t: Array, pred: Array, ids: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[Array, Array]:
+    """R² of each prediction on all rows, and on n_boot resamples of the groups (rows).
+
+    The predictions are fixed (made out of fold); resampling the held-out rows gives the
+    uncertainty due to which rows (groups) were observed, as chapter 8's site bootstrap does.
+
+    Returns:
+        (R² on all rows, shape (models,); R² per resample, shape (n_boot, models)).
+    """
+    sq = ((t[None] - pred) ** 2).sum(axis=2)  # (models, n)
+    n_groups = int(ids.max()) + 1
+    picks = rng.integers(0, n_groups, (n_boot, n_groups))
+    counts = np.stack([np.bincount(row, minlength=n_groups) for row in picks])
+    weights = np.vstack([np.ones(n_groups), counts])[:, ids]  # (1 + n_boot, n)
+    total = weights.sum(axis=1, keepdims=True)
+    mean_t = weights @ t / total  # (1 + n_boot, q)
+    sst = weights @ (t**2).sum(axis=1) - total[:, 0] * (mean_t**2).sum(axis=1)
+    r2 = 1 - (weights @ sq.T) / sst[:, None]
+    return r2[0], r2[1:]
 
 
 def _corr(a: Array, b: Array) -> float:
@@ -614,36 +628,36 @@ def diagnose(
     t_cop = copula_normal(t) if kind == "continuous" else t
     cop = np.hstack([copula_normal(a1), copula_normal(a2), t_cop])
     rng = np.random.default_rng(seed)
-    folds = _folds(ids, rng)
-    stat = _statistic(b, k_max, kind is not None)
-    full = stat(std, cop, folds)
+    oof = _out_of_fold(std, b, _folds(ids, rng), k_max)
     if k is None:
-        k = max(1, int(np.sum(full["rho_oof"] > RHO_MIN)))
+        k = max(1, int(np.sum(oof["rho_oof"] > RHO_MIN)))
+    stat = _in_sample(b, k_max, kind is not None)
+    full = stat(std, cop)
     draws = _bootstrap(stat, std, cop, ids, n_boot, rng, progress)
+    if kind is not None:
+        full["r2"], draws["r2"] = _r2_draws(std[:, b.t], oof["pred"], ids, n_boot, rng)
+    full["rho_oof"] = oof["rho_oof"]
     return _assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
 
 
-def _statistic(b: _Blocks, k_max: int, has_target: bool) -> Callable[..., dict[str, Array]]:
-    """The statistics of one (re)sample, flat arrays by name."""
+def _in_sample(
+    b: _Blocks, k_max: int, has_target: bool
+) -> Callable[[Array, Array], dict[str, Array]]:
+    """The in-sample statistics of one (re)sample: canonical correlations and the PID."""
 
-    def stat(std: Array, cop: Array, folds: np.ndarray) -> dict[str, Array]:
+    def stat(std: Array, cop: Array) -> dict[str, Array]:
         cov = np.cov(std, rowvar=False).reshape(std.shape[1], std.shape[1])
         out = {"rho": _cca(cov, b)[0][:k_max]}
         if has_target:
-            out.update(_out_of_fold(std, b, folds, k_max))
             pid = sample_pid(cop[:, b.x1], cop[:, b.x2], cop[:, b.t])
             out["pid"] = np.array(list(pid.as_dict().values()))
-        else:
-            out["rho_oof"] = _out_of_fold(
-                np.hstack([std, np.zeros((len(std), 1))]), _Blocks(b.p1, b.p2, 1), folds, k_max
-            )["rho_oof"]
         return out
 
     return stat
 
 
 def _bootstrap(
-    stat: Callable[..., dict[str, Array]],
+    stat: Callable[[Array, Array], dict[str, Array]],
     std: Array,
     cop: Array,
     ids: np.ndarray,
@@ -651,18 +665,36 @@ def _bootstrap(
     rng: np.random.Generator,
     progress: bool,
 ) -> dict[str, Array]:
-    """Statistics of n_boot resamples of the groups (rows), stacked by name."""
+    """In-sample statistics of n_boot resamples of the groups (rows), stacked by name."""
     members = [np.flatnonzero(ids == g) for g in range(int(ids.max()) + 1)]
     out: dict[str, list[Array]] = {}
-    bar = tqdm(range(n_boot), desc="bootstrap", delay=2.0, disable=not progress, file=sys.stderr)
+    bar = tqdm(
+        range(n_boot),
+        desc="bootstrap",
+        delay=2.0,
+        mininterval=1.0,
+        disable=not progress,
+        file=sys.stderr,
+    )
     for _ in bar:
-        picks = rng.integers(0, len(members), len(members))
-        rows = np.concatenate([members[g] for g in picks])
-        copy_ids = np.repeat(picks, [len(members[g]) for g in picks])
-        folds = _folds(copy_ids, rng)
-        for key, value in stat(std[rows], cop[rows], folds).items():
+        rows = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        for key, value in stat(std[rows], cop[rows]).items():
             out.setdefault(key, []).append(value)
     return {key: np.array(values) for key, values in out.items()}
+
+
+def _centred_interval(estimate: float, draws: Array, level: float) -> Interval:
+    """The estimate plus the bootstrap spread: percentiles of draws - mean(draws).
+
+    Used for in-sample statistics (canonical correlations, log-determinant informations), whose
+    resamples are shifted by the duplicated rows a bootstrap draws; the spread is kept, the
+    shift is not.
+    """
+    finite = draws[np.isfinite(draws)]
+    if finite.size < 2:
+        return Interval(float(estimate), float("nan"), float("nan"), level)
+    lo, hi = np.quantile(finite - finite.mean(), [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(estimate), float(estimate + lo), float(estimate + hi), level)
 
 
 def _assemble(
@@ -683,11 +715,14 @@ def _assemble(
 
     def iv(estimate: float, d: Array) -> Interval:
         finite = d[np.isfinite(d)]
-        if finite.size < 2:
+        if finite.size < 2 or not np.isfinite(estimate):
             return Interval(float(estimate), float("nan"), float("nan"), level)
         return percentile_interval(finite, float(estimate), level)
 
-    rho = [iv(full["rho"][j], draws["rho"][:, j]) for j in range(len(full["rho"]))]
+    rho = [
+        _centred_interval(full["rho"][j], draws["rho"][:, j], level)
+        for j in range(len(full["rho"]))
+    ]
     base = {
         "n": len(std),
         "dims": (b.p1, b.p2),
@@ -704,8 +739,9 @@ def _assemble(
     if kind is None:
         reason = "no target given: the recommendation needs Y (what the task is)"
         return Diagnosis(**base, reasons=[reason])  # type: ignore[arg-type]
-    r2_full = np.r_[full["r2"], full["r2_aligned1"][k - 1], full["r2_aligned2"][k - 1]]
-    r2_draws = np.c_[draws["r2"], draws["r2_aligned1"][:, k - 1], draws["r2_aligned2"][:, k - 1]]
+    k_max = len(full["rho"])
+    cols = [0, 1, 2, 2 + k, 2 + k_max + k]  # X1, X2, X1+X2, top-k of X1, top-k of X2
+    r2_full, r2_draws = full["r2"][cols], draws["r2"][:, cols]
     keys = ("X1", "X2", "X1+X2", "aligned X1", "aligned X2")
     r2 = {key: iv(r2_full[i], r2_draws[:, i]) for i, key in enumerate(keys)}
     cost, lost = {}, {}
@@ -717,15 +753,24 @@ def _assemble(
         s_full = c_full / r2_full[own] if r2_full[own] > 0 else float("nan")
         lost[m] = iv(s_full, s_draws)
     fields = list(PID.__dataclass_fields__)
-    pid = {f: iv(full["pid"][i], draws["pid"][:, i]) for i, f in enumerate(fields)}
+    pid = {
+        f: _centred_interval(full["pid"][i], draws["pid"][:, i], level)
+        for i, f in enumerate(fields)
+    }
     regime = _regime_map(std, b, k)
     recommendation, reasons = _recommend(full, r2, lost, pid, regime, names, k)
+    if kind == "categorical":
+        reasons.append(
+            f"Y has {n_classes} classes: R² is that of the one-hot code, and the PID's "
+            "informations are Gaussian (Wilks' lambda) values, which can exceed log(classes): "
+            "compare the atoms with one another, not with the entropy of Y"
+        )
     return Diagnosis(
         **base,  # type: ignore[arg-type]
         r2=r2,
         r2_aligned_curve={
-            "X1": [float(v) for v in full["r2_aligned1"]],
-            "X2": [float(v) for v in full["r2_aligned2"]],
+            "X1": [float(v) for v in full["r2"][3 : 3 + k_max]],
+            "X2": [float(v) for v in full["r2"][3 + k_max :]],
         },
         cost=cost,
         lost_share=lost,
@@ -760,6 +805,7 @@ def _recommend(
         f"{n1} {_fmt(pid['unique1'])}, unique to {n2} {_fmt(pid['unique2'])}, synergy "
         f"{_fmt(pid['synergy'])}",
     ]
+    reasons.append(_regime_sentence(regime))
     if top <= RHO_MIN:
         reasons.append(
             "no canonical pair holds out of fold: there is nothing shared for alignment to find"
@@ -785,6 +831,21 @@ def _recommend(
     return "align + specificity", reasons
 
 
+def _regime_sentence(m: RegimeMap) -> str:
+    """Where, along the read-out noise σ, alignment costs or helps against PCA of size k."""
+    costs, helps = m.sigmas[m.delta_hat > 0], m.sigmas[m.delta_hat < 0]
+    parts = []
+    for word, sig in (("costs", costs), ("helps", helps)):
+        if sig.size:
+            parts.append(f"{word} for σ in [{sig.min():.2g}, {sig.max():.2g}]")
+    return (
+        f"on the regime map, at the data's unique share {m.share_hat:.2f} (in sample), "
+        f"alignment against the top {m.k} principal components of the first modality "
+        + " and ".join(parts)
+        + f" (read-out noise σ from {m.sigmas[0]:.2g} to {m.sigmas[-1]:.2g})"
+    )
+
+
 # ------------------------------------------------------------------------------ figure
 def plot(d: Diagnosis, path: str | os.PathLike[str]) -> None:
     """Draw the diagnosis (canonical correlations, R², PID, regime map) into a PNG file."""
@@ -808,12 +869,19 @@ def plot(d: Diagnosis, path: str | os.PathLike[str]) -> None:
     plt.close(fig)
 
 
+def _errors(intervals: Sequence[Interval]) -> Array:
+    """Error-bar lengths below and above each estimate, shape (2, len(intervals))."""
+    low = [i.estimate - i.low for i in intervals]
+    high = [i.high - i.estimate for i in intervals]
+    return np.nan_to_num(np.clip(np.array([low, high]), 0, None))
+
+
 def _plot_rho(ax: Any, d: Diagnosis) -> None:
     j = np.arange(1, len(d.rho) + 1)
     est = np.array([r.estimate for r in d.rho])
-    err = np.array([[r.estimate - r.low for r in d.rho], [r.high - r.estimate for r in d.rho]])
+    err = _errors(d.rho)
     ax.bar(j, est, color="C0", alpha=0.6, label="in sample (bootstrap interval)")
-    ax.errorbar(j, est, yerr=np.clip(err, 0, None), fmt="none", ecolor="k", lw=1)
+    ax.errorbar(j, est, yerr=err, fmt="none", ecolor="k", lw=1)
     ax.plot(j, d.rho_oof, "r_", ms=10, mew=2, label="same pair, out of fold")
     ax.axhline(RHO_MIN, color="grey", lw=0.8, ls=":")
     ax.set(xlabel="canonical pair", ylabel="correlation", ylim=(-0.1, 1.0))
@@ -824,8 +892,7 @@ def _plot_rho(ax: Any, d: Diagnosis) -> None:
 def _plot_r2(ax: Any, d: Diagnosis) -> None:
     keys = list(d.r2)
     est = [d.r2[key].estimate for key in keys]
-    err = np.clip([[d.r2[k].estimate - d.r2[k].low for k in keys],
-                   [d.r2[k].high - d.r2[k].estimate for k in keys]], 0, None)  # fmt: skip
+    err = _errors([d.r2[key] for key in keys])
     labels = [key.replace("X1", d.names[0]).replace("X2", d.names[1]) for key in keys]
     ax.barh(range(len(keys)), est, xerr=err, color=["C0", "C1", "C2", "C0", "C1"])
     for bar in ax.patches[3:]:
@@ -839,8 +906,7 @@ def _plot_pid(ax: Any, d: Diagnosis) -> None:
     atoms = ("redundant", "unique1", "unique2", "synergy")
     labels = ["redundant", f"unique to {d.names[0]}", f"unique to {d.names[1]}", "synergy"]
     est = [d.pid[a].estimate for a in atoms]
-    err = np.clip([[d.pid[a].estimate - d.pid[a].low for a in atoms],
-                   [d.pid[a].high - d.pid[a].estimate for a in atoms]], 0, None)  # fmt: skip
+    err = _errors([d.pid[a] for a in atoms])
     ax.bar(range(4), est, yerr=err, color=["C2", "C0", "C1", "C4"])
     ax.set_xticks(range(4), labels, fontsize=8)
     ax.axhline(0, color="grey", lw=0.5)

@@ -1,0 +1,242 @@
+"""Tests of the pre-training diagnosis (aligninfo.diagnose) and its command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fixtures import fake_registry
+
+from aligninfo.__main__ import main
+from aligninfo.diagnose import (
+    RECOMMENDATIONS,
+    DiagnoseInputError,
+    _folds,
+    copula_normal,
+    diagnose,
+)
+from aligninfo.gaussian import GaussianModel
+from aligninfo.pid import sample_pid
+from aligninfo.regimes import specific_r2
+
+
+def _model(share: float) -> GaussianModel:
+    return GaussianModel.random(
+        d_shared=3,
+        d_unique=(3, 3),
+        dims=(8, 8),
+        noise=0.3,
+        unique_share=(share, 0.5),
+        target_noise=0.3,
+        seed=1,
+    )
+
+
+def _sample(share: float, n: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    return _model(share).sample(n, seed)
+
+
+@pytest.mark.parametrize(
+    ("share", "expected"),
+    [(0.0, "align"), (0.4, "align + specificity"), (0.9, "do not align")],
+)
+def test_recovers_the_recommendation_of_synthetic_data(share: float, expected: str) -> None:
+    """Unique share 0 -> align, a large one -> do not align, in between -> + specificity."""
+    s = _sample(share)
+    d = diagnose(s["X1"], s["X2"], s["Y1"][:, 0], n_boot=30, progress=False)
+    assert d.k == 3  # the model's d_shared, found from out-of-fold correlations
+    assert d.recommendation == expected, d.summary()
+    m = _model(share)
+    truth = 1 - m.alignment_ceiling() / m.r2("Y1", "X1")
+    assert d.lost_share["X1"].low - 0.03 <= truth <= d.lost_share["X1"].high + 0.03
+
+
+def test_regime_map_matches_the_model_closed_forms() -> None:
+    """On many samples the data's place on the map is the model's closed-form Δσ and share."""
+    m = _model(0.5)
+    s = m.sample(40_000, 1)
+    d = diagnose(s["X1"], s["X2"], s["Y1"][:, 0], n_boot=20, progress=False)
+    assert d.regime is not None and d.regime.k == 3
+    assert d.regime.share_hat == pytest.approx(specific_r2(m) / m.r2("Y1", "X1"), abs=0.02)
+    # PCA of the standardised X1, written as a projection of the raw X1.
+    scale = np.sqrt(np.diag(m.covariance("X1")))
+    corr = m.covariance("X1") / np.outer(scale, scale)
+    pca = np.linalg.eigh(corr)[1][:, ::-1][:, :3].T / scale
+    sig = d.regime.sigmas
+    delta = m.sigma_informativeness(pca, sigma=sig) - m.sigma_informativeness(
+        m.cca_projection(3), sigma=sig
+    )
+    assert np.abs(d.regime.delta_hat - delta).max() < 0.03
+
+
+def test_intervals_contain_their_estimates() -> None:
+    """Every interval holds its estimate, R² intervals are ordered, and the JSON is complete."""
+    s = _sample(0.4, n=1000)
+    d = diagnose(s["X1"], s["X2"], s["Y1"], n_boot=40, progress=False)
+    for group in (d.rho, d.r2.values(), d.cost.values(), d.pid.values()):
+        for i in group:
+            assert i.low <= i.estimate <= i.high
+    record = d.to_dict()
+    assert record["recommendation"] in RECOMMENDATIONS and record["reasons"]
+    assert set(record["pid"]) >= {"redundant", "unique1", "unique2", "synergy"}
+    assert "digamma" in record["bias_correction"]
+
+
+def test_groups_stay_in_one_fold_and_are_resampled() -> None:
+    """Folds never split a group; the diagnosis reports the groups it resampled."""
+    ids = np.repeat(np.arange(40), 25)
+    folds = _folds(ids, np.random.default_rng(0))
+    for g in range(40):
+        assert len(set(folds[ids == g])) == 1
+    s = _sample(0.0, n=1000)
+    d = diagnose(s["X1"], s["X2"], s["Y1"], groups=ids, n_boot=20, progress=False)
+    assert d.n_groups == 40
+
+
+def test_without_target_only_correlations() -> None:
+    """Without Y: canonical correlations, no recommendation, and the reason why."""
+    s = _sample(0.0, n=500)
+    d = diagnose(s["X1"], s["X2"], n_boot=20, progress=False)
+    assert d.recommendation is None and d.target is None and "no target" in d.reasons[0]
+    assert len(d.rho) == 8 and d.rho[0].estimate > d.rho[-1].estimate
+
+
+def test_class_target() -> None:
+    """An integer target with few values is read as classes (one-hot)."""
+    s = _sample(0.9, n=1500)
+    y = np.digitize(s["Y1"][:, 0], [-0.5, 0.5])
+    d = diagnose(s["X1"], s["X2"], y, n_boot=20, progress=False)
+    assert d.target == "categorical" and d.n_classes == 3
+    assert d.recommendation == "do not align"
+    assert any("classes" in r for r in d.reasons)
+
+
+def test_copula_normalisation_ignores_monotone_transforms() -> None:
+    """Normal scores of ranks: the PID estimate is the same after exp() of every column."""
+    s = _sample(0.4, n=800)
+    z = copula_normal(s["X1"])
+    assert np.allclose(np.sort(z[:, 0]), np.sort(z[:, 3]))
+    a = sample_pid(copula_normal(s["X1"]), copula_normal(s["X2"]), copula_normal(s["Y1"]))
+    b = sample_pid(
+        copula_normal(np.exp(s["X1"])), copula_normal(s["X2"] ** 3), copula_normal(s["Y1"])
+    )
+    assert a.as_dict() == pytest.approx(b.as_dict())
+
+
+# ------------------------------------------------------------------------- bad input
+def _bad_inputs() -> dict[str, tuple[dict[str, object], str]]:
+    rng = np.random.default_rng(0)
+    x1, x2, y = (
+        rng.standard_normal((300, 4)),
+        rng.standard_normal((300, 3)),
+        rng.standard_normal(300),
+    )
+    nan = x1.copy()
+    nan[5, 2] = np.nan
+    inf = x2.copy()
+    inf[7, 0] = np.inf
+    const = x2.copy()
+    const[:, 1] = 4.0
+    dup = np.hstack([x1, x1[:, :1]])
+    return {
+        "rows": ({"x1": x1[:-1], "x2": x2, "y": y}, "rows must be paired"),
+        "y rows": ({"x1": x1, "x2": x2, "y": y[:-2]}, "Y has 298"),
+        "nan": ({"x1": nan, "x2": x2, "y": y}, "X1 has NaN or infinite values in 1 row"),
+        "inf": ({"x1": x1, "x2": inf, "y": y}, "X2 has NaN or infinite"),
+        "constant": ({"x1": x1, "x2": const, "y": y}, "constant column"),
+        "few": ({"x1": x1[:30], "x2": x2[:30], "y": y[:30]}, "too few samples"),
+        "dependent": ({"x1": dup, "x2": x2, "y": y}, "linearly dependent"),
+        "constant y": ({"x1": x1, "x2": x2, "y": np.ones(300)}, "Y is constant"),
+        "y columns": ({"x1": x1, "x2": x2, "y": x2}, "one column"),
+        "groups": ({"x1": x1, "x2": x2, "y": y, "groups": np.arange(300) % 3}, "5 groups"),
+        "k": ({"x1": x1, "x2": x2, "y": y, "k": 4}, "k must be"),
+        "boot": ({"x1": x1, "x2": x2, "y": y, "n_boot": 3}, "n_boot"),
+        "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_inputs()))
+def test_bad_input_refused(case: str) -> None:
+    """Each bad input raises DiagnoseInputError with a message naming the problem."""
+    kwargs, message = _bad_inputs()[case]
+    with pytest.raises(DiagnoseInputError, match=message):
+        diagnose(**kwargs, progress=False)
+
+
+# ----------------------------------------------------------------------- command line
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def test_cli_writes_report_and_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """X1 .npy, X2 .csv with a header, Y .npy and groups .csv: JSON + PNG in --out."""
+    s = _sample(0.9, n=600)
+    np.save(tmp_path / "x1.npy", s["X1"])
+    header = ",".join(f"b{i}" for i in range(8))
+    np.savetxt(tmp_path / "x2.csv", s["X2"], delimiter=",", header=header, comments="")
+    np.save(tmp_path / "y.npy", s["Y1"][:, 0])
+    np.savetxt(tmp_path / "g.csv", [f"site{i % 30}" for i in range(600)], fmt="%s")
+    files = [str(tmp_path / f) for f in ("x1.npy", "x2.csv", "y.npy")]
+    out = tmp_path / "out"
+    options = ["--groups", str(tmp_path / "g.csv"), "--out", str(out), "--n-boot", "20"]
+    assert main(["diagnose", *files, *options]) == 0
+    assert "recommendation: DO NOT ALIGN" in capsys.readouterr().out
+    record = json.loads((out / "diagnosis.json").read_text())
+    assert record["recommendation"] == "do not align" and record["n_groups"] == 30
+    assert (out / "diagnosis.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (["missing.npy", "x2.npy"], "no file"),
+        (["x1.txt", "x2.npy"], "neither a .npy nor a .csv"),
+        (["garbage.npy", "x2.npy"], "cannot read"),
+        (["x1.npy", "short.npy"], "rows must be paired"),
+        (["nan.csv", "x2.npy"], "NaN"),
+        (["x1.npy", "x2.npy", "x1.npy", "x2.npy"], "at most 3"),
+        (["sentinel3"], "unknown data set 'sentinel3'"),
+    ],
+)
+def test_cli_refuses_in_one_line(
+    files: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unreadable or mismatched files and unknown data sets: one line, exit status 2."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x1.npy", rng.standard_normal((200, 3)))
+    np.save(tmp_path / "x2.npy", rng.standard_normal((200, 2)))
+    np.save(tmp_path / "short.npy", rng.standard_normal((150, 2)))
+    (tmp_path / "garbage.npy").write_bytes(b"not an array")
+    (tmp_path / "x1.txt").write_text("1,2\n")
+    (tmp_path / "nan.csv").write_text("a,b\n" + "1,2\n" * 150 + "nan,3\n" + "2,1\n" * 49)
+    paths = [f if f == "sentinel3" else str(tmp_path / f) for f in files]
+    assert main(["diagnose", *paths]) == 2
+    assert message in _one_line(capsys)
+
+
+def test_cli_data_set_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """A loader name reads both modalities and the target (the small fake files are refused
+    as too few samples for their dimension, in one line)."""
+    with fake_registry() as root:
+        assert main(["diagnose", "lfmc", "--data-dir", str(root)]) == 2
+        assert "too few samples for the dimension: 24 rows" in _one_line(capsys)
+        assert main(["diagnose", "houston", "--data-dir", str(root)]) == 2
+        assert "30 rows for 179 columns" in _one_line(capsys)
+
+
+# --------------------------------------------------------------------------- real data
+@pytest.mark.parametrize("name", ["lfmc", "lfmc-context", "houston"])
+def test_real_data(name: str, data_dir: Path) -> None:
+    """The diagnosis of each real pair runs, finds shared directions and recommends."""
+    from aligninfo.diagnose import load_named
+
+    x1, x2, y, groups, names = load_named(name, data_dir)
+    d = diagnose(x1, x2, y, groups, n_boot=20, names=names, progress=False)
+    print(f"{name}: {d.recommendation}; lost share {d.lost_share['X1']}")
+    assert d.recommendation in RECOMMENDATIONS
+    assert d.rho_oof[0] > 0.3 and d.k >= 1
+    assert (d.n_groups is not None) == name.startswith("lfmc")
