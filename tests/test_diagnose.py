@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -126,7 +127,7 @@ def test_copula_normalisation_ignores_monotone_transforms() -> None:
 
 
 # ------------------------------------------------------------------------- bad input
-def _bad_inputs() -> dict[str, tuple[dict[str, object], str]]:
+def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
     rng = np.random.default_rng(0)
     x1, x2, y = (
         rng.standard_normal((300, 4)),
