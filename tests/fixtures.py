@@ -6,7 +6,8 @@ points :data:`aligninfo.data.registry.REGISTRY` at those hashes, so the loaders 
 files exactly as they read the real ones (conftest's ``source`` and ``copy_dir`` fixtures use it).
 
 Chapters: :func:`myst_chapter` writes the text of a small MyST notebook, the kind the book's
-chapters are, for tests of the runner, sweeps and chapter configuration.
+chapters are, for tests of the runner, sweeps and chapter configuration; :func:`one_chapter_book`
+makes a temporary book of one such chapter.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from aligninfo import run
 from aligninfo.data.registry import REGISTRY, FileEntry
 
 FAKE_DATA = Path(__file__).resolve().parent / "data"
@@ -74,3 +76,23 @@ def myst_chapter(parameters: str, *cells: str, title: str = "") -> str:
     for source in sources:
         parts.append(f"```{{code-cell}} ipython3\n{textwrap.dedent(source).strip()}\n```\n")
     return "\n".join(parts)
+
+
+def one_chapter_book(monkeypatch: pytest.MonkeyPatch, folder: Path, name: str, text: str) -> Path:
+    """Write a book of one chapter under ``folder/book`` and make it the runner's book.
+
+    Args:
+        monkeypatch: The test's monkeypatch (the runner's book folder is restored afterwards).
+        folder: A temporary folder.
+        name: The chapter's name, e.g. ``"99_demo"``.
+        text: Its MyST text (see :func:`myst_chapter`).
+
+    Returns:
+        The chapter's path, ``folder/book/<name>.md``.
+    """
+    book = folder / "book"
+    book.mkdir()
+    chapter = book / f"{name}.md"
+    chapter.write_text(text)
+    monkeypatch.setattr(run, "BOOK", book)
+    return chapter

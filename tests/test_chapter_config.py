@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures import myst_chapter, one_chapter_book
 
 import aligninfo
 from aligninfo import chapter as chapter_module
@@ -172,45 +173,24 @@ def test_results_of_other_parameters_are_kept_apart(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == sorted([first, other])
 
 
-DEMO = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# Demo
-
-```{code-cell} ipython3
-:tags: [parameters]
-
-scale = "book"  # the scale
-seed = 0  # the seed
-noise = (0.3, 0.3)  # a tuple parameter
-n = None  # a size (None: set by the scale)
-workers = 1  # parallel processes (not in the results key)
-results_dir = "results"
-```
-
-```{code-cell} ipython3
-value = 1
-```
-"""
+DEMO = myst_chapter(
+    """
+    scale = "book"  # the scale
+    seed = 0  # the seed
+    noise = (0.3, 0.3)  # a tuple parameter
+    n = None  # a size (None: set by the scale)
+    workers = 1  # parallel processes (not in the results key)
+    results_dir = "results"
+    """,
+    "value = 1",
+    title="Demo",
+)
 
 
 @pytest.fixture
 def demo_book(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A book of one chapter, ``99_demo``, with a parameters cell; returns the chapter."""
-    book = tmp_path / "book"
-    book.mkdir()
-    chapter = book / "99_demo.md"
-    chapter.write_text(DEMO)
-    monkeypatch.setattr(run, "BOOK", book)
-    return chapter
+    return one_chapter_book(monkeypatch, tmp_path, "99_demo", DEMO)
 
 
 def run_demo(results: Path, **injected: object) -> None:

@@ -10,6 +10,7 @@ import nbformat
 import papermill
 import pytest
 import torch
+from fixtures import myst_chapter
 
 from aligninfo import run
 from aligninfo.__main__ import main
@@ -188,25 +189,14 @@ def test_plain_papermill_runs_a_paired_notebook(tmp_path: Path) -> None:
     assert len(injected) == 1 and 'scale = "smoke"' in injected[0].source
 
 
-KERNEL_DATA = """---
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+KERNEL_DATA = myst_chapter(
+    'scale = "smoke"',
+    """
+    from aligninfo.data.registry import default_data_dir
 
-```{code-cell} ipython3
-:tags: [parameters]
-
-scale = "smoke"
-```
-
-```{code-cell} ipython3
-from aligninfo.data.registry import default_data_dir
-
-print(default_data_dir())
-```
-"""
+    print(default_data_dir())
+    """,
+)
 
 
 @pytest.mark.chapters

@@ -10,67 +10,48 @@ import json
 from pathlib import Path
 
 import pytest
+from fixtures import myst_chapter, one_chapter_book
 
-from aligninfo import run
 from aligninfo.__main__ import main
 from aligninfo.chapter import SCALE_ENV
 from aligninfo.sweep import check_grid, expand, run_grid, run_points, summary
 
-TINY = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+TINY = myst_chapter(
+    """
+    scale = "smoke"  # the scale
+    seed = 0  # the seed
+    n = None  # a size (None: set by the scale)
+    width = 2  # a plain parameter
+    workers = 2  # parallel processes of the chapter itself
+    results_dir = "results"
+    """,
+    """
+    import os
+    from pathlib import Path
 
-# Tiny
+    import numpy as np
 
-```{code-cell} ipython3
-:tags: [parameters]
+    from aligninfo import run
+    from aligninfo.chapter import configure, save_results
 
-scale = "smoke"  # the scale
-seed = 0  # the seed
-n = None  # a size (None: set by the scale)
-width = 2  # a plain parameter
-workers = 2  # parallel processes of the chapter itself
-results_dir = "results"
-```
-
-```{code-cell} ipython3
-import os
-from pathlib import Path
-
-import numpy as np
-
-from aligninfo import run
-from aligninfo.chapter import configure, save_results
-
-run.BOOK = Path.cwd()  # this kernel runs in the temporary book folder: its chapters are there
-cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)
-if cfg.n == 3:
-    raise ValueError("n = 3 is the failing point")
-with open(Path(results_dir) / "executions.log", "a") as log:
-    log.write(f"{cfg.n} {width} {os.environ.get('OMP_NUM_THREADS')}\\n")
-draws = np.random.default_rng([seed, cfg.n, width]).normal(size=cfg.n)
-_ = save_results(cfg, "99_tiny", {"mean": float(draws.mean()) * width, "workers": workers})
-```
-"""
+    run.BOOK = Path.cwd()  # this kernel runs in the temporary book folder: its chapters are there
+    cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)
+    if cfg.n == 3:
+        raise ValueError("n = 3 is the failing point")
+    with open(Path(results_dir) / "executions.log", "a") as log:
+        log.write(f"{cfg.n} {width} {os.environ.get('OMP_NUM_THREADS')}\\n")
+    draws = np.random.default_rng([seed, cfg.n, width]).normal(size=cfg.n)
+    _ = save_results(cfg, "99_tiny", {"mean": float(draws.mean()) * width, "workers": workers})
+    """,
+    title="Tiny",
+)
 
 
 @pytest.fixture
 def tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A book of one chapter, ``99_tiny``; returns the chapter."""
     monkeypatch.delenv(SCALE_ENV, raising=False)
-    book = tmp_path / "book"
-    book.mkdir()
-    chapter = book / "99_tiny.md"
-    chapter.write_text(TINY)
-    monkeypatch.setattr(run, "BOOK", book)
-    return chapter
+    return one_chapter_book(monkeypatch, tmp_path, "99_tiny", TINY)
 
 
 def executions(results: Path) -> list[list[str]]:

@@ -14,6 +14,7 @@ import jupytext
 import papermill
 import pytest
 import torch
+from fixtures import myst_chapter
 
 from aligninfo import run, sweep
 from aligninfo import train as train_module
@@ -178,26 +179,17 @@ def test_configure_refuses_an_injected_scale_the_environment_replaces(
     assert _configure_after('# Parameters\nscale = "smoke"\n').scale == "smoke"
 
 
-TINY = """---
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+TINY = myst_chapter(
+    """
+    scale = "smoke"
+    seed = 0
+    """,
+    """
+    from aligninfo.chapter import configure
 
-```{code-cell} ipython3
-:tags: [parameters]
-
-scale = "smoke"
-seed = 0
-```
-
-```{code-cell} ipython3
-from aligninfo.chapter import configure
-
-cfg = configure(scale, seed, {}, results_dir=None)
-```
-"""
+    cfg = configure(scale, seed, {}, results_dir=None)
+    """,
+)
 
 
 @pytest.mark.chapters
