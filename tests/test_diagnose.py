@@ -114,6 +114,19 @@ def test_class_target() -> None:
     assert any("classes" in r for r in d.reasons)
 
 
+def test_cli_text_class_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A .csv target of text labels under a header is read as classes."""
+    s = _sample(0.0, n=600)
+    np.save(tmp_path / "x1.npy", s["X1"])
+    np.save(tmp_path / "x2.npy", s["X2"])
+    labels = np.where(s["Y1"][:, 0] > 0, "wet", "dry")
+    np.savetxt(tmp_path / "y.csv", labels, fmt="%s", header="moisture", comments="")
+    files = [str(tmp_path / f) for f in ("x1.npy", "x2.npy", "y.csv")]
+    assert main(["diagnose", *files, "--n-boot", "20", "--out", str(tmp_path / "out")]) == 0
+    record = json.loads((tmp_path / "out" / "diagnosis.json").read_text())
+    assert record["target"] == "categorical" and record["n_classes"] == 2
+
+
 def test_copula_normalisation_ignores_monotone_transforms() -> None:
     """Normal scores of ranks: the PID estimate is the same after exp() of every column."""
     s = _sample(0.4, n=800)
@@ -180,7 +193,13 @@ def test_cli_writes_report_and_figure(tmp_path: Path, capsys: pytest.CaptureFixt
     header = ",".join(f"b{i}" for i in range(8))
     np.savetxt(tmp_path / "x2.csv", s["X2"], delimiter=",", header=header, comments="")
     np.save(tmp_path / "y.npy", s["Y1"][:, 0])
-    np.savetxt(tmp_path / "g.csv", [f"site{i % 30}" for i in range(600)], fmt="%s")
+    np.savetxt(
+        tmp_path / "g.csv",
+        [f"site{i % 30}" for i in range(600)],
+        fmt="%s",
+        header="site",
+        comments="",
+    )
     files = [str(tmp_path / f) for f in ("x1.npy", "x2.csv", "y.npy")]
     out = tmp_path / "out"
     options = ["--groups", str(tmp_path / "g.csv"), "--out", str(out), "--n-boot", "20"]

@@ -251,10 +251,10 @@ def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tupl
         return diag.load_named(inputs[0], args.data_dir)
     if len(inputs) > 3:
         raise diag.DiagnoseInputError(f"give X1 X2 [Y] (at most 3 files), got {len(inputs)}")
-    arrays = [diag.read_array(p, n) for p, n in zip(inputs, ("X1", "X2", "Y"), strict=False)]
-    y = arrays[2] if len(arrays) == 3 else None
-    groups = diag.read_array(args.groups, "groups", strings=True) if args.groups else None
-    return arrays[0], arrays[1], y, groups, ("X1", "X2")
+    x1, x2 = diag.read_array(inputs[0], "X1"), diag.read_array(inputs[1], "X2")
+    y = diag.read_labels(inputs[2], "Y", len(x1)) if len(inputs) == 3 else None
+    groups = diag.read_labels(args.groups, "groups", len(x1)) if args.groups else None
+    return x1, x2, y, groups, ("X1", "X2")
 
 
 def _first_line(text: str) -> str:

@@ -64,6 +64,7 @@ __all__ = [
     "load_named",
     "plot",
     "read_array",
+    "read_labels",
 ]
 
 LOADERS = ("lfmc", "lfmc-context", "houston")
@@ -126,6 +127,29 @@ def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+
+
+def read_labels(path: str | os.PathLike[str], name: str, n: int) -> np.ndarray:
+    """Read one value per row (a target or groups): numbers, else text labels.
+
+    A .csv of text has no way to mark a header, so a first line is taken as one when the file
+    has exactly n + 1 lines.
+
+    Args:
+        path: The file (.npy or .csv).
+        name: What it is (Y, groups), for messages.
+        n: Rows of X1.
+
+    Returns:
+        The values, shape (n,) when the file fits.
+    """
+    try:
+        return read_array(path, name)
+    except DiagnoseInputError:
+        if Path(path).suffix.lower() != ".csv":
+            raise
+    labels = read_array(path, name, strings=True)
+    return labels[1:] if labels.ndim == 1 and len(labels) == n + 1 else labels
 
 
 def _read_csv(path: Path, strings: bool) -> np.ndarray:
@@ -224,12 +248,10 @@ def _target(y: ArrayLike, kind: str) -> tuple[Array, str, int]:
     if classes.size < 2:
         raise DiagnoseInputError("Y is constant: there is nothing to predict")
     if kind == "auto":
-        integral = numeric and np.all(raw.astype(np.float64) == np.round(raw.astype(np.float64)))
-        kind = (
-            "categorical"
-            if (not numeric or integral) and classes.size <= MAX_CLASSES
-            else ("continuous")
-        )
+        values = raw.astype(np.float64) if numeric else None
+        few_integers = values is not None and bool(np.all(values == np.round(values)))
+        few_integers = few_integers and classes.size <= MAX_CLASSES
+        kind = "categorical" if values is None or few_integers else "continuous"
     if kind == "continuous":
         if not numeric:
             raise DiagnoseInputError("Y is not numeric: use a categorical target")
