@@ -43,8 +43,11 @@ _PARAMETER_TAGS = ("parameters", "injected-parameters")
 
 
 def chapters() -> list[Path]:
-    """The executable chapters: the MyST notebooks in ``book/``, in reading order."""
-    return sorted(p for p in BOOK.glob("*.md") if _is_notebook(p))
+    """The executable chapters: the MyST notebooks in ``book/``, in reading order.
+
+    Files whose name starts with ``_`` (``book/_template.md``) are not chapters.
+    """
+    return sorted(p for p in BOOK.glob("[!_]*.md") if _is_notebook(p))
 
 
 def _is_notebook(path: Path) -> bool:
