@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import r2_score
 
-from aligninfo.groups import bootstrap_r2, holdout_groups, weighted_r2
+from aligninfo.groups import bootstrap_r2, holdout_groups, scan_order_groups, weighted_r2
 
 
 def grouped(n_groups=30, per=7, seed=0):
@@ -77,3 +77,49 @@ def test_bad_inputs_are_named():
         weighted_r2(np.arange(3.0), np.zeros(3), -np.ones(3))
     with pytest.raises(ValueError, match="groups"):
         bootstrap_r2(np.zeros(3), np.zeros(3), np.zeros(4))
+
+
+def raster_with_polygons():
+    """A 20 x 30 label raster (0: unlabelled) with five rectangles, their ids known.
+
+    Two rectangles of class 1 far apart, one of class 2 beside the first (sharing its scan
+    lines), one of class 3, and a class-1 rectangle touching another class-1 one.
+    """
+    classes = np.zeros((20, 30), dtype=int)
+    ids = np.full((20, 30), -1)
+    boxes = [  # (class, rows, columns)
+        (1, slice(2, 6), slice(1, 8)),
+        (2, slice(2, 6), slice(10, 14)),
+        (1, slice(12, 18), slice(20, 27)),
+        (3, slice(8, 11), slice(3, 25)),
+        (1, slice(12, 18), slice(27, 29)),  # touches the class-1 box before it
+    ]
+    for i, (c, rows, cols) in enumerate(boxes):
+        classes[rows, cols], ids[rows, cols] = c, i
+    return classes, ids
+
+
+def test_scan_order_groups_recover_the_polygons_of_a_raster():
+    classes, ids = raster_with_polygons()
+    for order in ("C", "F"):  # row-major and column-major scans
+        scan = classes.ravel(order=order)
+        labelled = scan > 0
+        y, truth = scan[labelled], ids.ravel(order=order)[labelled]
+        line = classes.shape[1] if order == "C" else classes.shape[0]
+        got = scan_order_groups(y, max_gap=line)
+        # same partition as the polygons, except the two touching class-1 boxes, merged
+        truth = np.where(truth == 4, 2, truth)
+        pairs = set(zip(got.tolist(), truth.tolist(), strict=True))
+        assert len(pairs) == len(set(got)) == len(set(truth)) == 4, order
+        assert got[0] == 0 and set(got) == set(range(4)), "ids 0.. in order of appearance"
+
+
+def test_scan_order_groups_split_runs_farther_apart_than_the_gap():
+    y = np.array([1, 1, 2, 2, 1, 1, 3, 2, 2, 1])
+    assert scan_order_groups(y, 1).tolist() == [0, 0, 1, 1, 2, 2, 3, 4, 4, 5]
+    assert scan_order_groups(y, 3).tolist() == [0, 0, 1, 1, 0, 0, 2, 3, 3, 4]
+    assert scan_order_groups(y, 5).tolist() == [0, 0, 1, 1, 0, 0, 2, 1, 1, 0]
+    with pytest.raises(ValueError, match="max_gap"):
+        scan_order_groups(y, 0)
+    with pytest.raises(ValueError, match="1-D"):
+        scan_order_groups(y[:, None], 2)

@@ -62,6 +62,49 @@ def test_hierarchical_bootstrap_covers_and_the_site_bootstrap_does_not():
     assert np.mean(sites_only) < np.mean(both) - 0.05, "seed variation ignored: too narrow"
 
 
+def polygon_hits(rng, n_groups=30, per=40, seeds=2, accuracy=0.8, spread=0.15):
+    """0/1 hits of ``seeds`` runs on test pixels of polygons whose accuracy varies by polygon.
+
+    Every polygon has its own accuracy, drawn from a beta law of mean ``accuracy`` (the
+    quantity to cover) and standard deviation ``spread``; its pixels are hits with that
+    probability, for every seed.
+    """
+    total = accuracy * (1 - accuracy) / spread**2 - 1
+    p = rng.beta(accuracy * total, (1 - accuracy) * total, n_groups)
+    hits = rng.random((seeds, n_groups * per)) < np.repeat(p, per)[None, :]
+    return hits.astype(float), np.repeat(np.arange(n_groups), per)
+
+
+def test_polygon_bootstrap_covers_where_the_pixel_bootstrap_is_too_narrow():
+    rng = np.random.default_rng(5)
+    by_polygon, by_pixel = [], []
+    for r in range(200):
+        hits, polygons = polygon_hits(rng)
+        grouped = hierarchical_bootstrap_mean(hits, 300, r, groups=polygons)
+        by_polygon.append(covers(grouped.interval(0, 0.9), 0.8))
+        by_pixel.append(covers(hierarchical_bootstrap_mean(hits, 300, r).interval(0, 0.9), 0.8))
+    assert 0.82 <= np.mean(by_polygon) <= 0.97
+    assert np.mean(by_pixel) < 0.6, "pixels of one polygon are not independent"
+
+
+def test_grouped_mean_bootstrap_weighs_units_and_reduces_to_the_unit_bootstrap():
+    rng = np.random.default_rng(6)
+    scores = rng.random((2, 3, 50))
+    singletons = hierarchical_bootstrap_mean(scores, 100, 7, groups=np.arange(50))
+    plain = hierarchical_bootstrap_mean(scores, 100, 7)
+    np.testing.assert_allclose(singletons.draws, plain.draws)
+    np.testing.assert_allclose(singletons.estimate, plain.estimate)
+    groups = np.repeat([0, 1], [5, 45])  # unequal sizes: a draw is a mean over its pixels
+    boot = hierarchical_bootstrap_mean(scores, 200, 0, resample_seeds=False, groups=groups)
+    means = [scores[:, :, groups == g].mean(axis=(1, 2)) for g in (0, 1)]
+    mixed = (5 * means[0] + 45 * means[1]) / 50  # one of each group drawn
+    expected = [means[0], means[1], mixed]
+    for row in boot.draws:
+        assert any(np.allclose(row, e) for e in expected)
+    with pytest.raises(ValueError, match="groups"):
+        hierarchical_bootstrap_mean(scores, 10, groups=np.arange(49))
+
+
 def test_hierarchical_r2_with_one_seed_is_the_site_bootstrap():
     rng = np.random.default_rng(2)
     y, sites = rng.standard_normal(120), np.repeat(np.arange(12), 10)

@@ -14,7 +14,9 @@ One place for every interval the chapters quote::
 - :func:`bootstrap_r2` (site bootstrap, one run per method) and
   :func:`hierarchical_bootstrap_r2` (two levels: sites, then seeds) score predictions on held-out
   sites; :func:`hierarchical_bootstrap_mean` resamples a grid of per-(seed, unit) scores
-  (units: folds, sites). All methods share the resamples, so differences are *paired*.
+  (units: folds, sites, test pixels; ``groups=`` resamples the units by group, e.g. the test
+  pixels of one polygon together). All methods share the resamples, so differences are
+  *paired*.
 - :func:`holm`: Holm's step-down adjustment of a family of p-values;
   :func:`bootstrap_p_value`: the two-sided p-value dual to the percentile interval.
 - :func:`verdict` (one comparison) and :func:`verdicts` (a family, Holm at level ``alpha``):
@@ -315,19 +317,27 @@ def hierarchical_bootstrap_mean(
     n_boot: int = 2000,
     seed: int = 0,
     resample_seeds: bool = True,
+    groups: ArrayLike | None = None,
 ) -> Bootstrap:
-    """Two-level bootstrap of a mean score over a grid of seeds x units (folds or sites).
+    """Two-level bootstrap of a mean score over a grid of seeds x units (folds, sites, pixels).
 
     Each draw resamples the units and, independently, the seeds (each as many as there are,
     with replacement) and averages the scores of the resampled grid. All methods share the
-    draws (paired differences).
+    draws (paired differences). With ``groups``, the units are resampled by group (a cluster
+    bootstrap): a draw picks as many groups as there are, with replacement, and keeps every
+    unit of a picked group as often as it was picked, so that units of one group (the test
+    pixels of one polygon) are never treated as independent.
 
     Args:
         scores: ``(methods, seeds, units)`` score of each method, seed and unit
-            (``(seeds, units)``: one method); e.g. accuracy per (seed, fold).
+            (``(seeds, units)``: one method); e.g. accuracy per (seed, fold), or the 0/1 hit
+            of each (seed, test pixel).
         n_boot: Number of draws.
         seed: Seed of the draws.
         resample_seeds: Resample the seeds too (False: only the units).
+        groups: ``(units,)`` group of each unit (None: every unit its own group). A draw's
+            score is the mean over the units it holds (groups of unequal sizes weigh by
+            their size).
 
     Returns:
         Estimates (the grand mean) and draws, per method.
@@ -337,9 +347,18 @@ def hierarchical_bootstrap_mean(
     if s.ndim != 3 or not np.all(np.isfinite(s)):
         raise ValueError(f"scores must be finite (methods, seeds, units), got shape {s.shape}")
     _, n_seeds, n_units = s.shape
-    units = _cluster_counts(n_units, n_boot, np.random.default_rng(seed)).astype(np.float64)
     picks = _seed_picks(n_seeds, n_boot, seed, resample_seeds)
-    draws = np.einsum("msu,bs,bu->bm", s, picks, units) / (n_seeds * n_units)
+    if groups is None:
+        units = _cluster_counts(n_units, n_boot, np.random.default_rng(seed)).astype(np.float64)
+        draws = np.einsum("msu,bs,bu->bm", s, picks, units) / (n_seeds * n_units)
+        return Bootstrap(s.mean(axis=(1, 2)), draws)
+    index, n_groups = _group_index(groups, n_units)
+    member = np.zeros((n_units, n_groups))
+    member[np.arange(n_units), index] = 1.0
+    sums = s @ member  # (methods, seeds, groups): score summed over each group's units
+    sizes = np.bincount(index, minlength=n_groups).astype(np.float64)
+    counts = _cluster_counts(n_groups, n_boot, np.random.default_rng(seed)).astype(np.float64)
+    draws = np.einsum("msg,bs,bg->bm", sums, picks, counts) / (n_seeds * (counts @ sizes))[:, None]
     return Bootstrap(s.mean(axis=(1, 2)), draws)
 
 
