@@ -19,7 +19,7 @@ from aligninfo.diagnose import (
     diagnose,
 )
 from aligninfo.gaussian import GaussianModel
-from aligninfo.pid import sample_pid
+from aligninfo.pid import aligned_unique, sample_pid
 from aligninfo.regimes import specific_r2
 
 
@@ -54,8 +54,8 @@ def test_recovers_the_recommendation_of_synthetic_data(share: float, expected: s
     assert d.lost_share["X1"].low - 0.03 <= truth <= d.lost_share["X1"].high + 0.03
 
 
-def test_regime_map_matches_the_model_closed_forms() -> None:
-    """On many samples the data's place on the map is the model's closed-form Δσ and share."""
+def test_regime_map_and_pids_match_the_model_closed_forms() -> None:
+    """On many samples: the data's place on the map and its PIDs are the model's closed forms."""
     m = _model(0.5)
     s = m.sample(40_000, 1)
     d = diagnose(s["X1"], s["X2"], s["Y1"][:, 0], n_boot=20, progress=False)
@@ -70,6 +70,13 @@ def test_regime_map_matches_the_model_closed_forms() -> None:
         m.cca_projection(3), sigma=sig
     )
     assert np.abs(d.regime.delta_hat - delta).max() < 0.03
+    # The estimated PIDs, with and without alignment, are the model's exact ones.
+    exact = aligned_unique(m)
+    for name in ("mi1", "unique1", "redundant", "synergy"):
+        assert d.pid[name].estimate == pytest.approx(getattr(exact.pid, name), abs=0.03)
+        assert d.pid_aligned[name].estimate == pytest.approx(
+            getattr(exact.aligned_pid, name), abs=0.03
+        )
 
 
 def test_intervals_contain_their_estimates() -> None:

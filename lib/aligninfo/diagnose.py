@@ -504,6 +504,8 @@ class Diagnosis:
         cost: R²(Y | X_m) - R²(Y | aligned X_m), keys "X1", "X2".
         lost_share: cost / R²(Y | X_m), keys "X1", "X2".
         pid: PID atoms and informations (nats) on copula-normalised features.
+        pid_aligned: The same with X1 replaced by its top-k canonical variates (what an
+            aligned representation of X1 keeps; see :func:`aligninfo.pid.aligned_unique`).
         regime: The regime map and the data's place on it (None without a target).
         recommendation: One of :data:`RECOMMENDATIONS`, or None without a target.
         reasons: Plain-language sentences the recommendation rests on.
@@ -526,6 +528,7 @@ class Diagnosis:
     cost: dict[str, Interval] = field(default_factory=dict)
     lost_share: dict[str, Interval] = field(default_factory=dict)
     pid: dict[str, Interval] = field(default_factory=dict)
+    pid_aligned: dict[str, Interval] = field(default_factory=dict)
     regime: RegimeMap | None = None
     recommendation: str | None = None
     reasons: list[str] = field(default_factory=list)
@@ -653,7 +656,7 @@ def diagnose(
     oof = _out_of_fold(std, b, _folds(ids, rng), k_max)
     if k is None:
         k = max(1, int(np.sum(oof["rho_oof"] > RHO_MIN)))
-    stat = _in_sample(b, k_max, kind is not None)
+    stat = _in_sample(b, k_max, k, kind is not None)
     full = stat(std, cop)
     draws = _bootstrap(stat, std, cop, ids, n_boot, rng, progress)
     if kind is not None:
@@ -663,9 +666,14 @@ def diagnose(
 
 
 def _in_sample(
-    b: _Blocks, k_max: int, has_target: bool
+    b: _Blocks, k_max: int, k: int, has_target: bool
 ) -> Callable[[Array, Array], dict[str, Array]]:
-    """The in-sample statistics of one (re)sample: canonical correlations and the PID."""
+    """The in-sample statistics of one (re)sample: canonical correlations and the PIDs.
+
+    "pid" decomposes I(X1, X2; Y); "pid_aligned" the same with X1 replaced by its top-k
+    canonical variates Z (copula-normalised features; CCA on the same (re)sample), the
+    estimated counterpart of :func:`aligninfo.pid.aligned_unique`.
+    """
 
     def stat(std: Array, cop: Array) -> dict[str, Array]:
         cov = np.cov(std, rowvar=False).reshape(std.shape[1], std.shape[1])
@@ -673,6 +681,10 @@ def _in_sample(
         if has_target:
             pid = sample_pid(cop[:, b.x1], cop[:, b.x2], cop[:, b.t])
             out["pid"] = np.array(list(pid.as_dict().values()))
+            _, w1, _ = _cca(np.cov(cop, rowvar=False).reshape(cov.shape), b)
+            z = cop[:, b.x1] @ w1[:k].T
+            aligned = sample_pid(z, cop[:, b.x2], cop[:, b.t])
+            out["pid_aligned"] = np.array(list(aligned.as_dict().values()))
         return out
 
     return stat
@@ -775,12 +787,13 @@ def _assemble(
         s_full = c_full / r2_full[own] if r2_full[own] > 0 else float("nan")
         lost[m] = iv(s_full, s_draws)
     fields = list(PID.__dataclass_fields__)
-    pid = {
-        f: _centred_interval(full["pid"][i], draws["pid"][:, i], level)
-        for i, f in enumerate(fields)
-    }
+    pid, pid_aligned = (
+        {f: _centred_interval(full[key][i], draws[key][:, i], level) for i, f in enumerate(fields)}
+        for key in ("pid", "pid_aligned")
+    )
     regime = _regime_map(std, b, k)
     recommendation, reasons = _recommend(full, r2, lost, pid, regime, names, k)
+    reasons.insert(4, _aligned_pid_sentence(pid, pid_aligned, names[0], k))
     if kind == "categorical":
         reasons.append(
             f"Y has {n_classes} classes: R² is that of the one-hot code, and the PID's "
@@ -797,6 +810,7 @@ def _assemble(
         cost=cost,
         lost_share=lost,
         pid=pid,
+        pid_aligned=pid_aligned,
         regime=regime,
         recommendation=recommendation,
         reasons=reasons,
@@ -846,11 +860,29 @@ def _recommend(
             f"most of what {n1} knows of Y is specific to it: an alignment objective discards it"
         )
         return "do not align", reasons
-    reasons.append(
-        "part of the task is specific to one sensor: add a term that keeps modality-specific "
-        "variance (intra-modal or reconstruction, chapter 6) to the alignment objective"
+    keep = (
+        "add a term that keeps modality-specific variance (intra-modal or reconstruction, "
+        "chapter 6) to the alignment objective"
     )
+    if share.estimate < ALIGN_MAX_LOST:
+        reasons.append(
+            f"the lost share is small, but its interval reaches above {ALIGN_MAX_LOST}: the data "
+            f"cannot rule out a loss, so {keep}"
+        )
+    else:
+        reasons.append(f"part of the task is specific to {n1}: {keep}")
     return "align + specificity", reasons
+
+
+def _aligned_pid_sentence(
+    pid: dict[str, Interval], aligned: dict[str, Interval], name: str, k: int
+) -> str:
+    """What the aligned variates keep of X1's information on Y and of its unique part."""
+    return (
+        f"the top {k} canonical variates of {name} carry I = {_fmt(aligned['mi1'])} nats on Y "
+        f"of the {_fmt(pid['mi1'])} that {name} carries, and keep {_fmt(aligned['unique1'])} "
+        f"nats of its unique information {_fmt(pid['unique1'])}"
+    )
 
 
 def _regime_sentence(m: RegimeMap) -> str:
@@ -927,10 +959,17 @@ def _plot_r2(ax: Any, d: Diagnosis) -> None:
 def _plot_pid(ax: Any, d: Diagnosis) -> None:
     atoms = ("redundant", "unique1", "unique2", "synergy")
     labels = ["redundant", f"unique to {d.names[0]}", f"unique to {d.names[1]}", "synergy"]
-    est = [d.pid[a].estimate for a in atoms]
-    err = _errors([d.pid[a] for a in atoms])
-    ax.bar(range(4), est, yerr=err, color=["C2", "C0", "C1", "C4"])
-    ax.set_xticks(range(4), labels, fontsize=8)
+    colours = ["C2", "C0", "C1", "C4"]
+    x = np.arange(4)
+    for shift, pid, alpha, label in (
+        (-0.2, d.pid, 1.0, f"{d.names[0]}, {d.names[1]}"),
+        (0.2, d.pid_aligned, 0.45, f"top {d.k} canonical variates of {d.names[0]}, {d.names[1]}"),
+    ):
+        est = [pid[a].estimate for a in atoms]
+        err = _errors([pid[a] for a in atoms])
+        ax.bar(x + shift, est, 0.4, yerr=err, color=colours, alpha=alpha, label=label)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.legend(frameon=False, fontsize=8)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(ylabel="nats", title="PID of Y (MMI, copula-normalised, bias-corrected)")
 
