@@ -20,7 +20,7 @@ from aligninfo.diagnose import (
 )
 from aligninfo.gaussian import GaussianModel
 from aligninfo.pid import aligned_unique, sample_pid
-from aligninfo.regimes import specific_r2
+from aligninfo.regimes import aligned_limit, specific_r2
 
 
 def _model(share: float) -> GaussianModel:
@@ -61,14 +61,10 @@ def test_regime_map_and_pids_match_the_model_closed_forms() -> None:
     d = diagnose(s["X1"], s["X2"], s["Y1"][:, 0], n_boot=20, progress=False)
     assert d.regime is not None and d.regime.k == 3
     assert d.regime.share_hat == pytest.approx(specific_r2(m) / m.r2("Y1", "X1"), abs=0.02)
-    # PCA of the standardised X1, written as a projection of the raw X1.
-    scale = np.sqrt(np.diag(m.covariance("X1")))
-    corr = m.covariance("X1") / np.outer(scale, scale)
-    pca = np.linalg.eigh(corr)[1][:, ::-1][:, :3].T / scale
+    # The standardised X1 read whole, against chapter 5's aligned limit of the same size.
+    standardise = np.diag(1 / np.sqrt(np.diag(m.covariance("X1"))))
     sig = d.regime.sigmas
-    delta = m.sigma_informativeness(pca, sigma=sig) - m.sigma_informativeness(
-        m.cca_projection(3), sigma=sig
-    )
+    delta = m.sigma_informativeness(standardise, sigma=sig) - aligned_limit(m, 8, sig)
     assert np.abs(d.regime.delta_hat - delta).max() < 0.03
     # The estimated PIDs, with and without alignment, are the model's exact ones.
     exact = aligned_unique(m)
@@ -90,6 +86,7 @@ def test_intervals_contain_their_estimates() -> None:
     assert record["recommendation"] in RECOMMENDATIONS and record["reasons"]
     assert set(record["pid"]) >= {"redundant", "unique1", "unique2", "synergy"}
     assert "digamma" in record["bias_correction"]
+    assert record["settings"]["folds"] == 5 and record["seed"] == 0
 
 
 def test_groups_stay_in_one_fold_and_are_resampled() -> None:

@@ -16,10 +16,11 @@ reports what the theory chapters predict an alignment objective would do to them
   replaced by the normal scores of its ranks) with a bootstrap interval; each log-determinant
   is corrected by its exact Gaussian bias (:func:`aligninfo.pid.logdet_bias`).
 - **The regime map** of chapter 5 for the data's own sensors: the cost
-  Δ_σ = R²_σ(PCA_k) - R²_σ(aligned_k) of σ-informativeness over the unique share u (the
-  target's cross-covariance with X1 moved between the aligned directions and the rest at fixed
-  R²(Y | X1), everything else as estimated) and the read-out noise σ, with the data placed at
-  its estimated lost share.
+  Δ_σ = R²_σ(X1) - R²_σ(aligned limit) of σ-informativeness (an embedding with room for all of
+  X1; the aligned limit spends its whole budget on the top-k canonical variates) over the
+  unique share u (the target's cross-covariance with X1 moved between the aligned directions
+  and the rest at fixed R²(Y | X1), everything else as estimated) and the read-out noise σ,
+  with the data placed at its estimated share.
 - **A recommendation**: *align*, *align + specificity* (an alignment objective plus a term that
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
@@ -49,7 +50,8 @@ from numpy.typing import ArrayLike
 from scipy.stats import norm, rankdata
 from tqdm import tqdm
 
-from aligninfo.linalg import Array, cca_from_cov, r2_from_cov, top_eigenvectors
+from aligninfo import __version__
+from aligninfo.linalg import Array, cca_from_cov, r2_from_cov
 from aligninfo.pid import PID, sample_pid
 from aligninfo.stats import Interval, percentile_interval
 
@@ -430,14 +432,21 @@ def _corr(a: Array, b: Array) -> float:
 class RegimeMap:
     """Chapter 5's regime map for the data's own sensors (full-sample covariances).
 
+    The embedding has room for all of X1 (size p1): its principal components are X1 itself,
+    and the aligned representation of that size is chapter 5's aligned limit, the top-k
+    canonical variates with the whole variance budget (zero padding, ``regimes.aligned_limit``).
+    Both are read under σ-informativeness noise, so at σ = 0 the cost is the R² that alignment
+    removes, and under noise alignment can help by concentrating the budget.
+
     Attributes:
         shares: Unique shares u, shape (a,).
         sigmas: Read-out noise levels σ, shape (b,).
-        delta: Δ_σ(u) = R²_σ(PCA_k of X1) - R²_σ(aligned_k of X1), shape (a, b): positive
-            where alignment costs, negative where it helps.
+        delta: Δ_σ(u) = R²_σ(X1) - R²_σ(aligned limit), shape (a, b): positive where
+            alignment costs, negative where it helps.
         share_hat: The data's own unique share (in-sample lost share of R²(Y | X1)).
         delta_hat: Δ_σ at the data's own share, shape (b,).
-        k: Embedding size (number of aligned variates, and of principal components).
+        k: Aligned variates.
+        size: Embedding size p1.
     """
 
     shares: Array
@@ -446,6 +455,7 @@ class RegimeMap:
     share_hat: float
     delta_hat: Array
     k: int
+    size: int
 
 
 def _regime_map(data: Array, b: _Blocks, k: int) -> RegimeMap:
@@ -461,11 +471,12 @@ def _regime_map(data: Array, b: _Blocks, k: int) -> RegimeMap:
     share_hat = float(e_perp / (e_par + e_perp))
     shares = np.linspace(0.0, 1.0, 41)
     sigmas = np.logspace(-2, 1, 41)
-    pca = top_eigenvectors(c11, k)
+    pca = np.eye(b.p1)  # all principal components: X1 itself, rotated
+    aligned = np.vstack([aligned, np.zeros((b.p1 - k, b.p1))])  # the aligned limit, padded
 
     def r2_sigma(w: Array, c_xt: Array, sig: Array) -> Array:
         c_zz = w @ c11 @ w.T
-        s2 = np.trace(c_zz) / k
+        s2 = np.trace(c_zz) / b.p1
         return np.asarray(r2_from_cov(c_zz / s2, w @ c_xt / np.sqrt(s2), ctt, sig**2))
 
     def cross(u: float) -> Array:
@@ -477,7 +488,7 @@ def _regime_map(data: Array, b: _Blocks, k: int) -> RegimeMap:
         [r2_sigma(pca, cross(u), sigmas) - r2_sigma(aligned, cross(u), sigmas) for u in shares]
     )
     delta_hat = r2_sigma(pca, c1t, sigmas) - r2_sigma(aligned, c1t, sigmas)
-    return RegimeMap(shares, sigmas, delta, share_hat, delta_hat, k)
+    return RegimeMap(shares, sigmas, delta, share_hat, delta_hat, k, b.p1)
 
 
 # ------------------------------------------------------------------------- diagnosis
@@ -537,6 +548,15 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-ready values."""
         out: dict[str, Any] = asdict(self)
+        out["settings"] = {
+            "aligninfo_version": __version__,
+            "folds": N_FOLDS,
+            "rho_min": RHO_MIN,
+            "align_max_lost": ALIGN_MAX_LOST,
+            "no_align_min_lost": NO_ALIGN_MIN_LOST,
+            "samples_per_dim": SAMPLES_PER_DIM,
+            "cca_ridge": CCA_RIDGE,
+        }
         return json.loads(json.dumps(out, default=_jsonable))
 
     def summary(self) -> str:
@@ -886,17 +906,18 @@ def _aligned_pid_sentence(
 
 
 def _regime_sentence(m: RegimeMap) -> str:
-    """Where, along the read-out noise σ, alignment costs or helps against PCA of size k."""
-    costs, helps = m.sigmas[m.delta_hat > 0], m.sigmas[m.delta_hat < 0]
-    parts = []
-    for word, sig in (("costs", costs), ("helps", helps)):
-        if sig.size:
-            parts.append(f"{word} for σ in [{sig.min():.2g}, {sig.max():.2g}]")
+    """Where, along the read-out noise σ, the aligned limit costs or helps against X1."""
+    sign = np.sign(m.delta_hat)
+    runs, start = [], 0
+    for i in range(1, len(sign) + 1):
+        if i == len(sign) or sign[i] != sign[start]:
+            word = {1.0: "costs", -1.0: "helps"}.get(float(sign[start]), "is neutral")
+            runs.append(f"{word} for σ in [{m.sigmas[start]:.2g}, {m.sigmas[i - 1]:.2g}]")
+            start = i
     return (
-        f"on the regime map, at the data's unique share {m.share_hat:.2f} (in sample), "
-        f"alignment against the top {m.k} principal components of the first modality "
-        + " and ".join(parts)
-        + f" (read-out noise σ from {m.sigmas[0]:.2g} to {m.sigmas[-1]:.2g})"
+        f"on the regime map, at the data's unique share {m.share_hat:.2f} (in sample), the "
+        f"aligned limit (top {m.k} canonical variates, embedding size {m.size}) against the "
+        f"whole first modality, read under noise σ: " + ", ".join(runs)
     )
 
 
@@ -959,17 +980,21 @@ def _plot_r2(ax: Any, d: Diagnosis) -> None:
 def _plot_pid(ax: Any, d: Diagnosis) -> None:
     atoms = ("redundant", "unique1", "unique2", "synergy")
     labels = ["redundant", f"unique to {d.names[0]}", f"unique to {d.names[1]}", "synergy"]
+    from matplotlib.patches import Patch
+
     colours = ["C2", "C0", "C1", "C4"]
     x = np.arange(4)
+    handles = []
     for shift, pid, alpha, label in (
         (-0.2, d.pid, 1.0, f"{d.names[0]}, {d.names[1]}"),
         (0.2, d.pid_aligned, 0.45, f"top {d.k} canonical variates of {d.names[0]}, {d.names[1]}"),
     ):
         est = [pid[a].estimate for a in atoms]
         err = _errors([pid[a] for a in atoms])
-        ax.bar(x + shift, est, 0.4, yerr=err, color=colours, alpha=alpha, label=label)
+        ax.bar(x + shift, est, 0.4, yerr=err, color=colours, alpha=alpha)
+        handles.append(Patch(facecolor="grey", alpha=alpha, label=label))
     ax.set_xticks(x, labels, fontsize=8)
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(handles=handles, frameon=False, fontsize=8)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(ylabel="nats", title="PID of Y (MMI, copula-normalised, bias-corrected)")
 
@@ -985,7 +1010,7 @@ def _plot_regime(fig: Any, ax: Any, m: RegimeMap, lost: Interval, name: str) -> 
     ax.set(
         xlabel=f"unique share u (share of R²(Y | {name}) outside the aligned directions)",
         ylabel="read-out noise σ",
-        title="cost of alignment Δσ = R²σ(PCA) - R²σ(aligned)",
+        title=f"cost of alignment Δσ = R²σ({name}) - R²σ(aligned limit)",
     )
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     fig.colorbar(image, ax=ax, label="Δσ (red: alignment costs)")
