@@ -24,8 +24,11 @@ reports what the theory chapters predict an alignment objective would do to them
 - **A recommendation**: *align*, *align + specificity* (an alignment objective plus a term that
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
-Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given; cross-
-validation folds never split a group (or a row's bootstrap copies).
+Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given, and
+cross-validation folds never split a group. R² intervals resample the held-out rows of fixed
+out-of-fold predictions (as chapter 8's site bootstrap does); in-sample statistics (canonical
+correlations, PIDs) are recomputed on each resample and reported as the estimate plus the
+bootstrap spread (resampling duplicates rows, which shifts log-determinants).
 
 Example::
 
@@ -93,7 +96,8 @@ BIAS_CORRECTION = (
     "E log|C_hat| - log|C| = p log(2/nu) + sum_{i=1..p} digamma((nu - i + 1)/2), nu = n - 1 "
     "(Wishart). The correction is exact for Gaussian data and approximate for copula-normalised "
     "or one-hot data; the MMI split min(I1, I2) biases the redundancy low when I1 and I2 are "
-    "close. Intervals: percentile bootstrap."
+    "close. Intervals: the estimate plus the spread of the statistic over resamples of the "
+    "rows (or groups)."
 )
 
 
@@ -235,7 +239,7 @@ def _matrix(x: ArrayLike, name: str) -> Array:
 
 
 def _target(y: ArrayLike, kind: str) -> tuple[Array, str, int]:
-    """The target as columns: standardised (continuous) or one-hot minus the last class."""
+    """The target as columns: its values (continuous), or one-hot without the last class."""
     raw = np.asarray(y)
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
@@ -494,7 +498,7 @@ def _regime_map(data: Array, b: _Blocks, k: int) -> RegimeMap:
 # ------------------------------------------------------------------------- diagnosis
 @dataclass(frozen=True)
 class Diagnosis:
-    """What :func:`diagnose` found; every interval is a percentile bootstrap interval.
+    """What :func:`diagnose` found, with bootstrap intervals (see the module docstring).
 
     Attributes:
         n: Rows.
