@@ -9,14 +9,16 @@ Which PID. For jointly Gaussian variables with a *scalar* target this module use
 minimum-mutual-information (MMI) PID, ``redundant = min(I(X1; Y), I(X2; Y))``. Barrett (2015,
 "Exploration of synergistic and redundant information sharing in static and dynamical Gaussian
 systems", Phys. Rev. E 91, 052802, arXiv:1411.2832) shows that for Gaussian systems with a
-univariate target the PIDs of Harder et al. (2013), Bertschinger et al. (2014, "BROJA") and
-Griffith et al. (2014) all reduce to it; the Gaussian PID of Venkatesh et al. (2023), which
-restricts BROJA's optimisation to Gaussian laws, coincides with it for a scalar target too. The
-reason, in BROJA's terms: the unique information of X1 is the least I_q(Y; X1 | X2) over the
-laws q with the same pairs p(x1, y) and p(x2, y); any such q has I_q(Y; X1, X2) >= max_i I(Y; X_i)
-(monotonicity), and with a scalar Y the bound is reached: each X_i informs on Y only through the
-scalar E[Y | X_i], so the weaker source can be re-coupled to the stronger as a degraded copy of it
-(Y - X_strong - X_weak a Markov chain) without changing either pair. Hence redundancy is the
+univariate target a broad class of PIDs reduces to it: those whose redundant and unique parts
+depend only on the pairwise laws p(x1, y) and p(x2, y), among them the PIDs of Harder et al.
+(2013), Bertschinger et al. (2014, "BROJA") and Griffith et al. (2014). By the argument below,
+so does the Gaussian PID of Venkatesh et al. (2023), which restricts BROJA's optimisation to
+Gaussian laws (the optimum below is Gaussian). The reason, in BROJA's terms: the unique
+information of X1 is the least I_q(Y; X1 | X2) over the laws q with the same pairs p(x1, y) and
+p(x2, y); any such q has I_q(Y; X1, X2) >= max_i I(Y; X_i) (monotonicity), and with a scalar Y
+the bound is reached: each X_i informs on Y only through the scalar E[Y | X_i], so the weaker
+source can be re-coupled to the stronger as a degraded copy of it (Y - X_strong - X_weak a
+Markov chain) without changing either pair. Hence redundancy is the
 smaller mutual information and one of the two unique informations is always zero.
 
 :func:`broja_gaussian_numeric` computes that minimisation by brute force (numerical optimisation
