@@ -69,3 +69,20 @@ def test_bad_sweep_parameters_stop_the_chapter(tmp_path: Path, name: str, value:
             {"scale": "smoke", name: value, "results_dir": str(tmp_path)},
             progress=False,
         )
+
+
+@pytest.mark.chapters
+def test_a_lean_sweep_point_computes_only_what_the_sweep_reads(tmp_path: Path) -> None:
+    point = {"scale": "smoke", "extras": False, "methods": ["raw", "info_nce"]}
+    run.run_chapter("07_synthetic", None, point | {"results_dir": str(tmp_path)}, progress=False)
+    record = load_results("07_synthetic", point, tmp_path)
+    assert record is not None
+    res = record["results"]
+    assert res["sweep"] is None  # no linear control, no unique-share sweep
+    for method in ("raw", "info_nce"):
+        z1 = res["summary"][method]["z1"]
+        assert {"U1/linear", "U1/knn", "S/knn", "Y1/knn"} <= set(z1)
+        assert "top1_gallery" not in z1 and "c12_z1" not in z1  # no galleries, no synergy
+    assert "U1/knn" not in res["summary"]["info_nce"]["p1"]  # kNN on the backbone only
+    assert "joint" not in res["summary"]["raw"] or "c12_knn" not in res["summary"]["raw"]["joint"]
+    assert res["differences"]["raw"]["info_nce"]["z1"]["U1/knn"]["verdict"] in VERDICTS
