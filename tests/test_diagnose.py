@@ -97,7 +97,9 @@ def test_groups_stay_in_one_fold_and_are_resampled() -> None:
         assert len(set(folds[ids == g])) == 1
     s = _sample(0.0, n=1000)
     d = diagnose(s["X1"], s["X2"], s["Y1"], groups=ids, n_boot=20, progress=False)
-    assert d.n_groups == 40
+    assert d.n_groups == 40 and not any("independent samples" in r for r in d.reasons)
+    alone = diagnose(s["X1"], s["X2"], s["Y1"], n_boot=20, progress=False)
+    assert any("independent samples" in r for r in alone.reasons)
 
 
 def test_without_target_only_correlations() -> None:

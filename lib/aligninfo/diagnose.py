@@ -818,6 +818,11 @@ def _assemble(
     regime = _regime_map(std, b, k)
     recommendation, reasons = _recommend(full, r2, lost, pid, regime, names, k)
     reasons.insert(4, _aligned_pid_sentence(pid, pid_aligned, names[0], k))
+    if n_groups is None:
+        reasons.append(
+            "rows were resampled and split as independent samples: if they are not (pixels of "
+            "one scene, repeated visits of a site), the intervals are optimistic; give groups"
+        )
     if kind == "categorical":
         reasons.append(
             f"Y has {n_classes} classes: R² is that of the one-hot code, and the PID's "
