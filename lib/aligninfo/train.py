@@ -551,7 +551,9 @@ def fit(
     model.to(device).train()
     objective.to(device).train()
     params = list({id(p): p for m in (model, objective) for p in m.parameters()}.values())
-    optimizer = torch.optim.AdamW(_param_groups(params, objective, cfg))
+    # The multi-tensor implementation (torch's default on CUDA only) also on CPU: one call per
+    # group rather than per tensor, a quarter less time per step for the book's small models.
+    optimizer = torch.optim.AdamW(_param_groups(params, objective, cfg), foreach=True)
     state: dict[str, Any] = {
         "step": 0,
         "epoch": 0,
