@@ -37,6 +37,7 @@ CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 UPSTREAM = {
     "10_protocol": ("07_synthetic", "08_lfmc"),
     "11_when_to_align": ("07_synthetic", "08_lfmc", "09_houston", "10_protocol"),
+    "12_should_i_align": ("08_lfmc", "09_houston"),
 }
 """Chapters that read the results of others: their execution is stale when those change."""
 _PARAMETER_TAGS = ("parameters", "injected-parameters")
