@@ -6,7 +6,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.preprocessing import StandardScaler
 
 from aligninfo.cvprobes import KNNCVProbe, MLPProbe, chosen_hyperparameters, make_probe
-from aligninfo.probes import LogisticProbe, RidgeProbe
+from aligninfo.probes import LogisticProbe, RidgeProbe, r2
 
 
 def smooth(n, noise, seed):
@@ -81,3 +81,105 @@ def test_make_probe_families_and_hyperparameters():
         make_probe("knn", "ranking")
     with pytest.raises(TypeError, match="not a probe"):
         chosen_hyperparameters(object())
+
+
+# ----------------------------------------------------------------- several targets, one search
+
+
+def targets(n, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 4))
+    return z, {
+        "smooth": np.sin(2 * z[:, 0]) + 0.1 * rng.standard_normal(n),
+        "noisy": z[:, 1] + rng.standard_normal(n),
+        "block": np.stack([z[:, 2] ** 2, z[:, 3]], axis=1),
+    }
+
+
+def test_knn_several_targets_match_single_target_probes():
+    (z, y), (zt, yt) = targets(600, 0), targets(300, 1)
+    probe = KNNCVProbe("regression", seed=3).fit(z, y)
+    scores = probe.score_targets(zt, yt)
+    for name in ("smooth", "noisy"):
+        single = KNNCVProbe("regression", seed=3).fit(z, y[name])
+        assert probe.ks_[name] == single.k_
+        assert probe.cv_scores_[name] == pytest.approx(single.cv_scores_)
+        assert scores[name] == pytest.approx(single.score(zt, yt[name]), abs=1e-12)
+        np.testing.assert_allclose(probe.predict(zt)[name], single.predict(zt))
+    assert probe.ks_["smooth"] < probe.ks_["noisy"], "k is chosen per target"
+    assert probe.k_ == max(probe.ks_.values())
+    with pytest.raises(ValueError, match="score_targets"):
+        probe.score(zt, yt["smooth"])
+    with pytest.raises(ValueError, match="expected the targets"):
+        probe.score_targets(zt, {"smooth": yt["smooth"]})
+
+
+def test_knn_block_target_is_scored_as_a_whole():
+    (z, y), (zt, yt) = targets(600, 0), targets(300, 1)
+    probe = KNNCVProbe("regression").fit(z, y["block"])
+    pred = probe.predict(zt)
+    assert pred.shape == (300, 2)
+    columns = [KNNCVProbe("regression", ks=(probe.k_,)).fit(z, y["block"][:, j]) for j in (0, 1)]
+    np.testing.assert_allclose(pred, np.stack([c.predict(zt) for c in columns], axis=1))
+    assert probe.score(zt, yt["block"]) == pytest.approx(r2(yt["block"], pred), abs=1e-12)
+
+
+def test_knn_several_targets_share_one_neighbour_search_per_fold(monkeypatch):
+    from sklearn.neighbors import NearestNeighbors
+
+    calls = []
+    original = NearestNeighbors.kneighbors
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(NearestNeighbors, "kneighbors", counted)
+    z, y = targets(300, 2)
+    probe = KNNCVProbe("regression", cv=4).fit(z, y)
+    assert len(calls) == 4, "one search per inner fold for the three targets"
+    probe.predict(z)
+    assert len(calls) == 5, "one search for the new samples"
+
+
+def test_knn_several_class_targets_each_choose_k():
+    z, y = targets(500, 3)
+    labels = {"a": (y["smooth"] > 0).astype(int), "b": (y["noisy"] > 0).astype(int)}
+    probe = KNNCVProbe("classification", seed=1).fit(z, labels)
+    # several targets: shuffled folds (not stratified), those of a regression probe
+    folds = KNNCVProbe("regression", seed=1).fit(z, y["smooth"]).inner_splits_
+    for (a, b), (c, d) in zip(probe.inner_splits_, folds, strict=True):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+    pred, scores = probe.predict(z), probe.score_targets(z, labels)
+    for name, target in labels.items():
+        assert pred[name].dtype == target.dtype and set(np.unique(pred[name])) <= {0, 1}
+        assert scores[name] == pytest.approx(np.mean(pred[name] == target))
+        best = max(probe.cv_scores_[name].values())
+        assert probe.cv_scores_[name][probe.ks_[name]] == best
+
+
+def test_knn_choice_of_k_never_sees_the_test_data():
+    (z, y), (zt, yt) = targets(600, 0), targets(300, 1)
+    rng = np.random.default_rng(9)
+    a = KNNCVProbe("regression").fit(z, y)
+    shuffled = {name: rng.permutation(v) for name, v in yt.items()}
+    b = KNNCVProbe("regression").fit(z, y)
+    assert a.ks_ == b.ks_
+    assert a.score_targets(zt, yt)["smooth"] > 0.5 > b.score_targets(zt, shuffled)["smooth"]
+
+
+# ----------------------------------------------------------------- not fitted
+
+
+@pytest.mark.parametrize("kind", ["linear", "knn", "mlp"])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_probes_refuse_to_predict_before_fit(kind, grouped):
+    from sklearn.exceptions import NotFittedError
+
+    z, y = smooth(50, 0.1, 8)
+    for task in ("regression", "classification"):
+        probe = make_probe(kind, task, grouped=grouped)
+        with pytest.raises(NotFittedError):
+            probe.predict(z)
+        with pytest.raises(NotFittedError):
+            probe.score(z, y if task == "regression" else (y > 1).astype(int))

@@ -6,7 +6,15 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from aligninfo.cvprobes import GroupRidgeProbe, KNNCVProbe, chosen_hyperparameters, make_probe
+from aligninfo.cvprobes import (
+    GroupLogisticProbe,
+    GroupRidgeProbe,
+    KNNCVProbe,
+    MLPProbe,
+    chosen_hyperparameters,
+    make_probe,
+)
+from aligninfo.probes import LogisticProbe
 
 
 def sites(n_groups, per_group, seed):
@@ -76,10 +84,63 @@ def test_knn_with_groups_never_uses_a_neighbour_from_the_held_out_site():
 
 def test_make_probe_grouped_families():
     assert isinstance(make_probe("linear", "regression", grouped=True), GroupRidgeProbe)
+    assert isinstance(make_probe("linear", "classification", grouped=True), GroupLogisticProbe)
     assert isinstance(make_probe("knn", "regression", grouped=True), KNNCVProbe)
-    for kind, task in (("mlp", "regression"), ("linear", "classification")):
-        with pytest.raises(ValueError, match="no grouped inner CV"):
-            make_probe(kind, task, grouped=True)
+    assert isinstance(make_probe("mlp", "classification", grouped=True), MLPProbe)
     z, y, groups = sites(3, 5, 5)
     with pytest.raises(ValueError, match="at least cv=5 groups"):
         GroupRidgeProbe().fit(z, y, groups)
+
+
+def grouped_probes():
+    """Every probe family with grouped inner selection, for both tasks."""
+    for task in ("regression", "classification"):
+        for kind in ("linear", "knn", "mlp"):
+            yield task, make_probe(kind, task, grouped=True, logistic_cs=(0.1, 10.0))
+
+
+@pytest.mark.parametrize(("task", "probe"), list(grouped_probes()))
+def test_no_inner_split_puts_a_group_on_both_sides(task, probe):
+    z, y, groups = sites(20, 12, 6)
+    target = (y > np.median(y)).astype(int) if task == "classification" else y
+    probe.fit(z, target, groups)
+    assert probe.inner_splits_, "the splits of the selection are recorded"
+    for train, held in probe.inner_splits_:
+        assert len(train) and len(held)
+        assert not set(groups[train]) & set(groups[held]), type(probe).__name__
+    assert np.shape(probe.predict(z)) == np.shape(target)
+
+
+def test_grouped_logistic_without_groups_is_the_logistic_probe():
+    z, y, _ = sites(20, 12, 7)
+    labels = (y > np.median(y)).astype(int)
+    mine = GroupLogisticProbe(cs=(0.01, 1.0, 100.0), cv=3, seed=2).fit(z, labels)
+    reference = LogisticProbe(cs=(0.01, 1.0, 100.0), cv=3, seed=2).fit(z, labels)
+    assert chosen_hyperparameters(mine) == chosen_hyperparameters(reference)
+    np.testing.assert_allclose(mine.predict_proba(z), reference.predict_proba(z))
+    fast = GroupLogisticProbe(cs=(0.01, 1.0, 100.0), cv=3, seed=2, solver="newton-cg")
+    assert chosen_hyperparameters(fast.fit(z, labels)) == chosen_hyperparameters(reference)
+    assert isinstance(
+        make_probe("linear", "classification", logistic_solver="newton-cg"), GroupLogisticProbe
+    )
+
+
+def test_grouped_logistic_chooses_on_held_out_groups():
+    """Site signatures let a weakly penalised probe memorise sites: grouped CV penalises more."""
+    z, y, groups = sites(40, 25, 8)
+    labels = (y > np.median(y)).astype(int)
+    grid = tuple(np.logspace(-3, 3, 7))
+    grouped = GroupLogisticProbe(cs=grid, cv=5).fit(z, labels, groups)
+    shuffled = GroupLogisticProbe(cs=grid, cv=5).fit(z, labels)
+    assert chosen_hyperparameters(grouped)["C"] < chosen_hyperparameters(shuffled)["C"]
+
+
+def test_mlp_early_stopping_holds_out_whole_groups_and_is_seeded():
+    z, y, groups = sites(20, 12, 9)
+    a = MLPProbe(seed=3).fit(z, y, groups)
+    b = MLPProbe(seed=3).fit(z, y, groups)
+    np.testing.assert_array_equal(a.predict(z), b.predict(z))
+    ((train, val),) = a.inner_splits_
+    assert len(set(groups[val])) == 3, "15 % of 20 groups, rounded"
+    assert a.n_iter_ < a.max_iter
+    assert MLPProbe(seed=3).fit(z, y).inner_splits_ is None

@@ -7,7 +7,8 @@ and chooses its hyperparameters from those data alone (the held-out data never r
 
 - linear: :class:`aligninfo.probes.RidgeProbe` (ridge ``alpha`` by efficient leave-one-out
   cross-validation) and :class:`aligninfo.probes.LogisticProbe` (``C`` by stratified k-fold
-  cross-validation of the log-loss, unless a fixed ``c`` is given);
+  cross-validation of the log-loss, unless a fixed ``c`` is given); :class:`GroupRidgeProbe`
+  and :class:`GroupLogisticProbe` choose them on k-fold splits that can hold out groups;
 - :class:`KNNCVProbe`: k-nearest neighbours with ``k`` chosen by k-fold cross-validation;
 - :class:`MLPProbe`: a one-hidden-layer perceptron, early-stopped on an inner validation split.
 
@@ -15,7 +16,12 @@ Grouped inner folds: when samples come in groups that the held-out data never sh
 polygons), a random inner split puts samples of one group on both sides and favours
 hyperparameters that interpolate within a group. ``make_probe(..., grouped=True)`` returns a
 probe whose ``fit(z, y, groups)`` keeps every group on one side of each inner split
-(:class:`GroupRidgeProbe`, and :class:`KNNCVProbe` given ``groups``).
+(:class:`GroupRidgeProbe`, :class:`GroupLogisticProbe`, and :class:`KNNCVProbe` and
+:class:`MLPProbe` given ``groups``); its ``inner_splits_`` lists the splits it used.
+
+:class:`KNNCVProbe` also probes several targets at once (``y`` a mapping of named targets):
+one neighbour search per inner fold, ``k`` chosen per target. Every probe refuses
+``predict`` / ``score`` before ``fit`` (scikit-learn's ``NotFittedError``).
 
 ::
 
@@ -26,25 +32,28 @@ probe whose ``fit(z, y, groups)`` keeps every group on one side of each inner sp
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, Ridge
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
+from aligninfo.groups import holdout_groups
 from aligninfo.probes import LogisticProbe, RidgeProbe, r2
 
 __all__ = [
     "PROBE_KINDS",
+    "GroupLogisticProbe",
     "GroupRidgeProbe",
     "KNNCVProbe",
     "MLPProbe",
@@ -56,6 +65,8 @@ PROBE_KINDS = ("linear", "knn", "mlp")
 """Probe families of :func:`make_probe`: linear (ridge / logistic), kNN, MLP."""
 
 _TASKS = ("classification", "regression")
+InnerSplits = list[tuple[NDArray[np.intp], NDArray[np.intp]]]
+"""Inner ``(train, held-out)`` index pairs of a probe's selection."""
 
 
 def _check_task(task: str) -> None:
@@ -78,7 +89,7 @@ def _inner_folds(
     seed: int,
     stratify: bool,
     groups: ArrayLike | None,
-) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+) -> InnerSplits:
     """Inner folds of the training data: by group when ``groups`` is given, else shuffled."""
     if groups is None:
         splitter = (
@@ -105,6 +116,28 @@ def _vote(labels: NDArray[Any]) -> NDArray[Any]:
     return classes[counts.argmax(axis=1)]
 
 
+Target = ArrayLike | Mapping[str, ArrayLike]
+"""One target (an ``(n,)`` or ``(n, q)`` array) or several, by name (:class:`KNNCVProbe`)."""
+
+
+def _target_blocks(y: Target, n: int, task: str) -> dict[str, NDArray[Any]]:
+    """Each target as an ``(n, q)`` array (one unnamed target: the key ``""``), checked."""
+    named = dict(y) if isinstance(y, Mapping) else {"": y}
+    if not named:
+        raise ValueError("need at least one target")
+    blocks = {}
+    for name, values in named.items():
+        a = np.asarray(values)
+        a = a.astype(np.float64) if task == "regression" else a
+        a = a[:, None] if a.ndim == 1 else a.reshape(len(a), -1)
+        if len(a) != n:
+            raise ValueError(f"target {name!r} has {len(a)} samples, the features {n}")
+        if task == "regression" and not np.all(np.isfinite(a)):
+            raise ValueError(f"target {name!r} holds NaN or Inf")
+        blocks[name] = a
+    return blocks
+
+
 class KNNCVProbe(BaseEstimator):
     """k-nearest-neighbour probe on standardised features, ``k`` by inner cross-validation.
 
@@ -113,6 +146,17 @@ class KNNCVProbe(BaseEstimator):
     for classes, R² for regression, pooled over folds); the best ``k`` (the largest among ties)
     is refitted on all the training data.
 
+    Several targets share the neighbour searches, which cost far more than the averages: pass
+    ``y`` as a mapping ``{name: (n,) or (n, q)}`` and each target gets its own ``k`` (a
+    target of several columns is one block, scored as a whole: ``1 - sum SSE / sum SST``, or
+    the accuracy over its entries); :meth:`predict` then returns a mapping and
+    :meth:`score_targets` the score of each. For one target this is exactly the single-target
+    probe::
+
+        probe = KNNCVProbe("regression").fit(z_fit, {"S": s_fit, "U1": u_fit})
+        probe.score_targets(z_test, {"S": s_test, "U1": u_test})    # {"S": R², "U1": R²}
+        probe.ks_                                                   # {"S": 20, "U1": 40}
+
     Args:
         task: ``"classification"`` (majority vote) or ``"regression"`` (mean of neighbours).
         ks: Candidate numbers of neighbours (those above the inner training size are dropped).
@@ -120,8 +164,11 @@ class KNNCVProbe(BaseEstimator):
         seed: Seed of the fold shuffling.
 
     Attributes:
-        k_: The chosen number of neighbours.
-        cv_scores_: ``{k: inner cross-validated score}``.
+        k_: The chosen number of neighbours (several targets: the largest of ``ks_``).
+        ks_: ``{target name: chosen k}`` (one unnamed target: the name ``""``).
+        cv_scores_: ``{k: inner cross-validated score}`` (several targets: ``{name: {k:
+            score}}``).
+        inner_splits_: The inner ``(train, held-out)`` index pairs of the selection.
     """
 
     def __init__(
@@ -134,58 +181,113 @@ class KNNCVProbe(BaseEstimator):
         self.task, self.ks, self.cv, self.seed = task, ks, cv, seed
 
     def _predict_from(self, neighbour_y: NDArray[Any], k: int) -> NDArray[Any]:
-        if self.task == "classification":
-            return _vote(neighbour_y[:, :k])
-        return neighbour_y[:, :k].mean(axis=1)
+        """Predictions ``(m, q)`` from the targets ``(m, k_max, q)`` of the nearest samples."""
+        if self.task == "regression":
+            return neighbour_y[:, :k].mean(axis=1)
+        columns = [_vote(neighbour_y[:, :k, j]) for j in range(neighbour_y.shape[2])]
+        return np.stack(columns, axis=1)
 
     def _score(self, y: NDArray[Any], pred: NDArray[Any]) -> float:
         if self.task == "classification":
-            return float(accuracy_score(y, pred))
+            return float(np.mean(y == pred))
         return r2(y, pred)
 
-    def fit(self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> KNNCVProbe:
-        """Choose ``k`` on ``Z (n, d)``, ``y (n,)`` by inner cross-validation, then fit.
+    def fit(self, z: ArrayLike, y: Target, groups: ArrayLike | None = None) -> KNNCVProbe:
+        """Choose ``k`` on ``Z (n, d)`` and each target by inner cross-validation, then fit.
 
         Args:
             z: ``(n, d)`` features.
-            y: ``(n,)`` targets.
-            groups: ``(n,)`` group of each sample (None: shuffled folds); with groups, every
-                group lies on one side of each inner split (scikit-learn's ``GroupKFold``).
+            y: ``(n,)`` or ``(n, q)`` target, or ``{name: (n,) or (n, q)}`` targets.
+            groups: ``(n,)`` group of each sample (None: shuffled folds, stratified for one
+                class label); with groups, every group lies on one side of each inner split
+                (scikit-learn's ``GroupKFold``).
         """
         _check_task(self.task)
-        x, y_a = _matrix(z), np.asarray(y)
-        if len(y_a) != len(x):
-            raise ValueError(f"Z and y have different numbers of samples: {len(x)} vs {len(y_a)}")
+        x = _matrix(z)
+        blocks = _target_blocks(y, len(x), self.task)
         if self.cv < 2 or not self.ks or min(self.ks) < 1:
             raise ValueError("need cv >= 2 and positive candidate ks")
-        folds = _inner_folds(x, y_a, self.cv, self.seed, self.task == "classification", groups)
+        single = len(blocks) == 1 and next(iter(blocks.values())).shape[1] == 1
+        stratify = self.task == "classification" and single
+        labels = next(iter(blocks.values()))[:, 0] if single else np.zeros(len(x))
+        folds = _inner_folds(x, labels, self.cv, self.seed, stratify, groups)
         ks = sorted({k for k in self.ks if k <= min(len(tr) for tr, _ in folds)})
         if not ks:
             raise ValueError(f"every candidate k exceeds the inner training size; got {self.ks}")
-        dtype = y_a.dtype if self.task == "classification" else np.float64
-        preds = {k: np.empty(len(y_a), dtype=dtype) for k in ks}
+        preds = {name: {k: np.empty_like(b) for k in ks} for name, b in blocks.items()}
         for train, held in folds:
-            scaler = StandardScaler().fit(x[train])
-            nn = NearestNeighbors(n_neighbors=ks[-1]).fit(scaler.transform(x[train]))
-            index = nn.kneighbors(scaler.transform(x[held]), return_distance=False)
-            for k in ks:
-                preds[k][held] = self._predict_from(y_a[train][index], k)
-        self.cv_scores_ = {k: self._score(y_a, preds[k]) for k in ks}
-        best = max(self.cv_scores_.values())
-        self.k_ = max(k for k, s in self.cv_scores_.items() if s == best)
+            index = _neighbours(x[train], x[held], ks[-1])
+            for name, b in blocks.items():
+                near = b[train][index]  # (held, k_max, q)
+                for k in ks:
+                    preds[name][k][held] = self._predict_from(near, k)
+        scores = {
+            name: {k: self._score(b, preds[name][k]) for k in ks} for name, b in blocks.items()
+        }
+        self.ks_ = {
+            name: max(k for k, v in s.items() if v == max(s.values())) for name, s in scores.items()
+        }
+        self.k_ = max(self.ks_.values())
+        self.cv_scores_: dict[Any, Any] = scores[""] if not isinstance(y, Mapping) else scores
+        self.inner_splits_ = folds
         self.scaler_ = StandardScaler().fit(x)
         self.nn_ = NearestNeighbors(n_neighbors=self.k_).fit(self.scaler_.transform(x))
-        self.y_ = y_a
+        self.blocks_ = blocks
+        self.shapes_ = {name: np.shape(v)[1:] for name, v in _named(y).items()}
+        self.named_ = isinstance(y, Mapping)
         return self
 
-    def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted targets ``(m,)`` for ``Z (m, d)``."""
+    def _block_predictions(self, z: ArrayLike) -> dict[str, NDArray[Any]]:
+        check_is_fitted(self)
         index = self.nn_.kneighbors(self.scaler_.transform(_matrix(z)), return_distance=False)
-        return self._predict_from(self.y_[index], self.k_)
+        return {
+            name: self._predict_from(b[index], self.ks_[name]) for name, b in self.blocks_.items()
+        }
+
+    def predict(self, z: ArrayLike) -> NDArray[Any] | dict[str, NDArray[Any]]:
+        """Predicted targets for ``Z (m, d)``: shaped as ``y`` was (a mapping for a mapping)."""
+        blocks = self._block_predictions(z)
+        out = {name: p.reshape(len(p), *self.shapes_[name]) for name, p in blocks.items()}
+        return out if self.named_ else out[""]
+
+    def score_targets(self, z: ArrayLike, y: Target) -> dict[str, float]:
+        """Score of each target on ``(Z, y)``: accuracy (classification) or R² (regression).
+
+        Args:
+            z: ``(m, d)`` features.
+            y: The targets, in the form given to :meth:`fit` (the same names).
+
+        Returns:
+            ``{name: score}`` (one unnamed target: the name ``""``).
+        """
+        pred = self._block_predictions(z)
+        truth = _target_blocks(y, len(next(iter(pred.values()))), self.task)
+        if set(truth) != set(pred):
+            raise ValueError(f"expected the targets {sorted(pred)}, got {sorted(truth)}")
+        return {name: self._score(truth[name], p) for name, p in pred.items()}
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy (classification) or R² (regression) on ``(Z, y)``."""
-        return self._score(np.asarray(y), self.predict(z))
+        """Accuracy (classification) or R² (regression) of one target on ``(Z, y)``.
+
+        Raises:
+            ValueError: For a probe fitted on several named targets (use :meth:`score_targets`).
+        """
+        check_is_fitted(self)
+        if self.named_ or isinstance(y, Mapping):
+            raise ValueError("several targets: use score_targets(z, y) for the score of each")
+        return self.score_targets(z, y)[""]
+
+
+def _named(y: Target) -> dict[str, Any]:
+    return dict(y) if isinstance(y, Mapping) else {"": y}
+
+
+def _neighbours(fit: NDArray[np.float64], query: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """Indices ``(m, k)`` of the ``k`` nearest fitting samples, features standardised on ``fit``."""
+    scaler = StandardScaler().fit(fit)
+    search = NearestNeighbors(n_neighbors=k).fit(scaler.transform(fit))
+    index: NDArray[np.intp] = search.kneighbors(scaler.transform(query), return_distance=False)
+    return index
 
 
 class GroupRidgeProbe(BaseEstimator):
@@ -205,6 +307,7 @@ class GroupRidgeProbe(BaseEstimator):
     Attributes:
         alpha_: The chosen penalty.
         cv_scores_: ``{alpha: pooled inner held-out R²}``.
+        inner_splits_: The inner ``(train, held-out)`` index pairs of the selection.
         model_: The refitted ``StandardScaler`` + ``Ridge`` pipeline.
     """
 
@@ -231,7 +334,8 @@ class GroupRidgeProbe(BaseEstimator):
         if self.cv < 2 or len(alphas) == 0 or np.any(alphas <= 0):
             raise ValueError("need cv >= 2 and positive candidate alphas")
         pred = np.empty((len(alphas), *y2.shape))
-        for train, held in _inner_folds(x, y2, self.cv, self.seed, False, groups):
+        self.inner_splits_ = _inner_folds(x, y2, self.cv, self.seed, False, groups)
+        for train, held in self.inner_splits_:
             pred[:, held] = _ridge_path(x[train], y2[train], x[held], alphas)
         sse = ((pred - y2[None]) ** 2).sum(axis=(1, 2))
         sst = ((y2 - y2.mean(axis=0)) ** 2).sum()
@@ -245,6 +349,7 @@ class GroupRidgeProbe(BaseEstimator):
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
         """Predicted targets ``(m,)`` or ``(m, q)`` for ``Z (m, d)``."""
+        check_is_fitted(self)
         return np.asarray(self.model_.predict(_matrix(z)))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
@@ -282,21 +387,28 @@ def _ridge_path(
 class MLPProbe(BaseEstimator):
     """Nonlinear probe: one hidden ReLU layer, early-stopped on an inner validation split.
 
-    Features (and regression targets) are standardised on the training data; scikit-learn's
+    Features (and regression targets) are standardised on the training data; a scikit-learn
     ``MLPRegressor`` / ``MLPClassifier`` (Adam) stops when the score on a held-out
-    ``validation_fraction`` of the *training* data has not improved for ``patience`` epochs.
+    ``validation_fraction`` of the *training* data has not improved for ``patience`` epochs,
+    and keeps the weights of its best epoch. Without groups the validation part is a random
+    one (stratified for classes: scikit-learn's own early stopping); with ``groups`` it holds
+    out whole groups (:func:`aligninfo.groups.holdout_groups`), so that early stopping rewards
+    what transfers to unseen groups.
 
     Args:
         task: ``"classification"`` or ``"regression"``.
         hidden: Width of the hidden layer.
         alpha: L2 penalty.
-        validation_fraction: Share of the training data held out for early stopping.
+        validation_fraction: Share of the training data (of the groups, with groups) held out
+            for early stopping.
         patience: Epochs without improvement before stopping.
         max_iter: Maximum epochs.
         seed: Seed of the initialisation, the inner split and the batches.
 
     Attributes:
         n_iter_: Epochs run before early stopping.
+        inner_splits_: With groups, the one ``(train, validation)`` index pair of early
+            stopping (None without groups: scikit-learn draws it).
     """
 
     def __init__(
@@ -317,39 +429,82 @@ class MLPProbe(BaseEstimator):
             seed,
         )
 
-    def fit(self, z: ArrayLike, y: ArrayLike) -> MLPProbe:
-        """Fit on ``Z (n, d)`` and ``y (n,)`` or ``(n, q)``; returns self."""
-        _check_task(self.task)
-        x = _matrix(z)
-        self.scaler_ = StandardScaler().fit(x)
+    def _network(self, early_stopping: bool) -> MLPClassifier | MLPRegressor:
         kwargs: dict[str, Any] = dict(
             hidden_layer_sizes=(self.hidden,),
             alpha=self.alpha,
-            early_stopping=True,
+            early_stopping=early_stopping,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.patience,
             max_iter=self.max_iter,
             random_state=self.seed,
         )
+        return MLPClassifier(**kwargs) if self.task == "classification" else MLPRegressor(**kwargs)
+
+    def fit(self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> MLPProbe:
+        """Fit on ``Z (n, d)`` and ``y (n,)`` or ``(n, q)``; returns self.
+
+        Args:
+            z: ``(n, d)`` features.
+            y: ``(n,)`` labels, or ``(n,)`` / ``(n, q)`` regression targets.
+            groups: ``(n,)`` group of each sample: the early-stopping split holds out whole
+                groups (None: a random split).
+        """
+        _check_task(self.task)
+        x = _matrix(z)
+        self.scaler_ = StandardScaler().fit(x)
         y_a = np.asarray(y)
-        if self.task == "classification":
-            self.model_: MLPClassifier | MLPRegressor = MLPClassifier(**kwargs)
-            target = y_a
-        else:
+        if len(y_a) != len(x):
+            raise ValueError(f"Z and y have different numbers of samples: {len(x)} vs {len(y_a)}")
+        target = y_a
+        if self.task == "regression":
             y2 = y_a.astype(np.float64).reshape(len(y_a), -1)
             self.y_mean_, self.y_scale_ = y2.mean(axis=0), y2.std(axis=0) + 1e-12
             self.y_shape_ = y_a.shape[1:]
-            self.model_ = MLPRegressor(**kwargs)
             standardised = (y2 - self.y_mean_) / self.y_scale_
             target = standardised[:, 0] if y_a.ndim == 1 else standardised
+        xs = self.scaler_.transform(x)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self.model_.fit(self.scaler_.transform(x), target)
+            self.inner_splits_: InnerSplits | None = None
+            if groups is None:
+                self.model_ = self._network(early_stopping=True).fit(xs, target)
+            else:
+                self._fit_grouped(xs, target, groups)
         self.n_iter_ = int(self.model_.n_iter_)
         return self
 
+    def _fit_grouped(self, x: NDArray[np.float64], target: NDArray[Any], groups: ArrayLike) -> None:
+        """Epochs on the kept groups, early-stopped on the held-out ones (best epoch kept)."""
+        g = np.asarray(groups)
+        if g.shape != (len(x),):
+            raise ValueError(f"groups must be (n,) like the samples, got shape {g.shape}")
+        held = holdout_groups(g, self.validation_fraction, self.seed)
+        train, val = np.flatnonzero(~held), np.flatnonzero(held)
+        self.inner_splits_ = [(train, val)]
+        model = self._network(early_stopping=False)
+        extra = {"classes": np.unique(target)} if self.task == "classification" else {}
+        best, best_weights, stale = -np.inf, None, 0
+        for _ in range(self.max_iter):
+            model.partial_fit(x[train], target[train], **extra)
+            score = model.score(x[val], target[val])
+            if score > best + model.tol:
+                best, stale = score, 0
+                best_weights = (
+                    [c.copy() for c in model.coefs_],
+                    [b.copy() for b in model.intercepts_],
+                )
+            else:
+                stale += 1
+            if stale >= self.patience:
+                break
+        assert best_weights is not None
+        model.coefs_, model.intercepts_ = best_weights
+        self.model_ = model
+
     def predict(self, z: ArrayLike) -> NDArray[Any]:
         """Predicted labels ``(m,)`` or targets ``(m,)`` / ``(m, q)``."""
+        check_is_fitted(self)
         out = self.model_.predict(self.scaler_.transform(_matrix(z)))
         if self.task == "classification":
             return out
@@ -364,6 +519,82 @@ class MLPProbe(BaseEstimator):
         return r2(y, self.predict(z))
 
 
+class GroupLogisticProbe(LogisticProbe):
+    """The logistic probe of :class:`aligninfo.probes.LogisticProbe`, inner folds over groups.
+
+    Standardised features, multinomial logistic regression, the inverse penalty ``C`` chosen
+    by the cross-validated log-loss (scikit-learn's ``LogisticRegressionCV``) on inner folds
+    that keep every group on one side (``GroupKFold``), or on the stratified shuffled folds of
+    :class:`~aligninfo.probes.LogisticProbe` without groups (then, with the same solver, the
+    same probe).
+
+    Args:
+        cs: Number of candidate inverse penalties (log-spaced, 1e-4 to 1e4) or the list.
+        cv: Inner folds.
+        max_iter: Solver iterations.
+        seed: Seed of the fold shuffling (folds without groups).
+        c: A fixed inverse penalty instead of the cross-validated choice.
+        solver: scikit-learn's solver (``"lbfgs"``; ``"newton-cg"`` converges in fewer, more
+            costly steps, faster on weakly penalised fits of a few dozen features).
+
+    Attributes:
+        inner_splits_: The inner ``(train, held-out)`` index pairs (None with a fixed ``c``).
+    """
+
+    def __init__(
+        self,
+        cs: int | Sequence[float] = 10,
+        cv: int = 5,
+        max_iter: int = 1000,
+        seed: int = 0,
+        c: float | None = None,
+        solver: str = "lbfgs",
+    ) -> None:
+        super().__init__(cs=cs, cv=cv, max_iter=max_iter, seed=seed, c=c)
+        self.solver = solver
+
+    def fit(
+        self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
+    ) -> GroupLogisticProbe:
+        """Choose ``C`` on ``Z (n, d)`` and labels ``y (n,)`` by inner CV, then fit.
+
+        Args:
+            z: ``(n, d)`` features.
+            y: ``(n,)`` class labels.
+            groups: ``(n,)`` group of each sample (None: stratified shuffled folds).
+        """
+        x, y_a = _matrix(z), np.asarray(y)
+        if y_a.shape != (len(x),):
+            raise ValueError(f"y must be (n,) labels like Z's rows, got shape {y_a.shape}")
+        clf: LogisticRegression | LogisticRegressionCV
+        self.inner_splits_: InnerSplits | None = None
+        if self.c is not None:
+            clf = LogisticRegression(C=self.c, max_iter=self.max_iter, solver=self.solver)
+        else:
+            self.inner_splits_ = _inner_folds(x, y_a, self.cv, self.seed, True, groups)
+            clf = LogisticRegressionCV(
+                Cs=self.cs,
+                cv=self.inner_splits_,
+                max_iter=self.max_iter,
+                scoring="neg_log_loss",
+                solver=self.solver,
+            )
+        self.model_ = make_pipeline(StandardScaler(), clf)
+        with warnings.catch_warnings():  # scikit-learn's notices of changing defaults
+            warnings.simplefilter("ignore", FutureWarning)
+            self.model_.fit(x, y_a)
+        return self
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predicted labels ``(m,)``."""
+        check_is_fitted(self)
+        return super().predict(z)
+
+    def score(self, z: ArrayLike, y: ArrayLike) -> float:
+        """Accuracy on ``(Z, y)``."""
+        return float(accuracy_score(np.asarray(y), self.predict(z)))
+
+
 def make_probe(
     kind: str,
     task: str,
@@ -372,6 +603,7 @@ def make_probe(
     grouped: bool = False,
     logistic_cs: int | Sequence[float] = 10,
     inner_folds: int = 5,
+    logistic_solver: str = "lbfgs",
 ) -> BaseEstimator:
     """A probe of the given family whose hyperparameters are chosen on its training data.
 
@@ -383,22 +615,26 @@ def make_probe(
         logistic_c: A fixed inverse penalty for the logistic probe (None: inner CV, the
             default; a fixed value skips the selection).
         grouped: Return a probe whose ``fit(z, y, groups)`` chooses its hyperparameters on
-            inner folds that hold out whole groups: :class:`GroupRidgeProbe` (linear
-            regression) or :class:`KNNCVProbe`. The logistic and MLP probes have no grouped
-            selection (a ValueError).
+            inner splits that hold out whole groups: :class:`GroupRidgeProbe` (linear
+            regression), :class:`GroupLogisticProbe` (linear classification),
+            :class:`KNNCVProbe`, :class:`MLPProbe` (its early-stopping split).
         logistic_cs: Candidate inverse penalties of the logistic probe's inner CV: a number
             of log-spaced values (scikit-learn's grid, 1e-4 to 1e4) or the list itself.
         inner_folds: Inner folds of the logistic and kNN probes' selection.
+        logistic_solver: scikit-learn solver of the logistic probe; another than ``"lbfgs"``
+            returns a :class:`GroupLogisticProbe` (which also fits without groups).
 
     Returns:
         An unfitted probe with ``fit``, ``predict`` and ``score``.
     """
     _check_task(task)
-    if grouped and (kind == "mlp" or (kind == "linear" and task == "classification")):
-        raise ValueError(f"no grouped inner CV for the {kind} {task} probe; use grouped=False")
     if kind == "linear":
         if task == "regression":
             return GroupRidgeProbe(seed=seed) if grouped else RidgeProbe()
+        if grouped or logistic_solver != "lbfgs":
+            return GroupLogisticProbe(
+                logistic_cs, inner_folds, seed=seed, c=logistic_c, solver=logistic_solver
+            )
         return LogisticProbe(cs=logistic_cs, cv=inner_folds, seed=seed, c=logistic_c)
     if kind == "knn":
         return KNNCVProbe(task, cv=inner_folds, seed=seed)
