@@ -9,7 +9,14 @@ Prints
 - peak memory (CUDA: allocated by torch; CPU: the process's resident set);
 - the speed-up of :func:`aligninfo.experiment.compare` run in parallel processes
   (``workers``, default: every core) over a serial run of the same method x seed jobs, and
-  whether the two give identical rows.
+  whether the two give identical rows;
+- the speed-up of a sweep (:func:`aligninfo.sweep.run_points`: points of a chapter, each a
+  papermill run in its own process) run ``workers`` points at a time over the same points one at
+  a time, and whether the two give identical results files.
+
+For the last two, wall time and CPU time (user + system, of this process and of every process
+it waited for: workers, kernels) are both given: on a machine shared with other work the wall
+time, hence the speed-up, depends on the load, the CPU time much less.
 
 Not a test: the figures depend on the machine. Each timing is the best (loop) or the median
 (loss) of several repeats after a warm-up.
@@ -18,11 +25,16 @@ Not a test: the figures depend on the machine. Each timing is the best (loop) or
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import resource
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -38,9 +50,56 @@ from aligninfo.runtime import (
     seed_everything,
     synchronize,
 )
+from aligninfo.sweep import run_points
 from aligninfo.train import fit
 
-__all__ = ["bench_compare", "bench_info_nce", "bench_training", "main"]
+__all__ = [
+    "Timing",
+    "bench_compare",
+    "bench_info_nce",
+    "bench_sweep",
+    "bench_training",
+    "main",
+    "same_results",
+]
+
+T = TypeVar("T")
+
+SWEEP_CHAPTER = "07_synthetic"
+SWEEP_POINTS = [{"embedding_dim": 8}, {"embedding_dim": 16}]
+SWEEP_FIXED = {"scale": "smoke", "extras": False, "methods": ["raw", "info_nce"]}
+"""The default sweep timed: two points of chapter 7 at smoke scale, lean (what a sweep reads)."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock and CPU seconds of one run.
+
+    Attributes:
+        wall: Elapsed seconds.
+        cpu: User + system seconds of this process and of the child processes it waited for
+            (workers, the kernels they started), during the run.
+    """
+
+    wall: float
+    cpu: float
+
+
+def _cpu_seconds() -> float:
+    """User + system seconds so far of this process and of its waited-for descendants."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _measured(run: Callable[[], T]) -> tuple[T, Timing]:
+    """``run()`` and its :class:`Timing`."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    out = run()
+    return out, Timing(time.perf_counter() - wall, _cpu_seconds() - cpu)
+
 
 D1, D2, DIM, HIDDEN = 64, 48, 128, (256, 256)
 
@@ -179,8 +238,10 @@ def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return True
 
 
-def bench_compare(workers: int, samples: int, epochs: int, seeds: int) -> tuple[float, float, bool]:
-    """Wall-clock time of :func:`aligninfo.experiment.compare`: serial and with ``workers``.
+def bench_compare(
+    workers: int, samples: int, epochs: int, seeds: int
+) -> tuple[Timing, Timing, bool]:
+    """Time of :func:`aligninfo.experiment.compare`: serial and with ``workers``.
 
     Four objectives x ``seeds`` seeds on small MLP encoders and Gaussian data, on CPU.
 
@@ -191,7 +252,7 @@ def bench_compare(workers: int, samples: int, epochs: int, seeds: int) -> tuple[
         seeds: Seeds per objective.
 
     Returns:
-        ``(serial seconds, parallel seconds, whether the rows are identical)``.
+        ``(serial, parallel, whether the rows are identical)``.
     """
     data = _compare_data(samples)
 
@@ -208,12 +269,66 @@ def bench_compare(workers: int, samples: int, epochs: int, seeds: int) -> tuple[
         projector=(16, 64),
     )
     methods, seed_list = ["info_nce", "barlow_twins", "vicreg", "simclr"], list(range(seeds))
-    start = time.perf_counter()
-    serial = compare(methods, data, setup, seed_list, progress=False)
-    middle = time.perf_counter()
-    parallel = compare(methods, data, setup, seed_list, progress=False, workers=workers)
-    end = time.perf_counter()
-    return middle - start, end - middle, _same_rows(serial, parallel)
+    serial, serial_time = _measured(
+        lambda: compare(methods, data, setup, seed_list, progress=False)
+    )
+    parallel, parallel_time = _measured(
+        lambda: compare(methods, data, setup, seed_list, progress=False, workers=workers)
+    )
+    return serial_time, parallel_time, _same_rows(serial, parallel)
+
+
+def same_results(a: Any, b: Any) -> bool:
+    """Whether two results (JSON values) are equal, every ``"seconds"`` entry aside."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = {k for k in a if k != "seconds"}
+        return keys == {k for k in b if k != "seconds"} and all(
+            same_results(a[k], b[k]) for k in keys
+        )
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_results(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b or (a != a and b != b))  # NaN equals NaN
+
+
+def bench_sweep(
+    workers: int,
+    chapter: str = SWEEP_CHAPTER,
+    points: Sequence[Mapping[str, Any]] = tuple(SWEEP_POINTS),
+    fixed: Mapping[str, Any] | None = None,
+) -> tuple[Timing, Timing, bool]:
+    """Time of a sweep run one point at a time and ``workers`` points at a time.
+
+    Each run computes every point afresh, in a temporary results folder of its own.
+
+    Args:
+        workers: Points run at once in the parallel run.
+        chapter: The chapter swept.
+        points: Its points (see :func:`aligninfo.sweep.run_points`).
+        fixed: Parameters of every point (default: :data:`SWEEP_FIXED` for the default chapter).
+
+    Returns:
+        ``(serial, parallel, whether every point computed identical results)``.
+
+    Raises:
+        RuntimeError: If a point fails.
+    """
+    fixed = dict(SWEEP_FIXED if fixed is None and chapter == SWEEP_CHAPTER else fixed or {})
+    with tempfile.TemporaryDirectory(prefix="aligninfo-bench-") as folder:
+        runs = []
+        for name, count in (("serial", 1), ("parallel", workers)):
+            out = Path(folder, name)
+            done, timing = _measured(
+                functools.partial(run_points, chapter, points, fixed, count, out)
+            )
+            failed = [p for p in done if p.status != "computed"]
+            if failed:
+                raise RuntimeError(
+                    f"sweep point {failed[0].values} {failed[0].status}: {failed[0].error}"
+                )
+            runs.append((done, timing))
+    (serial, serial_time), (parallel, parallel_time) = runs
+    same = all(same_results(a.results, b.results) for a, b in zip(serial, parallel, strict=True))
+    return serial_time, parallel_time, same
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--skip-compare", action="store_true", help="do not time the parallel compare"
     )
+    parser.add_argument("--skip-sweep", action="store_true", help="do not time the parallel sweep")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     threads = torch.get_num_threads()
@@ -266,18 +382,31 @@ def main(argv: list[str] | None = None) -> None:
         f"peak memory ({what}): training {train_peak / 2**20:,.0f} MiB, "
         f"InfoNCE {loss_peak / 2**20:,.0f} MiB"
     )
-    if args.skip_compare:
-        return
-    serial, parallel, same = bench_compare(
-        args.workers, args.compare_samples, args.compare_epochs, args.compare_seeds
-    )
+    if not args.skip_compare:
+        serial, parallel, same = bench_compare(
+            args.workers, args.compare_samples, args.compare_epochs, args.compare_seeds
+        )
+        print(
+            f"experiment.compare (4 objectives x {args.compare_seeds} seeds, "
+            f"{args.compare_samples} samples x {args.compare_epochs} epochs, CPU, one thread "
+            "a job):"
+        )
+        _print_speedup(serial, parallel, args.workers, f"identical rows: {same}")
+    if not args.skip_sweep:
+        serial, parallel, same = bench_sweep(args.workers)
+        print(
+            f"sweep.run_points ({len(SWEEP_POINTS)} points of {SWEEP_CHAPTER}, "
+            f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; one process a point):"
+        )
+        _print_speedup(serial, parallel, args.workers, f"identical results: {same}")
+
+
+def _print_speedup(serial: Timing, parallel: Timing, workers: int, same: str) -> None:
+    print(f"  serial                {serial.wall:12.2f} s wall {serial.cpu:10.2f} s CPU")
     print(
-        f"experiment.compare (4 objectives x {args.compare_seeds} seeds, "
-        f"{args.compare_samples} samples x {args.compare_epochs} epochs, CPU, one thread a job):"
+        f"  {workers} workers             {parallel.wall:12.2f} s wall {parallel.cpu:10.2f} s CPU"
     )
-    print(f"  serial                {serial:12.2f} s")
-    print(f"  {args.workers} workers             {parallel:12.2f} s")
-    print(f"  speed-up              {serial / parallel:12.2f}x   identical rows: {same}")
+    print(f"  speed-up              {serial.wall / parallel.wall:12.2f}x   {same}")
 
 
 if __name__ == "__main__":
