@@ -352,6 +352,11 @@ def main(argv: list[str] | None = None) -> None:
         "--skip-compare", action="store_true", help="do not time the parallel compare"
     )
     parser.add_argument("--skip-sweep", action="store_true", help="do not time the parallel sweep")
+    parser.add_argument(
+        "--skip-training",
+        action="store_true",
+        help="do not time the training loop and InfoNCE (only the parallel runs)",
+    )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     threads = torch.get_num_threads()
@@ -359,6 +364,29 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         print(f"  GPU: {torch.cuda.get_device_name(device)} (bf16 autocast)")
 
+    if not args.skip_training:
+        _print_core(device, args)
+    if not args.skip_compare:
+        serial, parallel, same = bench_compare(
+            args.workers, args.compare_samples, args.compare_epochs, args.compare_seeds
+        )
+        print(
+            f"experiment.compare (4 objectives x {args.compare_seeds} seeds, "
+            f"{args.compare_samples} samples x {args.compare_epochs} epochs, CPU, one thread "
+            "a job):"
+        )
+        _print_speedup(serial, parallel, args.workers, f"identical rows: {same}")
+    if not args.skip_sweep:
+        serial, parallel, same = bench_sweep(args.workers)
+        print(
+            f"sweep.run_points ({len(SWEEP_POINTS)} points of {SWEEP_CHAPTER}, "
+            f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; one process a point):"
+        )
+        _print_speedup(serial, parallel, args.workers, f"identical results: {same}")
+
+
+def _print_core(device: torch.device, args: argparse.Namespace) -> None:
+    """Time and print the training loop, InfoNCE and their peak memory."""
     reset_peak_memory(device)
     fit_sps, hand_sps = bench_training(
         device, args.samples, args.batch_size, args.epochs, args.repeats
@@ -382,23 +410,6 @@ def main(argv: list[str] | None = None) -> None:
         f"peak memory ({what}): training {train_peak / 2**20:,.0f} MiB, "
         f"InfoNCE {loss_peak / 2**20:,.0f} MiB"
     )
-    if not args.skip_compare:
-        serial, parallel, same = bench_compare(
-            args.workers, args.compare_samples, args.compare_epochs, args.compare_seeds
-        )
-        print(
-            f"experiment.compare (4 objectives x {args.compare_seeds} seeds, "
-            f"{args.compare_samples} samples x {args.compare_epochs} epochs, CPU, one thread "
-            "a job):"
-        )
-        _print_speedup(serial, parallel, args.workers, f"identical rows: {same}")
-    if not args.skip_sweep:
-        serial, parallel, same = bench_sweep(args.workers)
-        print(
-            f"sweep.run_points ({len(SWEEP_POINTS)} points of {SWEEP_CHAPTER}, "
-            f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; one process a point):"
-        )
-        _print_speedup(serial, parallel, args.workers, f"identical results: {same}")
 
 
 def _print_speedup(serial: Timing, parallel: Timing, workers: int, same: str) -> None:
