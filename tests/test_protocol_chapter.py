@@ -1,0 +1,55 @@
+"""Chapter 10 at smoke scale: its centres are chapters 7 and 8 as the book runs them (reused, not
+recomputed), its other points train the sweep's methods lean, and its results say so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aligninfo import run
+from aligninfo.chapter import find_results, load_results, results_key
+
+SMOKE = {"scale": "smoke"}
+
+
+def _record(chapter: str, folder: Path) -> dict:
+    record = load_results(chapter, SMOKE, folder)
+    if record is None:  # not yet run by test_chapters in this worker
+        run.run_chapter(chapter, None, SMOKE | {"results_dir": str(folder)}, progress=False)
+        record = load_results(chapter, SMOKE, folder)
+    assert record is not None
+    return record
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_the_sweep_reads_the_chapters_own_runs_as_centres(smoke_results: Path) -> None:
+    centres = {c: _record(c, smoke_results) for c in ("07_synthetic", "08_lfmc")}
+    res = _record("10_protocol", smoke_results)["results"]
+    points = res["points"]
+    for setting, chapter in (("synthetic", "07_synthetic"), ("lfmc_A", "08_lfmc")):
+        mine = [p for p in points if p["setting"] == setting]
+        # the centre of every axis is the chapter's own run at this scale, all its methods
+        centre = {p["key"] for p in mine if p["label"] == "centre"}
+        assert centre == {centres[chapter]["key"]}
+        assert set(res["centre"][chapter]) >= {"embedding_dim", "temperature", "epochs", "width"}
+        assert (
+            res["centre"][chapter]["embedding_dim"]
+            == (centres[chapter]["parameters"]["embedding_dim"])
+        )
+        for p in mine:
+            if p["label"] == "centre":
+                continue
+            assert set(p["parameters"]["methods"]) <= set(res["methods"])  # the sweep's methods
+            assert p["parameters"].get("extras", False) is False  # chapter 7 runs lean
+            assert p["scores"] and all(s["low"] <= s["mean"] <= s["high"] for s in p["scores"])
+            found, why = find_results(chapter, p["parameters"], smoke_results)
+            assert found is not None and found["key"] == p["key"], why
+    # the off-centre points' keys differ from the centre's: they were computed, not the centre
+    others = {p["key"] for p in points if p["label"] != "centre"}
+    assert others and not others & {c["key"] for c in centres.values()}
+    assert (
+        results_key("07_synthetic", centres["07_synthetic"]["requested"])
+        == (centres["07_synthetic"]["key"])
+    )
