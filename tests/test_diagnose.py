@@ -14,7 +14,9 @@ from aligninfo.__main__ import main
 from aligninfo.diagnose import (
     RECOMMENDATIONS,
     DiagnoseInputError,
+    _choose_k,
     _folds,
+    _ids,
     copula_normal,
     diagnose,
 )
@@ -52,6 +54,45 @@ def test_recovers_the_recommendation_of_synthetic_data(share: float, expected: s
     m = _model(share)
     truth = 1 - m.alignment_ceiling() / m.r2("Y1", "X1")
     assert d.lost_share["X1"].low - 0.03 <= truth <= d.lost_share["X1"].high + 0.03
+
+
+def test_pairs_that_hold_out_of_fold_by_chance_are_not_aligned() -> None:
+    """Few rows: a null canonical pair's out-of-fold correlation can pass RHO_MIN by chance;
+    it must also have an interval above 0, so k is the model's d_shared on every sample."""
+    m = _model(0.9)
+    for seed in range(8):
+        s = m.sample(250, seed)
+        d = diagnose(s["X1"], s["X2"], s["Y1"][:, 0], n_boot=30, seed=seed, progress=False)
+        assert d.k == 3, (seed, d.rho_oof, d.rho_oof_low)
+        assert d.rho_oof_low[2] > 0
+
+
+def test_aligned_pairs_are_the_leading_run() -> None:
+    """A pair that fails ends the run; a strong pair whose interval reaches 0 fails."""
+    assert _choose_k(np.array([0.8, 0.05, 0.3]), np.array([0.7, -0.1, 0.2])) == 1
+    assert _choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, -0.01, 0.2])) == 1
+    assert _choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, 0.3, 0.2])) == 3
+    assert _choose_k(np.array([0.05, 0.01]), np.array([-0.1, -0.2])) == 1
+
+
+def test_identical_rows_share_a_group() -> None:
+    """Repeated rows share one group (one fold, resampled together) and are counted."""
+    rows = np.arange(12.0).reshape(6, 2)
+    rows[4] = rows[1]
+    ids, n_groups, repeats = _ids(None, 6, rows)
+    assert n_groups is None and repeats == 1
+    assert ids[4] == ids[1] and len(set(ids.tolist())) == 5
+    s = _sample(0.4, n=600)
+    x1, x2, y = (np.vstack([a, a]) for a in (s["X1"], s["X2"], s["Y1"]))
+    d = diagnose(x1, x2, y, n_boot=20, progress=False)
+    assert any("600 row(s) of (X1, X2) repeat" in r for r in d.reasons)
+
+
+def test_one_row_per_group_is_said_to_be_independent_rows() -> None:
+    """Groups of one row each are no groups: the optimism warning stays."""
+    s = _sample(0.4, n=500)
+    d = diagnose(s["X1"], s["X2"], s["Y1"], groups=np.arange(500), n_boot=20, progress=False)
+    assert any("independent samples" in r for r in d.reasons)
 
 
 def test_regime_map_and_pids_match_the_model_closed_forms() -> None:
@@ -174,6 +215,21 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
         "k": ({"x1": x1, "x2": x2, "y": y, "k": 4}, "k must be"),
         "boot": ({"x1": x1, "x2": x2, "y": y, "n_boot": 3}, "n_boot"),
         "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
+        "transposed": ({"x1": x1.T, "x2": x2, "y": y}, "X1 is 4 x 300: transposed"),
+        "y as text": ({"x1": x1, "x2": x2, "y": y.astype(str)}, "numbers stored as text"),
+        "y ids": (
+            {"x1": x1, "x2": x2, "y": np.array([f"id{i}" for i in range(300)])},
+            "Y read as classes has 300 distinct values",
+        ),
+        "duplicates across groups": (
+            {
+                "x1": np.vstack([x1[:150], x1[:150]]),
+                "x2": np.vstack([x2[:150], x2[:150]]),
+                "y": y,
+                "groups": np.arange(300) // 30,
+            },
+            "rows 0 and 150 of .X1, X2. are identical but in different groups",
+        ),
     }
 
 
@@ -242,6 +298,47 @@ def test_cli_refuses_in_one_line(
     paths = [f if f == "sentinel3" else str(tmp_path / f) for f in files]
     assert main(["diagnose", *paths]) == 2
     assert message in _one_line(capsys)
+
+
+def test_cli_refuses_a_row_index_and_reads_numbered_headers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .csv written by pandas with its index (header or not) is refused in one line; a header
+    of column numbers 0..p-1 is skipped."""
+    s = _sample(0.4, n=300)
+    np.save(tmp_path / "x2.npy", s["X2"])
+    np.save(tmp_path / "y.npy", s["Y1"][:, 0])
+    rows = [f"{i}," + ",".join(f"{v:.6f}" for v in row) for i, row in enumerate(s["X1"])]
+    header = "," + ",".join(str(j) for j in range(8))
+    (tmp_path / "indexed.csv").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "bare.csv").write_text("\n".join(rows) + "\n")
+    yrows = [f"{i},{v:.6f}" for i, v in enumerate(s["Y1"][:, 0])]
+    (tmp_path / "y.csv").write_text("\n".join([",lfmc", *yrows]) + "\n")
+    for x1, y in (("indexed.csv", "y.npy"), ("bare.csv", "y.npy"), ("x1.npy", "y.csv")):
+        np.save(tmp_path / "x1.npy", s["X1"])
+        files = [str(tmp_path / f) for f in (x1, "x2.npy", y)]
+        assert main(["diagnose", *files, "--n-boot", "20"]) == 2
+        assert "counts the rows (0, 1, 2, ...): a row index" in _one_line(capsys)
+    numbered = [",".join(str(j) for j in range(8))] + [r.split(",", 1)[1] for r in rows]
+    (tmp_path / "numbered.csv").write_text("\n".join(numbered) + "\n")
+    files = [str(tmp_path / f) for f in ("numbered.csv", "x2.npy", "y.npy")]
+    assert main(["diagnose", *files, "--n-boot", "20"]) == 0
+    assert "n = 300" in capsys.readouterr().out
+
+
+def test_cli_refuses_an_out_file_before_working(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out that is a file (or below one) is refused in one line before any computation."""
+    s = _sample(0.4, n=300)
+    for name in ("x1", "x2"):
+        np.save(tmp_path / f"{name}.npy", s[name.upper()])
+    (tmp_path / "taken").write_text("x")
+    files = [str(tmp_path / f) for f in ("x1.npy", "x2.npy")]
+    for out, message in (("taken", "is a file, not a folder"), ("taken/sub", "cannot create")):
+        assert main(["diagnose", *files, "--out", str(tmp_path / out)]) == 2
+        assert message in _one_line(capsys)
+        assert capsys.readouterr().out == ""
 
 
 def test_cli_data_set_by_name(capsys: pytest.CaptureFixture[str]) -> None:

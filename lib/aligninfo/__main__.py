@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aligninfo import run
@@ -227,6 +228,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     from aligninfo import diagnose as diag
 
     try:
+        if args.out:
+            _out_folder(Path(args.out))
         x1, x2, y, groups, names = _diagnose_inputs(args)
         options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
         result = diag.diagnose(x1, x2, y, groups, names=names, **options)
@@ -238,6 +241,18 @@ def _diagnose(args: argparse.Namespace) -> int:
         print(f"error: {_first_line(str(err))}", file=sys.stderr)
         return 2
     return 0
+
+
+def _out_folder(out: Path) -> None:
+    """Create the --out folder before any work, or refuse it in one line."""
+    from aligninfo.diagnose import DiagnoseInputError
+
+    if out.exists() and not out.is_dir():
+        raise DiagnoseInputError(f"--out: {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DiagnoseInputError(f"--out: cannot create {out}: {err.strerror or err}") from err
 
 
 def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tuple[str, str]]:

@@ -7,8 +7,9 @@ reports what the theory chapters predict an alignment objective would do to them
   same canonical pairs' correlations out of fold (fitted on the other folds): a correlation
   that holds out of fold is a property of the sensors, one that does not is overfitting.
 - **The alignment ceiling** (chapter 3): the aligned representation of X_m is spanned by its
-  top-k canonical variates (k = the pairs whose out-of-fold correlation exceeds
-  :data:`RHO_MIN`, unless given). Out-of-fold R² of Y from X_m and from those variates; their
+  top-k canonical variates (unless given, k = the leading pairs whose out-of-fold correlation
+  exceeds :data:`RHO_MIN` with a bootstrap interval above 0: a pair that holds out of fold
+  only by chance would hide a loss). Out-of-fold R² of Y from X_m and from those variates; their
   difference is what alignment would cost a linear read-out of Y, and its share of R²(Y | X_m),
   the *lost share*, is the data's counterpart of the model's unique share (proportional to it,
   theorem ``thm-linear-cost`` of chapter 5).
@@ -25,7 +26,9 @@ reports what the theory chapters predict an alignment objective would do to them
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
 Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given, and
-cross-validation folds never split a group. R² intervals resample the held-out rows of fixed
+cross-validation folds never split a group; out-of-fold quantities are averaged over
+:data:`N_REPEATS` fold assignments. The intervals are conditional on k (the lost share moves
+with it: ``r2_aligned_curve`` has every k). R² intervals resample the held-out rows of fixed
 out-of-fold predictions (as chapter 8's site bootstrap does); in-sample statistics (canonical
 correlations, PIDs) are recomputed on each resample and reported as the estimate plus the
 bootstrap spread (resampling duplicates rows, which shifts log-determinants).
@@ -78,8 +81,12 @@ SAMPLES_PER_DIM = 5
 """Refuse fewer than this many rows per column of (X1, X2, Y)."""
 N_FOLDS = 5
 """Cross-validation folds of the out-of-fold R² and canonical correlations."""
+N_REPEATS = 5
+"""Fold assignments averaged (repeated cross-validation), so the answer does not hang on one."""
 RHO_MIN = 0.1
-"""A canonical pair counts as aligned when its out-of-fold correlation exceeds this."""
+"""A canonical pair counts as aligned when its out-of-fold correlation exceeds this (a choice:
+the smallest correlation worth aligning) *and* its bootstrap interval excludes 0; the aligned
+pairs are the leading run of pairs that do (a pair that fails ends the run)."""
 ALIGN_MAX_LOST = 0.1
 """Recommend *align* when the lost share's upper bound is below this."""
 NO_ALIGN_MIN_LOST = 0.5
@@ -129,10 +136,25 @@ def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -
     try:
         if suffix == ".npy":
             return np.asarray(np.load(p, allow_pickle=False))
-        return _read_csv(p, strings)
+        table = _read_csv(p, strings)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+    if _is_row_index(table):
+        raise DiagnoseInputError(
+            f"{name}: the first column of {p} counts the rows ({table[0, 0]:g}, "
+            f"{table[1, 0]:g}, {table[2, 0]:g}, ...): a row index, not data (pandas writes one "
+            "unless to_csv(index=False)); drop it"
+        )
+    return table
+
+
+def _is_row_index(table: np.ndarray) -> bool:
+    """Whether a numeric table's first column is 0, 1, 2, ... or 1, 2, 3, ... (n >= 3 rows)."""
+    if table.dtype.kind != "f" or table.ndim != 2 or table.shape[1] < 2 or len(table) < 3:
+        return False
+    steps = np.arange(len(table), dtype=np.float64)
+    return bool(np.array_equal(table[:, 0], steps) or np.array_equal(table[:, 0], steps + 1))
 
 
 def read_labels(path: str | os.PathLike[str], name: str, n: int) -> np.ndarray:
@@ -151,20 +173,28 @@ def read_labels(path: str | os.PathLike[str], name: str, n: int) -> np.ndarray:
     """
     try:
         return read_array(path, name)
-    except DiagnoseInputError:
-        if Path(path).suffix.lower() != ".csv":
-            raise
+    except DiagnoseInputError as err:
+        if Path(path).suffix.lower() != ".csv" or not isinstance(err.__cause__, ValueError):
+            raise  # missing, or read but refused (a row index): not text labels
     labels = read_array(path, name, strings=True)
     return labels[1:] if labels.ndim == 1 and len(labels) == n + 1 else labels
 
 
 def _read_csv(path: Path, strings: bool) -> np.ndarray:
-    """A comma-separated file of numbers (or text when ``strings``), with an optional header."""
+    """A comma-separated file of numbers (or text when ``strings``), with an optional header.
+
+    A header is a first line that is not numbers, or the column numbers 0, 1, ..., p - 1 that
+    pandas writes for an unnamed array (with more than one column).
+    """
     kind = str if strings else np.float64
     try:
-        return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
+        table = np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
     except ValueError:
         return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1, skiprows=1)
+    if not strings and table.ndim == 2 and table.shape[1] > 1 and len(table) > 1:
+        if np.array_equal(table[0], np.arange(table.shape[1])):
+            return table[1:]
+    return table
 
 
 def load_named(
@@ -238,8 +268,15 @@ def _matrix(x: ArrayLike, name: str) -> Array:
     return a
 
 
-def _target(y: ArrayLike, kind: str) -> tuple[Array, str, int]:
-    """The target as columns: its values (continuous), or one-hot without the last class."""
+def _target(y: ArrayLike, kind: str, max_columns: int) -> tuple[Array, str, int]:
+    """The target as columns: its values (continuous), or one-hot without the last class.
+
+    Args:
+        y: The target, shape (n,) or (n, 1).
+        kind: "auto", "continuous" or "categorical".
+        max_columns: Most one-hot columns the rows allow: more than MAX_CLASSES classes
+            beyond it are refused before the one-hot code is built (e.g. numbers as text).
+    """
     raw = np.asarray(y)
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
@@ -262,8 +299,27 @@ def _target(y: ArrayLike, kind: str) -> tuple[Array, str, int]:
         if not numeric:
             raise DiagnoseInputError("Y is not numeric: use a categorical target")
         return _matrix(raw, "Y"), "continuous", 0
+    if classes.size > MAX_CLASSES and classes.size - 1 > max_columns:
+        hint = (
+            "; its values are numbers stored as text: store them as numbers"
+            if not numeric and _reads_as_numbers(classes)
+            else ""
+        )
+        raise DiagnoseInputError(
+            f"Y read as classes has {classes.size} distinct values in {len(raw)} rows, too many "
+            f"for the rows ({SAMPLES_PER_DIM} rows per column of (X1, X2, one-hot Y)){hint}"
+        )
     onehot = (codes[:, None] == np.arange(classes.size - 1)[None, :]).astype(np.float64)
     return onehot, "categorical", int(classes.size)
+
+
+def _reads_as_numbers(values: np.ndarray) -> bool:
+    """Whether every text value parses as a number."""
+    try:
+        np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_rank(blocks: Sequence[tuple[Array, str]]) -> None:
@@ -276,10 +332,21 @@ def _check_rank(blocks: Sequence[tuple[Array, str]]) -> None:
             )
 
 
-def _ids(groups: ArrayLike | None, n: int) -> tuple[np.ndarray, int | None]:
-    """Integer group of each row (the row itself without groups) and the number of groups."""
+def _ids(groups: ArrayLike | None, n: int, rows: Array) -> tuple[np.ndarray, int | None, int]:
+    """Integer group of each row, the number of groups given, and the repeated rows.
+
+    Without groups each row is its own group, except that identical rows (of ``rows``, X1 and
+    X2 side by side) share one, so that no fold holds a copy of a held-out row. With groups,
+    identical rows in different groups are refused.
+
+    Returns:
+        (group id of each row, 0..; groups given or None; rows that repeat an earlier one).
+    """
+    _, first, same = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    same = same.ravel()
+    repeats = n - len(first)
     if groups is None:
-        return np.arange(n), None
+        return same, None, repeats
     g = np.asarray(groups)
     if g.ndim == 2 and g.shape[1] == 1:
         g = g[:, 0]
@@ -289,7 +356,14 @@ def _ids(groups: ArrayLike | None, n: int) -> tuple[np.ndarray, int | None]:
     count = int(ids.max()) + 1
     if count < N_FOLDS:
         raise DiagnoseInputError(f"groups: need at least {N_FOLDS} groups, got {count}")
-    return ids, count
+    split = np.flatnonzero(ids != ids[first[same]])
+    if split.size:
+        i = int(split[0])
+        raise DiagnoseInputError(
+            f"rows {int(first[same[i]])} and {i} of (X1, X2) are identical but in different "
+            "groups: a copy would sit on both sides of a fold; drop repeated rows or group them"
+        )
+    return ids, count, repeats
 
 
 # -------------------------------------------------------------------------- features
@@ -339,6 +413,14 @@ def _cca(cov: Array, b: _Blocks) -> tuple[Array, Array, Array]:
     return cca_from_cov(c[b.x1, b.x1], c[b.x1, b.x2], c[b.x2, b.x2])
 
 
+def _transposed_hint(*blocks: tuple[Array, str]) -> str:
+    """A hint naming the arrays with more columns than rows (rows must be samples)."""
+    wide = [
+        f"{name} is {a.shape[0]} x {a.shape[1]}" for a, name in blocks if a.shape[1] > a.shape[0]
+    ]
+    return f" ({', '.join(wide)}: transposed? rows must be samples)" if wide else ""
+
+
 def _folds(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Fold of each row: the groups (or rows) shuffled and dealt into N_FOLDS folds."""
     unique = np.unique(ids)
@@ -367,18 +449,19 @@ def _r(s: slice) -> Array:
 
 
 def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
-    """Out-of-fold predictions of the target, and each canonical pair's out-of-fold correlation.
+    """Out-of-fold predictions of the target and held-out canonical variates (one assignment).
 
     Every fold's CCA and least-squares fits use the other folds only.
 
     Returns:
         "pred": predictions, shape (3 + 2 k_max, n, q): from X1, X2, X1+X2, then the top-j
         canonical variates of X1 for j = 1..k_max, then those of X2 (empty when q = 0);
-        "rho_oof": mean over folds of each canonical pair's held-out correlation, (k_max,).
+        "u1", "u2": the held-out canonical variates of X1 and X2 (each fold's own directions,
+        applied to its held-out rows), shape (n, k_max).
     """
     n, q = len(data), b.q
     pred = np.zeros((3 + 2 * k_max, n, q))
-    rho_oof = np.zeros(k_max)
+    held_u1, held_u2 = np.zeros((n, k_max)), np.zeros((n, k_max))
     i1, i2, it = _r(b.x1), _r(b.x2), _r(b.t)
     for f in range(N_FOLDS):
         test = folds == f
@@ -388,7 +471,7 @@ def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict
         held = data[test] - mu
         _, w1, w2 = _cca(cov, b)
         u1, u2 = held[:, b.x1] @ w1[:k_max].T, held[:, b.x2] @ w2[:k_max].T
-        rho_oof += np.array([_corr(u1[:, j], u2[:, j]) for j in range(k_max)]) / N_FOLDS
+        held_u1[test], held_u2[test] = u1, u2
         if q == 0:
             continue
         pred[0, test] = _fit_predict(cov, i1, it, held[:, b.x1])
@@ -400,25 +483,36 @@ def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict
                 coef = np.linalg.solve(wj @ cov[xs, xs] @ wj.T, wj @ cov[xs, b.t])
                 pred[3 + m * k_max + j - 1, test] = u[:, :j] @ coef + mu[b.t]
         pred[:3, test] += mu[b.t]
-    return {"pred": pred, "rho_oof": rho_oof}
+    return {"pred": pred, "u1": held_u1, "u2": held_u2}
 
 
-def _r2_draws(
-    t: Array, pred: Array, ids: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> tuple[Array, Array]:
-    """R² of each prediction on all rows, and on n_boot resamples of the groups (rows).
+def _group_weights(ids: np.ndarray, n_boot: int, rng: np.random.Generator) -> Array:
+    """Row weights of the full sample and of n_boot resamples of the groups (rows).
+
+    Returns:
+        Shape (1 + n_boot, n): row 0 all ones, then how many times each row's group was drawn.
+    """
+    n_groups = int(ids.max()) + 1
+    picks = rng.integers(0, n_groups, (n_boot, n_groups))
+    counts = np.stack([np.bincount(row, minlength=n_groups) for row in picks])
+    return np.vstack([np.ones(n_groups), counts])[:, ids].astype(np.float64)
+
+
+def _r2_draws(t: Array, pred: Array, weights: Array) -> tuple[Array, Array]:
+    """R² of each prediction on all rows, and on the resamples the weights describe.
 
     The predictions are fixed (made out of fold); resampling the held-out rows gives the
     uncertainty due to which rows (groups) were observed, as chapter 8's site bootstrap does.
+
+    Args:
+        t: Target columns, shape (n, q).
+        pred: Predictions, shape (models, n, q).
+        weights: From :func:`_group_weights`, shape (1 + n_boot, n).
 
     Returns:
         (R² on all rows, shape (models,); R² per resample, shape (n_boot, models)).
     """
     sq = ((t[None] - pred) ** 2).sum(axis=2)  # (models, n)
-    n_groups = int(ids.max()) + 1
-    picks = rng.integers(0, n_groups, (n_boot, n_groups))
-    counts = np.stack([np.bincount(row, minlength=n_groups) for row in picks])
-    weights = np.vstack([np.ones(n_groups), counts])[:, ids]  # (1 + n_boot, n)
     total = weights.sum(axis=1, keepdims=True)
     mean_t = weights @ t / total  # (1 + n_boot, q)
     sst = weights @ (t**2).sum(axis=1) - total[:, 0] * (mean_t**2).sum(axis=1)
@@ -426,9 +520,35 @@ def _r2_draws(
     return r2[0], r2[1:]
 
 
-def _corr(a: Array, b: Array) -> float:
-    sa, sb = a.std(), b.std()
-    return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb)) if sa * sb > 0 else 0.0
+def _weighted_corr(u1: Array, u2: Array, weights: Array) -> Array:
+    """Correlation of each column pair of u1 and u2 under each row weighting.
+
+    Args:
+        u1: Shape (n, k).
+        u2: Shape (n, k).
+        weights: Shape (w, n).
+
+    Returns:
+        Shape (w, k).
+    """
+    total = weights.sum(axis=1, keepdims=True)
+
+    def moment(a: Array, b: Array) -> Array:
+        return np.asarray(weights @ (a * b)) / total
+
+    m1, m2 = moment(u1, np.ones_like(u1)), moment(u2, np.ones_like(u2))
+    cov = moment(u1, u2) - m1 * m2
+    var1, var2 = moment(u1, u1) - m1**2, moment(u2, u2) - m2**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = cov / np.sqrt(var1 * var2)
+    return np.asarray(np.nan_to_num(r), dtype=np.float64)
+
+
+def _choose_k(rho_oof: Array, low: Array) -> int:
+    """Aligned pairs: the leading run with correlation > RHO_MIN and interval above 0 (>= 1)."""
+    holds = (rho_oof > RHO_MIN) & (low > 0)
+    run = int(np.argmin(holds)) if not holds.all() else len(holds)
+    return max(1, run)
 
 
 # ----------------------------------------------------------------------- regime map
@@ -511,7 +631,9 @@ class Diagnosis:
         seed: Seed of the folds and resamples.
         k: Aligned variates (canonical pairs) in the aligned representation.
         rho: In-sample canonical correlations, largest first.
-        rho_oof: Each canonical pair's mean out-of-fold correlation, same order.
+        rho_oof: Each canonical pair's out-of-fold correlation (each fold's directions on its
+            held-out rows, pooled, averaged over N_REPEATS fold assignments), same order.
+        rho_oof_low: Lower bounds of their bootstrap intervals (groups or rows resampled).
         r2: Out-of-fold R² of Y from "X1", "X2", "X1+X2", "aligned X1", "aligned X2" (the
             top-k canonical variates); for classes, the linear (one-hot) R².
         r2_aligned_curve: Out-of-fold R² from the top-j variates of X1 and X2, j = 1..,
@@ -538,6 +660,7 @@ class Diagnosis:
     k: int
     rho: list[Interval]
     rho_oof: list[float]
+    rho_oof_low: list[float] = field(default_factory=list)
     r2: dict[str, Interval] = field(default_factory=dict)
     r2_aligned_curve: dict[str, list[float]] = field(default_factory=dict)
     cost: dict[str, Interval] = field(default_factory=dict)
@@ -555,6 +678,7 @@ class Diagnosis:
         out["settings"] = {
             "aligninfo_version": __version__,
             "folds": N_FOLDS,
+            "fold_repeats": N_REPEATS,
             "rho_min": RHO_MIN,
             "align_max_lost": ALIGN_MAX_LOST,
             "no_align_min_lost": NO_ALIGN_MIN_LOST,
@@ -638,7 +762,7 @@ def diagnose(
             one fold; None resamples rows.
         n_boot: Bootstrap resamples, >= 20.
         seed: Seed of the folds and the resamples.
-        k: Aligned variates; None picks the pairs with out-of-fold correlation > RHO_MIN.
+        k: Aligned variates; None picks them out of fold (see RHO_MIN).
         target: "auto" (integers with at most MAX_CLASSES values are classes),
             "continuous" or "categorical".
         names: Names of the modalities, for the report.
@@ -655,20 +779,27 @@ def diagnose(
     a1, a2 = _matrix(x1, "X1"), _matrix(x2, "X2")
     n = len(a1)
     if len(a2) != n:
-        raise DiagnoseInputError(f"X1 has {n} rows but X2 has {len(a2)}: rows must be paired")
+        raise DiagnoseInputError(
+            f"X1 has {n} rows but X2 has {len(a2)}: rows must be paired"
+            + _transposed_hint((a1, "X1"), (a2, "X2"))
+        )
     if y is not None and len(np.asarray(y)) != n:
         raise DiagnoseInputError(f"X1 has {n} rows but Y has {len(np.asarray(y))}")
-    t, kind, n_classes = _target(y, target) if y is not None else (np.zeros((n, 0)), None, 0)
+    budget = n // SAMPLES_PER_DIM - a1.shape[1] - a2.shape[1]
+    t, kind, n_classes = (
+        _target(y, target, budget) if y is not None else (np.zeros((n, 0)), None, 0)
+    )
     dim = a1.shape[1] + a2.shape[1] + t.shape[1]
     if n < SAMPLES_PER_DIM * dim:
         raise DiagnoseInputError(
             f"too few samples for the dimension: {n} rows for {dim} columns of (X1, X2, Y); "
             f"need at least {SAMPLES_PER_DIM} per column ({SAMPLES_PER_DIM * dim})"
+            + _transposed_hint((a1, "X1"), (a2, "X2"))
         )
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 20:
         raise DiagnoseInputError(f"n_boot must be an integer >= 20, got {n_boot!r}")
     _check_rank([(a1, "X1"), (a2, "X2")])
-    ids, n_groups = _ids(groups, n)
+    ids, n_groups, repeats = _ids(groups, n, np.hstack([a1, a2]))
     b = _Blocks(a1.shape[1], a2.shape[1], t.shape[1])
     k_max = min(b.p1, b.p2)
     if k is not None and (isinstance(k, bool) or int(k) != k or not 1 <= k <= k_max):
@@ -677,16 +808,26 @@ def diagnose(
     t_cop = copula_normal(t) if kind == "continuous" else t
     cop = np.hstack([copula_normal(a1), copula_normal(a2), t_cop])
     rng = np.random.default_rng(seed)
-    oof = _out_of_fold(std, b, _folds(ids, rng), k_max)
+    runs = [_out_of_fold(std, b, _folds(ids, rng), k_max) for _ in range(N_REPEATS)]
+    weights = _group_weights(ids, n_boot, rng)
+    rho_w = np.mean([_weighted_corr(r["u1"], r["u2"], weights) for r in runs], axis=0)
+    rho_low = np.quantile(rho_w[1:], (1 - level) / 2, axis=0)
     if k is None:
-        k = max(1, int(np.sum(oof["rho_oof"] > RHO_MIN)))
+        k = _choose_k(rho_w[0], rho_low)
     stat = _in_sample(b, k_max, k, kind is not None)
     full = stat(std, cop)
     draws = _bootstrap(stat, std, cop, ids, n_boot, rng, progress)
     if kind is not None:
-        full["r2"], draws["r2"] = _r2_draws(std[:, b.t], oof["pred"], ids, n_boot, rng)
-    full["rho_oof"] = oof["rho_oof"]
-    return _assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
+        pred = np.mean([r["pred"] for r in runs], axis=0)
+        full["r2"], draws["r2"] = _r2_draws(std[:, b.t], pred, weights)
+    full["rho_oof"], full["rho_oof_low"] = rho_w[0], rho_low
+    d = _assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
+    if repeats:
+        d.reasons.append(
+            f"{repeats} row(s) of (X1, X2) repeat earlier ones: identical rows were kept in one "
+            "fold and resampled together"
+        )
+    return d
 
 
 def _in_sample(
@@ -793,6 +934,7 @@ def _assemble(
         "k": k,
         "rho": rho,
         "rho_oof": [float(r) for r in full["rho_oof"]],
+        "rho_oof_low": [float(r) for r in full["rho_oof_low"]],
     }
     if kind is None:
         reason = "no target given: the recommendation needs Y (what the task is)"
@@ -818,7 +960,7 @@ def _assemble(
     regime = _regime_map(std, b, k)
     recommendation, reasons = _recommend(full, r2, lost, pid, regime, names, k)
     reasons.insert(4, _aligned_pid_sentence(pid, pid_aligned, names[0], k))
-    if n_groups is None:
+    if n_groups is None or n_groups == len(std):
         reasons.append(
             "rows were resampled and split as independent samples: if they are not (pixels of "
             "one scene, repeated visits of a site), the intervals are optimistic; give groups"
@@ -860,8 +1002,9 @@ def _recommend(
     top = float(full["rho_oof"][0])
     share = lost["X1"]
     reasons = [
-        f"the modalities share {k} canonical direction(s) with out-of-fold correlation "
-        f"above {RHO_MIN} (the largest: {top:.2f})",
+        f"the modalities share {k} canonical direction(s) whose out-of-fold correlation "
+        f"exceeds {RHO_MIN} with an interval above 0 (the largest: {top:.2f}); the lost share "
+        f"below is for these {k} and moves with k (see r2_aligned_curve)",
         f"a linear read-out of Y from {n1} reaches R² {_fmt(r2['X1'])} out of fold; from its "
         f"top {k} canonical variates (what an alignment objective keeps) {_fmt(r2['aligned X1'])}",
         f"so alignment would remove a share {_fmt(share)} of what {n1} predicts of Y "
