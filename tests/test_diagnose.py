@@ -161,6 +161,19 @@ def test_class_target() -> None:
     assert any("classes" in r for r in d.reasons)
 
 
+def test_class_seen_in_one_group_only() -> None:
+    """A class confined to one group: resamples that miss the group are singular; they are
+    left out of the intervals and counted, not raised."""
+    s = _sample(0.4, n=900)
+    y = np.digitize(s["Y1"][:, 0], [0.0])
+    groups = np.arange(900) // 30
+    y[groups == 0] = 2  # class 2 lives in group 0 only
+    d = diagnose(s["X1"], s["X2"], y, groups=groups, n_boot=40, progress=False)
+    assert d.n_classes == 3 and d.recommendation in RECOMMENDATIONS
+    assert any("resamples had a singular covariance" in r for r in d.reasons)
+    assert all(np.isfinite([d.pid[a].low, d.pid[a].high]).all() for a in d.pid)
+
+
 def test_cli_text_class_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A .csv target of text labels under a header is read as classes."""
     s = _sample(0.0, n=600)

@@ -816,12 +816,17 @@ def diagnose(
         k = _choose_k(rho_w[0], rho_low)
     stat = _in_sample(b, k_max, k, kind is not None)
     full = stat(std, cop)
-    draws = _bootstrap(stat, std, cop, ids, n_boot, rng, progress)
+    draws, failed = _bootstrap(stat, std, cop, ids, n_boot, rng, progress, full)
     if kind is not None:
         pred = np.mean([r["pred"] for r in runs], axis=0)
         full["r2"], draws["r2"] = _r2_draws(std[:, b.t], pred, weights)
     full["rho_oof"], full["rho_oof_low"] = rho_w[0], rho_low
     d = _assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
+    if failed:
+        d.reasons.append(
+            f"{failed} of {n_boot} resamples had a singular covariance (a class or a column's "
+            "variation missing from the rows drawn) and were left out of the in-sample intervals"
+        )
     if repeats:
         d.reasons.append(
             f"{repeats} row(s) of (X1, X2) repeat earlier ones: identical rows were kept in one "
@@ -863,10 +868,19 @@ def _bootstrap(
     n_boot: int,
     rng: np.random.Generator,
     progress: bool,
-) -> dict[str, Array]:
-    """In-sample statistics of n_boot resamples of the groups (rows), stacked by name."""
+    full: dict[str, Array],
+) -> tuple[dict[str, Array], int]:
+    """In-sample statistics of n_boot resamples of the groups (rows), stacked by name.
+
+    A resample whose covariance is singular (a class, or every varying value of a column,
+    missing from the groups drawn) gives NaN draws, which the intervals leave out.
+
+    Returns:
+        (the draws by name, each shaped (n_boot, *full[name].shape); the singular resamples).
+    """
     members = [np.flatnonzero(ids == g) for g in range(int(ids.max()) + 1)]
     out: dict[str, list[Array]] = {}
+    failed = 0
     bar = tqdm(
         range(n_boot),
         desc="bootstrap",
@@ -877,9 +891,14 @@ def _bootstrap(
     )
     for _ in bar:
         rows = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        for key, value in stat(std[rows], cop[rows]).items():
+        try:
+            values = stat(std[rows], cop[rows])
+        except (ValueError, np.linalg.LinAlgError):
+            values = {key: np.full_like(value, np.nan) for key, value in full.items()}
+            failed += 1
+        for key, value in values.items():
             out.setdefault(key, []).append(value)
-    return {key: np.array(values) for key, values in out.items()}
+    return {key: np.array(values) for key, values in out.items()}, failed
 
 
 def _centred_interval(estimate: float, draws: Array, level: float) -> Interval:
