@@ -171,3 +171,18 @@ def test_temperature_limit_gaps_bound_the_library_loss(tau: float) -> None:
     assert -1e-5 <= tau * loss - margin <= low + 1e-5
     with pytest.raises(ValueError, match="tau"):
         temperature_limit_gaps(0.0, n)
+
+
+def test_infonce_optimum_r2_ends_are_attained_by_optima(model: GaussianModel) -> None:
+    """Both ends of the range are reached by explicit optimal pairs (W1ᵀW2 = τ M*), k = d_s + 1."""
+    d_s, tau = model.d_shared, 0.7
+    least, most = infonce_optimum_r2(model, d_s + 1)
+    m_star = model.infonce_bilinear_optimum()
+    a = model.cca_projection(d_s)
+    best = np.linalg.solve(model.covariance("X1"), model.cross_covariance("X1", "Y1")).T
+    for free_row, end in ((a[:1], least), (best, most)):
+        w1 = np.vstack([a, free_row])
+        # W2 solves W1ᵀ W2 = τ M* (the columns of M* lie in the row space of W1).
+        w2 = np.linalg.lstsq(w1.T, tau * m_star, rcond=None)[0]
+        np.testing.assert_allclose(w1.T @ w2, tau * m_star, atol=1e-10)
+        assert model.r2_projection("Y1", w1) == pytest.approx(end, abs=1e-10)
