@@ -8,7 +8,7 @@ from aligninfo import losses as L
 from aligninfo.frontier import random_frames
 from aligninfo.gaussian import GaussianModel
 from aligninfo.linalg import principal_angles
-from aligninfo.linear import as_batch, train_linear, weight
+from aligninfo.linear import train_linear, weight
 from aligninfo.nuisance import (
     REGIMES,
     NuisanceModel,
@@ -156,22 +156,37 @@ def test_cross_prediction_loss_estimates_the_population_error():
     assert got * m.dims[1] == pytest.approx(cross_prediction_error(m, w), rel=0.02)
 
 
-def test_trained_linear_encoders_reach_the_closed_forms():
-    """CCA and cross-prediction trained on samples land on their closed-form subspaces."""
-    nm = spiked_model([1.0], [0.5], [0.5], [1.0, 0.6], [10.0, 0.5], [1.6, 0.1], seed=0)
+def whitener(x):
+    lam, vec = np.linalg.eigh(np.cov(x, rowvar=False))
+    return (vec / np.sqrt(lam)) @ vec.T
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_trained_linear_encoders_reach_the_closed_forms(seed):
+    """CCA and cross-prediction trained on samples keep the share of the signal predicted.
+
+    Inputs are whitened by their sample covariance, which leaves both optima unchanged (CCA is
+    invariant to invertible maps of each modality, cross-prediction to those of its source).
+    """
+    nm = spiked_model([0.7], [0.1], [0.1], [1.0], [2.0], [0.55 * np.sqrt(2.0)], seed=seed)
     assert recovery(nm).regime == "alignment only"
     m, k = nm.model, 1
-    data = as_batch(m.sample(3000, seed=1))
-    config = TrainConfig(epochs=10, batch_size=128, lr=3e-2, seed=0, progress=False)
-    runs = {}
+    raw = m.sample(2000, seed=seed + 1)
+    t1, t2 = whitener(raw["X1"]), whitener(raw["X2"])
+    inputs = {
+        "cca": {"x1": raw["X1"] @ t1, "x2": raw["X2"] @ t2},
+        "cross_prediction": {"x1": raw["X1"] @ t1, "x2": raw["X2"]},
+    }
+    config = TrainConfig(epochs=8, batch_size=64, lr=0.1, seed=seed, progress=False)
+    root = np.linalg.cholesky(m.covariance("X1"))  # angles in the covariance metric
+    kept = {}
     for name, closed in (
         ("cca", m.cca_projection(k)),
         ("cross_prediction", cross_prediction_projection(m, k)),
     ):
-        run = train_linear(L.make_objective(name), data, config, m.dims, k)
-        w = weight(run.encoders)
-        root = np.linalg.cholesky(m.covariance("X1"))  # angles in the covariance metric
+        run = train_linear(L.make_objective(name), inputs[name], config, m.dims, k)
+        w = weight(run.encoders) @ t1
         angle = np.degrees(principal_angles(w @ root, closed @ root)).max()
         assert angle < 10, (name, angle)
-        runs[name] = signal_kept(nm, w)
-    assert runs["cca"] > 0.95 and runs["cross_prediction"] < 0.2, runs
+        kept[name] = signal_kept(nm, w)
+    assert kept["cca"] > 0.9 and kept["cross_prediction"] < 0.1, kept
