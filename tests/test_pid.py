@@ -189,3 +189,32 @@ def test_singular_and_asymmetric_refused() -> None:
         gaussian_pid(np.triu(np.ones((3, 3))) + np.eye(3), [0], [1], 2)
     with pytest.raises(ValueError, match="more than"):
         sample_pid(np.ones((4, 3)), np.ones((4, 2)), np.ones(4))
+
+
+def test_degraded_coupling_reaches_the_union_bound() -> None:
+    """The module doc's argument, built: re-couple the weaker source as a degraded copy of the
+    stronger (through the scalar statistics b_i·X_i = E[Y | X_i]); the pairs (X_i, Y) are kept
+    and I_q(Y; X1, X2) = max_i I(X_i; Y), so BROJA's union information is the MMI one."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        p1, p2 = (int(v) for v in rng.integers(1, 5, 2))
+        loading = rng.standard_normal((p1 + p2 + 1, p1 + p2 + 3))
+        cov = loading @ loading.T
+        blocks, iy = [list(range(p1)), list(range(p1, p1 + p2))], p1 + p2
+        pid = gaussian_pid(cov, blocks[0], blocks[1], iy)
+        var_y = cov[iy, iy]
+        stats = []
+        for idx in blocks:
+            c_xy = cov[idx, iy]
+            b = np.linalg.solve(cov[np.ix_(idx, idx)], c_xy)
+            stats.append((idx, c_xy, b @ c_xy / var_y))  # r_i = R²(Y | X_i)
+        strong, weak = sorted(stats, key=lambda s: -s[2])
+        (i_s, c_s, r_s), (i_w, c_w, r_w) = strong, weak
+        # Cov_q(X_w, X_s) = Cov(X_w, T_w) Cov(T_w, X_s) / Var(T_w), T_w = (r_w / r_s) T_s + noise
+        cross = np.outer(c_w, (r_w / r_s) * c_s) / (r_w * var_y)
+        q = cov.copy()
+        q[np.ix_(i_w, i_s)], q[np.ix_(i_s, i_w)] = cross, cross.T
+        assert np.linalg.eigvalsh(q).min() > -1e-9
+        union = gaussian_mi(q, blocks[0] + blocks[1], [iy])
+        assert union == pytest.approx(max(pid.mi1, pid.mi2), abs=1e-9)
+        assert gaussian_mi(q, i_w, [iy]) == pytest.approx(gaussian_mi(cov, i_w, [iy]))

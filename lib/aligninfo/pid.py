@@ -10,16 +10,21 @@ minimum-mutual-information (MMI) PID, ``redundant = min(I(X1; Y), I(X2; Y))``. B
 "Exploration of synergistic and redundant information sharing in static and dynamical Gaussian
 systems", Phys. Rev. E 91, 052802, arXiv:1411.2832) shows that for Gaussian systems with a
 univariate target a broad class of PIDs reduces to it: those whose redundant and unique parts
-depend only on the pairwise laws p(x1, y) and p(x2, y), among them the PIDs of Harder et al.
-(2013), Bertschinger et al. (2014, "BROJA") and Griffith et al. (2014). By the argument below,
-so does the Gaussian PID of Venkatesh et al. (2023), which restricts BROJA's optimisation to
-Gaussian laws (the optimum below is Gaussian). The reason, in BROJA's terms: the unique
-information of X1 is the least I_q(Y; X1 | X2) over the laws q with the same pairs p(x1, y) and
-p(x2, y); any such q has I_q(Y; X1, X2) >= max_i I(Y; X_i) (monotonicity), and with a scalar Y
-the bound is reached: each X_i informs on Y only through the scalar E[Y | X_i], so the weaker
-source can be re-coupled to the stronger as a degraded copy of it (Y - X_strong - X_weak a
-Markov chain) without changing either pair. Hence redundancy is the
-smaller mutual information and one of the two unique informations is always zero.
+depend only on the pairwise laws p(x1, y) and p(x2, y) (Bertschinger et al.'s assumption),
+among them Harder et al.'s (2013) I_red and Bertschinger et al.'s (2014, "BROJA"). By the
+argument below (ours, not quoted), so does the Gaussian PID of Venkatesh et al. (2023,
+"Gaussian partial information decomposition: bias correction and application to
+high-dimensional data", NeurIPS, arXiv:2307.10515), which restricts BROJA's optimisation to
+Gaussian laws (the optimum below is Gaussian). For a vector target the reduction fails in
+general (Venkatesh and Schamberg 2022, arXiv:2105.00769).
+
+The reason, in BROJA's terms: the unique information of X1 is the least I_q(Y; X1 | X2) over
+the laws q with the same pairs p(x1, y) and p(x2, y); any such q has I_q(Y; X1, X2) >=
+max_i I(Y; X_i) (monotonicity), and with a scalar Y the bound is reached: each X_i informs on
+Y only through the scalar E[Y | X_i] (a sufficient statistic), so the weaker source can be
+re-coupled to the stronger as a degraded copy of it (Y - X_strong - X_weak a Markov chain, a
+Gaussian q) without changing either pair. Hence redundancy is the smaller mutual information
+and one of the two unique informations is always zero.
 
 :func:`broja_gaussian_numeric` computes that minimisation by brute force (numerical optimisation
 over the free cross-covariance of q), independently of the closed form, to check it.
@@ -32,7 +37,9 @@ the aligned representation (canonical variates of X1 with positive correlation) 
 
 Estimation (:func:`sample_pid`): the mutual informations are computed from sample covariances
 with the exact bias of the Gaussian log-determinant entropy estimator removed
-(:func:`logdet_bias`), then split by the MMI rule.
+(:func:`logdet_bias`), then split by the MMI rule. This corrects the three mutual informations,
+not the atoms (a min of two estimates keeps a bias of its own); it is not Venkatesh et al.'s
+bias correction of PID atoms.
 
 All informations are in nats.
 """
