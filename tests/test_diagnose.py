@@ -67,6 +67,19 @@ def test_pairs_that_hold_out_of_fold_by_chance_are_not_aligned() -> None:
         assert d.rho_oof_low[2] > 0
 
 
+def test_reasons_say_how_the_lost_share_moves_with_k() -> None:
+    """The first reason gives the lost share with one aligned variate fewer and one more."""
+    s = _sample(0.4, n=1000)
+    d = diagnose(s["X1"], s["X2"], s["Y1"], n_boot=20, progress=False)
+    curve, r2 = d.r2_aligned_curve["X1"], d.r2["X1"].estimate
+    fewer, more = ((r2 - curve[j - 1]) / r2 for j in (d.k - 1, d.k + 1))
+    assert (
+        f"lost share {fewer:.2f} with k = {d.k - 1} and {more:.2f} with k = {d.k + 1}"
+        in (d.reasons[0])
+    )
+    assert fewer > d.lost_share["X1"].estimate > more
+
+
 def test_aligned_pairs_are_the_leading_run() -> None:
     """A pair that fails ends the run; a strong pair whose interval reaches 0 fails."""
     assert _choose_k(np.array([0.8, 0.05, 0.3]), np.array([0.7, -0.1, 0.2])) == 1

@@ -1023,7 +1023,7 @@ def _recommend(
     reasons = [
         f"the modalities share {k} canonical direction(s) whose out-of-fold correlation "
         f"exceeds {RHO_MIN} with an interval above 0 (the largest: {top:.2f}); the lost share "
-        f"below is for these {k} and moves with k (see r2_aligned_curve)",
+        f"below is for these {k} and moves with k: {_k_sensitivity(full, k)}",
         f"a linear read-out of Y from {n1} reaches R² {_fmt(r2['X1'])} out of fold; from its "
         f"top {k} canonical variates (what an alignment objective keeps) {_fmt(r2['aligned X1'])}",
         f"so alignment would remove a share {_fmt(share)} of what {n1} predicts of Y "
@@ -1063,6 +1063,17 @@ def _recommend(
     else:
         reasons.append(f"part of the task is specific to {n1}: {keep}")
     return "align + specificity", reasons
+
+
+def _k_sensitivity(full: dict[str, Array], k: int) -> str:
+    """The lost share (point estimate) with one aligned variate fewer and one more."""
+    r2_x1, curve = float(full["r2"][0]), full["r2"][3 : 3 + len(full["rho"])]
+    parts = [
+        f"{(r2_x1 - curve[j - 1]) / r2_x1:.2f} with k = {j}"
+        for j in (k - 1, k + 1)
+        if 1 <= j <= len(curve)
+    ]
+    return "lost share " + " and ".join(parts) if parts and r2_x1 > 0 else "see r2_aligned_curve"
 
 
 def _aligned_pid_sentence(
