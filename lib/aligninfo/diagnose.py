@@ -26,10 +26,13 @@ reports what the theory chapters predict an alignment objective would do to them
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
 Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given, and
-cross-validation folds never split a group; out-of-fold quantities are averaged over
-:data:`N_REPEATS` fold assignments. The intervals are conditional on k (the lost share moves
-with it: ``r2_aligned_curve`` has every k). R² intervals resample the held-out rows of fixed
-out-of-fold predictions (as chapter 8's site bootstrap does); in-sample statistics (canonical
+cross-validation folds never split a group; identical rows count as one group. Out-of-fold
+quantities are averaged over :data:`N_REPEATS` fold assignments. The intervals are conditional
+on k (the lost share moves with it: ``r2_aligned_curve`` has every k). Columns are
+standardised once on all rows, a rescaling to which least squares and CCA are invariant (up to
+their tiny ridges), so nothing of the held-out rows reaches a fold's fits; k is chosen from X1
+and X2 alone, never from Y. R² intervals resample the held-out rows of fixed out-of-fold
+predictions (as chapter 8's site bootstrap does); in-sample statistics (canonical
 correlations, PIDs) are recomputed on each resample and reported as the estimate plus the
 bootstrap spread (resampling duplicates rows, which shifts log-determinants).
 
@@ -88,9 +91,11 @@ RHO_MIN = 0.1
 the smallest correlation worth aligning) *and* its bootstrap interval excludes 0; the aligned
 pairs are the leading run of pairs that do (a pair that fails ends the run)."""
 ALIGN_MAX_LOST = 0.1
-"""Recommend *align* when the lost share's upper bound is below this."""
+"""Recommend *align* when the lost share's upper bound is below this (a choice: a tenth of
+the linear R² is taken as negligible; nothing in the theory fixes it)."""
 NO_ALIGN_MIN_LOST = 0.5
-"""Recommend *do not align* when the lost share's lower bound is above this."""
+"""Recommend *do not align* when the lost share's lower bound is above this (a choice: most of
+what X1 predicts would be lost)."""
 MAX_CLASSES = 30
 """An integer target with at most this many distinct values is read as classes (auto)."""
 CCA_RIDGE = 1e-6
@@ -1027,7 +1032,8 @@ def _recommend(
         f"a linear read-out of Y from {n1} reaches R² {_fmt(r2['X1'])} out of fold; from its "
         f"top {k} canonical variates (what an alignment objective keeps) {_fmt(r2['aligned X1'])}",
         f"so alignment would remove a share {_fmt(share)} of what {n1} predicts of Y "
-        f"(decision thresholds: below {ALIGN_MAX_LOST} align, above {NO_ALIGN_MIN_LOST} do not)",
+        f"(decision thresholds, a choice: below {ALIGN_MAX_LOST} align, above "
+        f"{NO_ALIGN_MIN_LOST} do not)",
         f"PID on copula-normalised features: redundant {_fmt(pid['redundant'])} nats, unique to "
         f"{n1} {_fmt(pid['unique1'])}, unique to {n2} {_fmt(pid['unique2'])}, synergy "
         f"{_fmt(pid['synergy'])}",
