@@ -17,6 +17,7 @@ from aligninfo.diagnose import (
     _choose_k,
     _folds,
     _ids,
+    _nested_predictions,
     copula_normal,
     diagnose,
 )
@@ -78,6 +79,21 @@ def test_reasons_say_how_the_lost_share_moves_with_k() -> None:
         in (d.reasons[0])
     )
     assert fewer > d.lost_share["X1"].estimate > more
+
+
+def test_nested_predictions_equal_one_fit_per_k() -> None:
+    """The cumulative (Cholesky) fits equal a least-squares fit on the top j variates, each j."""
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((400, 9)) @ rng.standard_normal((9, 9))
+    cov = np.cov(data, rowvar=False)
+    xs, ts = slice(0, 6), slice(6, 9)
+    w = rng.standard_normal((4, 6))
+    u = data[:50, xs] @ w.T
+    got = _nested_predictions(cov, w, xs, ts, u)
+    for j in range(1, 5):
+        wj = w[:j]
+        coef = np.linalg.solve(wj @ cov[xs, xs] @ wj.T, wj @ cov[xs, ts])
+        assert np.allclose(got[j - 1], u[:, :j] @ coef)
 
 
 def test_aligned_pairs_are_the_leading_run() -> None:
@@ -242,6 +258,10 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
         "boot": ({"x1": x1, "x2": x2, "y": y, "n_boot": 3}, "n_boot"),
         "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
         "transposed": ({"x1": x1.T, "x2": x2, "y": y}, "X1 is 4 x 300: transposed"),
+        "huge": (
+            {"x1": rng.standard_normal((300, 1001)), "x2": x2, "y": y},
+            "1001 . 3 columns, more than 1000",
+        ),
         "y as text": ({"x1": x1, "x2": x2, "y": y.astype(str)}, "numbers stored as text"),
         "y ids": (
             {"x1": x1, "x2": x2, "y": np.array([f"id{i}" for i in range(300)])},

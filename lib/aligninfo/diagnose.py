@@ -82,6 +82,9 @@ LOADERS = ("lfmc", "lfmc-context", "houston")
 """Data sets known by name: LFMC optical vs SAR, optical vs SAR + context, Houston HSI vs LiDAR."""
 SAMPLES_PER_DIM = 5
 """Refuse fewer than this many rows per column of (X1, X2, Y)."""
+MAX_COLUMNS = 1000
+"""Refuse more columns of (X1, X2) than this (a choice: each of the n_boot resamples computes
+covariances and a CCA of that size; reduce the columns first, e.g. PCA per modality)."""
 N_FOLDS = 5
 """Cross-validation folds of the out-of-fold R² and canonical correlations."""
 N_REPEATS = 5
@@ -483,12 +486,33 @@ def _out_of_fold(data: Array, b: _Blocks, folds: np.ndarray, k_max: int) -> dict
         pred[1, test] = _fit_predict(cov, i2, it, held[:, b.x2])
         pred[2, test] = _fit_predict(cov, np.r_[i1, i2], it, held[:, : b.p1 + b.p2])
         for m, (w, xs, u) in enumerate(((w1, b.x1, u1), (w2, b.x2, u2))):
-            for j in range(1, k_max + 1):
-                wj = w[:j]
-                coef = np.linalg.solve(wj @ cov[xs, xs] @ wj.T, wj @ cov[xs, b.t])
-                pred[3 + m * k_max + j - 1, test] = u[:, :j] @ coef + mu[b.t]
+            rows = slice(3 + m * k_max, 3 + (m + 1) * k_max)
+            pred[rows, test] = _nested_predictions(cov, w[:k_max], xs, b.t, u) + mu[b.t]
         pred[:3, test] += mu[b.t]
     return {"pred": pred, "u1": held_u1, "u2": held_u2}
+
+
+def _nested_predictions(cov: Array, w: Array, xs: slice, ts: slice, u: Array) -> Array:
+    """Least-squares predictions of the target from the top-j variates, for every j at once.
+
+    With G = w C_xx wᵀ = L Lᵀ (Cholesky), the variates u L⁻ᵀ are uncorrelated (in training) and
+    their first j span the first j variates, so the fit on the top j is the sum of the first j
+    single-variate fits: a cumulative sum, O(k³) instead of one solve per j.
+
+    Args:
+        cov: Training covariance of all columns.
+        w: Canonical directions (rows), shape (k, p_m).
+        xs: Columns of the modality.
+        ts: Columns of the target.
+        u: Held-out variates, centred, shape (m, k).
+
+    Returns:
+        Shape (k, m, q): entry j - 1 predicts from the top j variates.
+    """
+    chol = np.linalg.cholesky(w @ cov[xs, xs] @ w.T)
+    h = np.linalg.solve(chol, w @ cov[xs, ts])  # (k, q)
+    v = np.linalg.solve(chol, u.T)  # (k, m): orthonormalised held-out variates
+    return np.cumsum(v[:, :, None] * h[:, None, :], axis=0)
 
 
 def _group_weights(ids: np.ndarray, n_boot: int, rng: np.random.Generator) -> Array:
@@ -688,6 +712,7 @@ class Diagnosis:
             "align_max_lost": ALIGN_MAX_LOST,
             "no_align_min_lost": NO_ALIGN_MIN_LOST,
             "samples_per_dim": SAMPLES_PER_DIM,
+            "max_columns": MAX_COLUMNS,
             "cca_ridge": CCA_RIDGE,
         }
         return json.loads(json.dumps(out, default=_jsonable))
@@ -790,6 +815,12 @@ def diagnose(
         )
     if y is not None and len(np.asarray(y)) != n:
         raise DiagnoseInputError(f"X1 has {n} rows but Y has {len(np.asarray(y))}")
+    if a1.shape[1] + a2.shape[1] > MAX_COLUMNS:
+        raise DiagnoseInputError(
+            f"X1 and X2 have {a1.shape[1]} + {a2.shape[1]} columns, more than {MAX_COLUMNS}: "
+            "reduce them first (e.g. PCA of each modality)"
+            + _transposed_hint((a1, "X1"), (a2, "X2"))
+        )
     budget = n // SAMPLES_PER_DIM - a1.shape[1] - a2.shape[1]
     t, kind, n_classes = (
         _target(y, target, budget) if y is not None else (np.zeros((n, 0)), None, 0)
