@@ -25,8 +25,9 @@ Two layers, one loss per place:
 Where the losses act: every self-supervised objective computes its loss on the *projected*
 embedding ``model.embed(key, x)`` (the projection head above the backbone, the identity when
 the model has none), as SimCLR, Barlow Twins, VICReg, DeCUR and CoMM do; reconstruction decodes
-from the backbone ``model.encode(key, x)``; CoMM contrasts ``model.project(FUSED, fused)``.
-Probes read the backbone by default (:mod:`aligninfo.experiment`).
+from the backbone ``model.encode(key, x)``; CoMM contrasts ``model.project(FUSED, fused)``;
+cross-prediction reads the projected embedding of one modality and predicts the other's raw
+input. Probes read the backbone by default (:mod:`aligninfo.experiment`).
 """
 
 from __future__ import annotations

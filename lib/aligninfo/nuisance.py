@@ -247,8 +247,9 @@ def spiked_model(
     modalities with covariances ``η``. Here: ``S`` standard with loadings ``Q κ`` on both;
     ``N_j`` with loadings ``a_j``, ``b_j`` (``a_j b_j = η_j``, ``a_j² = η_j (γ_x^n/γ_y^n)^{1/2}``);
     their coordinate noises as the modality-specific latents ``U_m`` (diagonal, d of them); the
-    book's isotropic sensor noise 0. The target ``Y1`` is ``Σ_i s_i`` / its norm: their task is
-    to recover the signal subspace, with no modality-specific target information.
+    book's isotropic sensor noise 0. The targets are ``Σ_i S_i / √k`` (unit variance, S the
+    standardised signal): their task is to recover the signal subspace, with no
+    modality-specific target information.
 
     Args:
         kappas: ``(k,)`` signal strengths κ > 0.
