@@ -256,6 +256,7 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
         "groups": ({"x1": x1, "x2": x2, "y": y, "groups": np.arange(300) % 3}, "5 groups"),
         "k": ({"x1": x1, "x2": x2, "y": y, "k": 4}, "k must be"),
         "boot": ({"x1": x1, "x2": x2, "y": y, "n_boot": 3}, "n_boot"),
+        "level": ({"x1": x1, "x2": x2, "y": y, "level": 95}, "level must be in"),
         "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
         "transposed": ({"x1": x1.T, "x2": x2, "y": y}, "X1 is 4 x 300: transposed"),
         "huge": (

@@ -834,6 +834,8 @@ def diagnose(
         )
     if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 20:
         raise DiagnoseInputError(f"n_boot must be an integer >= 20, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise DiagnoseInputError(f"level must be in (0, 1), got {level!r}")
     _check_rank([(a1, "X1"), (a2, "X2")])
     ids, n_groups, repeats = _ids(groups, n, np.hstack([a1, a2]))
     b = _Blocks(a1.shape[1], a2.shape[1], t.shape[1])
