@@ -257,6 +257,15 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
         "k": ({"x1": x1, "x2": x2, "y": y, "k": 4}, "k must be"),
         "boot": ({"x1": x1, "x2": x2, "y": y, "n_boot": 3}, "n_boot"),
         "level": ({"x1": x1, "x2": x2, "y": y, "level": 95}, "level must be in"),
+        "shared column": (
+            {"x1": x1, "x2": np.hstack([x2, x1[:, :1]]), "y": y},
+            "X1 and X2 share a column .* .as given.",
+        ),
+        "shared up to a monotone map": (
+            {"x1": x1, "x2": np.hstack([x2, np.exp(x1[:, :1])]), "y": y},
+            "X1 and X2 share a column .* .after normal scores of ranks.",
+        ),
+        "y copies x": ({"x1": x1, "x2": x2, "y": x1[:, 1] + x2[:, 0]}, "Y is a function of X1"),
         "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
         "transposed": ({"x1": x1.T, "x2": x2, "y": y}, "X1 is 4 x 300: transposed"),
         "huge": (

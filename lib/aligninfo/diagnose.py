@@ -340,6 +340,31 @@ def _check_rank(blocks: Sequence[tuple[Array, str]]) -> None:
             )
 
 
+def _singular(a: Array) -> bool:
+    """Whether the columns of a are linearly dependent (a singular correlation matrix)."""
+    lam = np.linalg.eigvalsh(np.corrcoef(a, rowvar=False).reshape(a.shape[1], a.shape[1]))
+    return bool(lam[0] <= 1e-10 * lam[-1])
+
+
+def _check_joint(std: Array, cop: Array, b: _Blocks) -> None:
+    """Refuse a noiseless link between the blocks, as read (std) or copula-normalised (cop).
+
+    A column shared by X1 and X2 (canonical correlation 1), or a target that is a function of
+    them, makes a covariance of the PID singular: its information is infinite.
+    """
+    for data, how in ((std, "as given"), (cop, "after normal scores of ranks")):
+        if _singular(data[:, : b.p1 + b.p2]):
+            raise DiagnoseInputError(
+                f"X1 and X2 share a column or a combination of columns ({how}): a noiseless "
+                "shared variable (canonical correlation 1); drop it from one of them"
+            )
+        if b.q and _singular(data):
+            raise DiagnoseInputError(
+                f"Y is a function of X1 and X2 ({how}, no noise): its information is infinite; "
+                "drop the columns that copy it"
+            )
+
+
 def _ids(groups: ArrayLike | None, n: int, rows: Array) -> tuple[np.ndarray, int | None, int]:
     """Integer group of each row, the number of groups given, and the repeated rows.
 
@@ -845,6 +870,7 @@ def diagnose(
     std = np.hstack([_standardise(a1), _standardise(a2), t])
     t_cop = copula_normal(t) if kind == "continuous" else t
     cop = np.hstack([copula_normal(a1), copula_normal(a2), t_cop])
+    _check_joint(std, cop, b)
     rng = np.random.default_rng(seed)
     runs = [_out_of_fold(std, b, _folds(ids, rng), k_max) for _ in range(N_REPEATS)]
     weights = _group_weights(ids, n_boot, rng)
