@@ -265,6 +265,10 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
             {"x1": x1, "x2": np.hstack([x2, np.exp(x1[:, :1])]), "y": y},
             "X1 and X2 share a column .* .after normal scores of ranks.",
         ),
+        "monotone copy within X1": (
+            {"x1": np.hstack([x1, np.exp(x1[:, :1])]), "x2": x2, "y": y},
+            "X1 has columns that are monotone functions of others",
+        ),
         "y copies x": ({"x1": x1, "x2": x2, "y": x1[:, 1] + x2[:, 0]}, "Y is a function of X1"),
         "text": ({"x1": x1.astype(str), "x2": x2, "y": y}, "numeric"),
         "transposed": ({"x1": x1.T, "x2": x2, "y": y}, "X1 is 4 x 300: transposed"),

@@ -352,6 +352,12 @@ def _check_joint(std: Array, cop: Array, b: _Blocks) -> None:
     A column shared by X1 and X2 (canonical correlation 1), or a target that is a function of
     them, makes a covariance of the PID singular: its information is infinite.
     """
+    for name, cols in (("X1", b.x1), ("X2", b.x2)):
+        if _singular(cop[:, cols]):
+            raise DiagnoseInputError(
+                f"{name} has columns that are monotone functions of others (dependent after "
+                "normal scores of ranks, e.g. a band and its logarithm); drop the copies"
+            )
     for data, how in ((std, "as given"), (cop, "after normal scores of ranks")):
         if _singular(data[:, : b.p1 + b.p2]):
             raise DiagnoseInputError(
