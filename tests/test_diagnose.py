@@ -203,6 +203,19 @@ def test_class_seen_in_one_group_only() -> None:
     assert all(np.isfinite([d.pid[a].low, d.pid[a].high]).all() for a in d.pid)
 
 
+def test_numbers_stored_as_text_read_when_said_continuous() -> None:
+    """A target of numbers as text is refused as classes (too many) but read as numbers when
+    the caller says it is continuous, with the same diagnosis as the numbers."""
+    s = _sample(0.4, n=500)
+    y = s["Y1"][:, 0]
+    with pytest.raises(DiagnoseInputError, match="say the target is continuous"):
+        diagnose(s["X1"], s["X2"], y.astype(str), n_boot=20, progress=False)
+    text = diagnose(s["X1"], s["X2"], y.astype(str), n_boot=20, target="continuous", progress=False)
+    numbers = diagnose(s["X1"], s["X2"], y, n_boot=20, progress=False)
+    assert text.target == "continuous"
+    assert text.lost_share["X1"].estimate == pytest.approx(numbers.lost_share["X1"].estimate)
+
+
 def test_cli_text_class_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A .csv target of text labels under a header is read as classes."""
     s = _sample(0.0, n=600)

@@ -293,6 +293,8 @@ def _target(y: ArrayLike, kind: str, max_columns: int) -> tuple[Array, str, int]
     if kind not in ("auto", "continuous", "categorical"):
         raise DiagnoseInputError(f"target kind must be auto, continuous or categorical: {kind!r}")
     numeric = raw.dtype.kind in "biuf"
+    if not numeric and kind == "continuous" and _reads_as_numbers(raw):
+        raw, numeric = raw.astype(np.float64), True  # numbers stored as text, said continuous
     if numeric and not np.all(np.isfinite(raw.astype(np.float64))):
         raise DiagnoseInputError("Y has NaN or infinite values; drop those rows first")
     classes, codes = np.unique(raw, return_inverse=True)
@@ -309,7 +311,8 @@ def _target(y: ArrayLike, kind: str, max_columns: int) -> tuple[Array, str, int]
         return _matrix(raw, "Y"), "continuous", 0
     if classes.size > MAX_CLASSES and classes.size - 1 > max_columns:
         hint = (
-            "; its values are numbers stored as text: store them as numbers"
+            "; its values are numbers stored as text: store them as numbers or say the "
+            "target is continuous"
             if not numeric and _reads_as_numbers(classes)
             else ""
         )
