@@ -190,3 +190,25 @@ def test_trained_linear_encoders_reach_the_closed_forms(seed):
         assert angle < 10, (name, angle)
         kept[name] = signal_kept(nm, w)
     assert kept["cca"] > 0.9 and kept["cross_prediction"] < 0.1, kept
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_room_restores_the_signal_only_when_the_partner_sees_every_common_latent(seed):
+    """Theorem thm-nuisance item 3 needs A_2^c of full column rank: a blind X2 breaks it."""
+    base = GaussianModel.random(d_shared=2, d_unique=(2, 2), dims=(8, 8), seed=seed)
+    rng = np.random.default_rng(seed)
+    loads = (rng.standard_normal((8, 2)), rng.standard_normal((8, 2)))
+    room = 4  # d_s + d_n
+    seeing = add_nuisance(base, loads)
+    assert signal_kept(seeing, seeing.model.cca_projection(room)) == pytest.approx(1.0, abs=1e-8)
+    blind_mixing = base.mixing[1].copy()
+    blind_mixing[:, 1] = 0.0  # X2 does not see the second signal latent
+    blind_base = GaussianModel(
+        (base.mixing[0], blind_mixing),
+        base.noise,
+        base.target_shared,
+        base.target_unique,
+        base.target_noise,
+    )
+    blind = add_nuisance(blind_base, loads)
+    assert signal_kept(blind, blind.model.cca_projection(room)) < 0.99

@@ -78,3 +78,14 @@ def test_bad_arguments_are_refused():
         train_frame(np.zeros((10, 3)), np.zeros((10, 2)), 4, 0.0)
     with pytest.raises(ValueError, match="one length"):
         train_frame(np.zeros((10, 3)), np.zeros((9, 2)), 1, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_beyond_the_plane_model_the_family_misses_the_best_feature(seed):
+    """With two unique latents the closed form's condition fails and the family loses R²."""
+    base = GaussianModel.random(d_shared=1, d_unique=(2, 1), dims=(5, 4), noise=0.5, seed=seed)
+    m = base.with_unique_share((0.4, 0.5))
+    opt = optimal_strength(m)
+    assert not opt.on_family and opt.residual > 1e-3
+    best_on_grid = family_r2(m, 1, grid(opt.lambda_min)).max()
+    assert best_on_grid < opt.r2 - 1e-3
