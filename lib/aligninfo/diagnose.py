@@ -213,7 +213,11 @@ def load_named(
     ``lfmc``: Sentinel-2 optical (36 columns) vs Sentinel-1 SAR (6), live fuel moisture,
     grouped by site. ``lfmc-context``: optical vs SAR + ERA5/SRTM context (static columns
     repeated over the time steps kept once). ``houston``: hyperspectral (144) vs LiDAR (21)
-    pixels of the official training set, 15 classes, no groups.
+    pixels of the official training set, 15 classes, no groups: the pixels come without
+    coordinates, and the polygons recovered from their scan order
+    (:func:`aligninfo.groups.scan_order_groups`) give most classes 1 to 4 polygons, too few to
+    hold whole polygons out (out-of-fold R² below 0), so rows are resampled and the reasons say
+    the intervals are optimistic.
 
     Returns:
         (x1, x2, y, groups or None, (name of X1, name of X2)).
