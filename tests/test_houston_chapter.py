@@ -56,3 +56,7 @@ def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
     head = res["headline"]
     assert set(head["raw"]) == {"z1", "z2", "joint"} and "info_nce" in head["z1"]
     assert res["optimism_lidar_knn"]["raw"] > 0
+    resampling = res["official_resampling"]  # official-test intervals resample polygons
+    assert 1 < resampling["n_groups"] < 12197
+    widths = resampling["interval_width_raw_lidar_linear"]
+    assert widths["polygons"] > widths["runs"] > widths["pixels"] > 0
