@@ -20,8 +20,11 @@ the one ``λ`` for which ``P⊥ M_λ w* = g + λ h = 0``; the family then loses 
 ``R²(Y | W_λ* X) = R²(Y | X)``. In the book's model with ``d_s = d_u = 1`` and isotropic
 sensor noise, ``w*``, ``Σ_sh`` and ``Σ_res`` act in the plane spanned by the mixing columns of
 X1, where ``g`` and ``h`` are parallel, so the condition holds whenever ``w*`` is the top
-eigenvector there. :func:`train_frame` trains an orthonormal linear encoder on sample estimates
-of the same objective (the alignment term through :func:`aligninfo.losses.cross_prediction`).
+eigenvector there. Beyond that model (two unique latents, say) ``g`` and ``h`` are generically
+not parallel, ``w*`` is on no frame of the family, and λ* has no closed form here: it is found
+by a search along the family (:func:`family_r2`). :func:`train_frame` trains an orthonormal
+linear encoder on sample estimates of the same objective (the specificity term through
+:func:`aligninfo.losses.cross_prediction`: the variance of ``W X_1`` that X2 does not predict).
 
 Example:
     >>> m = GaussianModel.random(d_shared=1, d_unique=(1, 1), dims=(4, 4), seed=0)
