@@ -212,3 +212,37 @@ def test_room_restores_the_signal_only_when_the_partner_sees_every_common_latent
     )
     blind = add_nuisance(blind_base, loads)
     assert signal_kept(blind, blind.model.cca_projection(room)) < 0.99
+
+
+def _inv_sqrt(c):
+    lam, vec = np.linalg.eigh(c)
+    return (vec / np.sqrt(lam)) @ vec.T
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_kamai_subspace_recovery_agrees_with_the_criteria_and_the_library(seed):
+    """Their covariances built here, their recovery (encoder row space holds the signal axes)."""
+    p = spiked_params(seed)
+    ks, d = p["kappas"].size, p["kappas"].size + p["etas"].size
+    rng = np.random.default_rng([seed, 7])
+    k = int(rng.integers(ks, d + 1))
+    qx, qy = (np.linalg.qr(rng.standard_normal((d, d)))[0] for _ in range(2))
+    k2 = p["kappas"] ** 2
+    sxx = qx @ np.diag(np.r_[k2 + p["gamma_x_s"], p["gamma_x_n"]]) @ qx.T
+    syy = qy @ np.diag(np.r_[k2 + p["gamma_y_s"], p["gamma_y_n"]]) @ qy.T
+    sxy = qx @ np.diag(np.r_[k2, p["etas"]]) @ qy.T
+    left_ca = np.linalg.svd(_inv_sqrt(sxx) @ sxy @ _inv_sqrt(syy))[0]
+    left_cp = np.linalg.svd(_inv_sqrt(sxx) @ sxy)[0]
+
+    def holds_signal(left):
+        basis = np.linalg.qr((left[:, :k].T @ _inv_sqrt(sxx)).T)[0]
+        axes = qx[:, :ks]
+        return bool(np.abs(axes - basis @ (basis.T @ axes)).max() < 1e-6)
+
+    rho, nu, tau, xi = kamai_values(**p)
+    rank = k - ks + 1
+    nu_r = np.sort(nu)[::-1][rank - 1] if rank <= nu.size else 0.0
+    xi_r = np.sort(xi)[::-1][rank - 1] if rank <= xi.size else 0.0
+    rec = recovery(spiked_model(**p, seed=seed), k)
+    assert holds_signal(left_ca) == (rho.min() > nu_r) == rec.alignment_recovers
+    assert holds_signal(left_cp) == (tau.min() > xi_r) == rec.prediction_recovers
