@@ -195,6 +195,18 @@ def test_setup_gives_the_temperature_its_own_learning_rate() -> None:
     assert abs(np.log(fast / 0.1)) > 3 * abs(np.log(slow / 0.1)), (slow, fast)
 
 
+def test_target_views_limit_the_probes_to_the_views_asked_for() -> None:
+    chosen = dataclasses.replace(setup(), target_views={"y": ("z1", "joint")})
+    (row,) = compare(["raw"], splits(600), chosen, seeds=[0], progress=False)
+    assert "y/z1" in row and "y/joint" in row and "sigma/y/z1" in row
+    assert "y/z2" not in row and "sigma/y/z2" not in row
+    assert {"c/z1", "c/z2", "c/joint"} <= set(row)  # a target not listed: every view
+    with pytest.raises(ValueError, match="target_views"):
+        dataclasses.replace(setup(), target_views={"y": ("z3",)})
+    with pytest.raises(ValueError, match="target_views"):
+        dataclasses.replace(setup(), target_views={"w": ("z1",)})
+
+
 def test_inner_cv_never_sees_the_test_data() -> None:
     """Corrupt the test split: every chosen hyperparameter stays, the scores change."""
     from aligninfo.experiment import evaluate, representations

@@ -101,6 +101,10 @@ class Setup:
             regression and kNN probes). None: inner folds over samples.
         keep_predictions: Also return every probe's test predictions (``.../pred`` metrics of
             :func:`evaluate`), e.g. for a bootstrap over held-out groups.
+        target_views: The views each target is probed from, by target (a target not listed:
+            every view). Each probe of a view of ``k`` features costs about ``k**2`` per sample
+            (ridge's leave-one-out selection): probing only the views a study reads saves most
+            of the evaluation at large ``k``. None: every target from every view.
     """
 
     make_model: Callable[[], MultimodalEncoder]
@@ -120,11 +124,19 @@ class Setup:
     metrics: Callable[[Mapping[str, Any], Splits], Mapping[str, Any]] | None = None
     probe_groups: str | None = None
     keep_predictions: bool = False
+    target_views: Mapping[str, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.probes) - set(PROBE_KINDS)
         if unknown:
             raise ValueError(f"unknown probes {sorted(unknown)}; choose from {PROBE_KINDS}")
+        for target, views in (self.target_views or {}).items():
+            bad = set(views) - {*VIEWS, *EXTRA_VIEWS}
+            if target not in self.targets or bad or isinstance(views, str):
+                raise ValueError(
+                    f"target_views: {target!r} must be a target and list views among "
+                    f"{[*VIEWS, *EXTRA_VIEWS]}; got {views!r}"
+                )
         if self.projector is not None and self.projector[0] < 1:
             raise ValueError(f"projector output size must be positive, got {self.projector}")
 
@@ -303,9 +315,10 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
     """Probe frozen features: each target from every view, retrieval, σ-curves.
 
     Views: ``z1``, ``z2`` (backbones) and ``joint`` (both), plus ``p1``, ``p2`` (projector
-    outputs) and ``fused`` (CoMM) when ``z`` has them (:func:`representations`). Probes fit on
-    train + validation and score on test: R² for regression, accuracy for classes. Each probe
-    chooses its hyperparameters by inner cross-validation on the fitting data only
+    outputs) and ``fused`` (CoMM) when ``z`` has them (:func:`representations`);
+    ``setup.target_views`` limits the views a target is probed from. Probes fit on train +
+    validation and score on test: R² for regression, accuracy for classes. Each probe chooses
+    its hyperparameters by inner cross-validation on the fitting data only
     (:func:`aligninfo.cvprobes.make_probe`), for raw inputs as for learned features.
     σ-informativeness curves (regression targets) use the convention of
     :meth:`aligninfo.gaussian.GaussianModel.sigma_informativeness`.
@@ -334,7 +347,10 @@ def evaluate(z: Mapping[str, Any], data: Splits, setup: Setup) -> dict[str, Any]
     )
     for target, task in setup.targets.items():
         y_fit = np.concatenate([data.train[target], data.val[target]])
+        wanted = (setup.target_views or {}).get(target)
         for view, (f_fit, f_test) in feats.items():
+            if wanted is not None and view not in wanted:
+                continue
             out.update(
                 _probe_view(
                     f"{target}/{view}",
