@@ -97,8 +97,8 @@ class Setup:
             :func:`compare`. None: only :func:`evaluate`.
         probe_groups: Key of the splits holding each sample's group (e.g. its site): the
             probes then choose their hyperparameters on inner folds that keep every group on
-            one side (:func:`aligninfo.cvprobes.make_probe` with ``grouped=True``; linear
-            regression and kNN probes). None: inner folds over samples.
+            one side (:func:`aligninfo.cvprobes.make_probe` with ``grouped=True``: ridge,
+            logistic, kNN and the MLP's early-stopping split). None: inner folds over samples.
         keep_predictions: Also return every probe's test predictions (``.../pred`` metrics of
             :func:`evaluate`), e.g. for a bootstrap over held-out groups.
         target_views: The views each target is probed from, by target (a target not listed:
