@@ -585,15 +585,6 @@ class GroupLogisticProbe(LogisticProbe):
             self.model_.fit(x, y_a)
         return self
 
-    def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted labels ``(m,)``."""
-        check_is_fitted(self)
-        return super().predict(z)
-
-    def score(self, z: ArrayLike, y: ArrayLike) -> float:
-        """Accuracy on ``(Z, y)``."""
-        return float(accuracy_score(np.asarray(y), self.predict(z)))
-
 
 def make_probe(
     kind: str,
