@@ -396,7 +396,7 @@ def save_results(
         "seconds": round(time.perf_counter() - cfg.started, 3),
         "results": dict(results),
     }
-    return _write_json(Path(cfg.results_dir) / f"{name}-{key}.json", record)
+    return write_json(Path(cfg.results_dir) / f"{name}-{key}.json", record)
 
 
 def _requested(cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -533,7 +533,7 @@ def _scale_from_env() -> dict[str, str]:
     return {"scale": env} if env else {}
 
 
-def _write_json(target: Path, record: Mapping[str, Any]) -> Path:
+def write_json(target: Path, record: Mapping[str, Any]) -> Path:
     """Write JSON atomically (temporary file, then rename), readable by all (0644)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False) as tmp:

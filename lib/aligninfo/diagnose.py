@@ -48,7 +48,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +59,7 @@ from scipy.stats import norm, rankdata
 from tqdm import tqdm
 
 from aligninfo import __version__
+from aligninfo.chapter import write_json
 from aligninfo.linalg import Array, cca_from_cov, r2_from_cov
 from aligninfo.pid import PID, sample_pid
 from aligninfo.stats import Interval, percentile_interval
@@ -784,12 +784,7 @@ class Diagnosis:
     def save(self, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write diagnosis.json (atomically) and diagnosis.png into a folder (created)."""
         out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / "diagnosis.json"
-        with tempfile.NamedTemporaryFile("w", dir=out, suffix=".tmp", delete=False) as tmp:
-            json.dump(self.to_dict(), tmp, indent=2)
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, target)
+        target = write_json(out / "diagnosis.json", self.to_dict())
         figure = out / "diagnosis.png"
         plot(self, figure)
         return target, figure
