@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from aligninfo.gaussian import GaussianModel
-from aligninfo.linalg import RTOL, Array, r2_from_cov
+from aligninfo.linalg import RTOL, Array, r2_from_cov, sqrtm_psd
 
 __all__ = [
     "NuisanceModel",
@@ -53,12 +53,6 @@ __all__ = [
 
 REGIMES = ("both", "alignment only", "prediction only", "neither")
 """The four regimes of Kamai et al.: which of alignment and cross-prediction keeps the signal."""
-
-
-def _psd_root(q: Array) -> Array:
-    """Symmetric square root of a positive semi-definite matrix."""
-    lam, vec = np.linalg.eigh((q + q.T) / 2)
-    return (vec * np.sqrt(lam.clip(0.0, None))) @ vec.T
 
 
 def _sorted_roots(values: np.ndarray) -> Array:
@@ -191,7 +185,7 @@ class NuisanceModel:
         a2 = self.shared_loading(2)
         g2 = a2.T @ a2
         for name, b in zip(("signal", "nuisance"), self._blocks(), strict=True):
-            root = _psd_root(q1[b, b])
+            root = sqrtm_psd(q1[b, b])
             out[f"rho_{name}"] = _sorted_roots(np.linalg.eigvalsh(root @ q2[b, b] @ root))
             key = "tau_signal" if name == "signal" else "xi_nuisance"
             out[key] = _sorted_roots(np.linalg.eigvalsh(root @ g2[b, b] @ root))
@@ -308,7 +302,7 @@ def cross_prediction_values(model: GaussianModel) -> Array:
     of X2 that each direction of cross-prediction from X1 explains.
     """
     c11, c12 = model.covariance("X1"), model.cross_covariance("X1", "X2")
-    root_inv = np.linalg.pinv(_psd_root(c11), rtol=RTOL, hermitian=True)
+    root_inv = np.linalg.pinv(sqrtm_psd(c11), rtol=RTOL, hermitian=True)
     return np.asarray(np.linalg.svd(root_inv @ c12, compute_uv=False), dtype=np.float64)
 
 
@@ -331,7 +325,7 @@ def cross_prediction_projection(model: GaussianModel, k: int) -> Array:
     if isinstance(k, bool) or int(k) != k or not 1 <= k <= p1:
         raise ValueError(f"k must be an integer in [1, {p1}], got {k!r}")
     c11, c12 = model.covariance("X1"), model.cross_covariance("X1", "X2")
-    root_inv = np.linalg.pinv(_psd_root(c11), rtol=RTOL, hermitian=True)
+    root_inv = np.linalg.pinv(sqrtm_psd(c11), rtol=RTOL, hermitian=True)
     u, _, _ = np.linalg.svd(root_inv @ c12)
     return u[:, :k].T @ root_inv
 
