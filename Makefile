@@ -31,7 +31,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m aligninfo check
 	ALIGNINFO_SCALE=smoke $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
 	# The same checked outputs with generic BLAS kernels and two threads per process: they must
-	# not depend on the machine (aligninfo.printing).
+	# not depend on the machine (aligninfo.book.printing).
 	ALIGNINFO_SCALE=smoke OPENBLAS_CORETYPE=Prescott OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
 		MKL_NUM_THREADS=2 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax notebooks
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aligninfo import run
+from aligninfo.book import run
 from aligninfo.data.registry import REGISTRY, FileEntry
 
 FAKE_DATA = Path(__file__).resolve().parent / "data"

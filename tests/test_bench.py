@@ -10,7 +10,7 @@ import pytest
 from fixtures import myst_chapter, one_chapter_book
 
 from aligninfo.bench import Timing, _measured, bench_sweep, same_results
-from aligninfo.chapter import SCALE_ENV
+from aligninfo.book.chapter import SCALE_ENV
 
 SLOW = myst_chapter(
     """
@@ -26,8 +26,8 @@ SLOW = myst_chapter(
 
     import numpy as np
 
-    from aligninfo import run
-    from aligninfo.chapter import configure, save_results
+    from aligninfo.book import run
+    from aligninfo.book.chapter import configure, save_results
 
     run.BOOK = Path.cwd()
     cfg = configure(scale, seed, {}, results_dir=results_dir)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from aligninfo import run
-from aligninfo.chapter import load_results
+from aligninfo.book import run
+from aligninfo.book.chapter import load_results
 from aligninfo.stats import VERDICTS
 
 POINT = {

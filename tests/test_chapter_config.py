@@ -12,10 +12,10 @@ import torch
 from fixtures import myst_chapter, one_chapter_book
 
 import aligninfo
-from aligninfo import chapter as chapter_module
-from aligninfo import run
-from aligninfo.chapter import SCALE_ENV, configure, find_results, load_results, save_results
-from aligninfo.run import parse_value, resolve
+from aligninfo.book import chapter as chapter_module
+from aligninfo.book import run
+from aligninfo.book.chapter import SCALE_ENV, configure, find_results, load_results, save_results
+from aligninfo.book.run import parse_value, resolve
 
 PRESETS = {"n_samples": (10, 1000, 10_000), "lr": (0.1, 0.01, 0.001), "tags": (["a"], ["b"], ["c"])}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from aligninfo import run
-from aligninfo.chapter import load_results
+from aligninfo.book import run
+from aligninfo.book.chapter import load_results
 from aligninfo.stats import VERDICTS
 
 CHAPTER = "08_lfmc"

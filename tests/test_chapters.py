@@ -9,8 +9,8 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from aligninfo import run
-from aligninfo.chapter import load_results
+from aligninfo.book import run
+from aligninfo.book.chapter import load_results
 
 CHAPTERS = run.chapters()
 

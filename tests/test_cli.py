@@ -12,9 +12,9 @@ import pytest
 import torch
 from fixtures import myst_chapter
 
-from aligninfo import run
-from aligninfo.__main__ import main
-from aligninfo.chapter import SCALE_ENV, load_results
+from aligninfo.book import run
+from aligninfo.book.chapter import SCALE_ENV, load_results
+from aligninfo.book.cli import main
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 

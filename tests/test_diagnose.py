@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fixtures import fake_registry
 
-from aligninfo.__main__ import main
+from aligninfo.book.cli import main
 from aligninfo.diagnose import (
     RECOMMENDATIONS,
     DiagnoseInputError,

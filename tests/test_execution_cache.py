@@ -16,8 +16,8 @@ import nbformat
 import pytest
 from jupyter_cache import get_cache
 
-from aligninfo import run
-from aligninfo.__main__ import main
+from aligninfo.book import run
+from aligninfo.book.cli import main
 
 DOWNSTREAM = "11_when_to_align"
 PROTOCOL = "10_protocol"

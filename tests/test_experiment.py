@@ -10,6 +10,7 @@ import pytest
 from aligninfo.encoders import LinearEncoder, MultimodalEncoder
 from aligninfo.experiment import Setup, Splits, compare, markdown_table, summarize
 from aligninfo.gaussian import GaussianModel
+from aligninfo.train import TrainConfig
 
 MODEL = GaussianModel.random(
     d_shared=2, d_unique=(2, 2), dims=(6, 6), noise=(0.2, 0.2), unique_share=(0.5, 0.5), seed=0
@@ -37,10 +38,7 @@ def setup(k: int = 4) -> Setup:
         make_model=make_model,
         targets={"y": "regression", "c": "classification"},
         supervised={"x1": "y", "x2": "y"},
-        epochs=8,
-        batch_size=128,
-        lr=1e-2,
-        device="cpu",
+        train=TrainConfig(epochs=8, batch_size=128, lr=1e-2, device="cpu"),
         sigmas=(0.0, 1.0),
     )
 
@@ -130,10 +128,7 @@ def fused_setup(k: int = 4, **kwargs) -> Setup:
     base = dict(
         make_model=make_model,
         targets={"y": "regression"},
-        epochs=3,
-        batch_size=100,
-        lr=1e-2,
-        device="cpu",
+        train=TrainConfig(epochs=3, batch_size=100, lr=1e-2, device="cpu"),
         sigmas=(0.0,),
         projector=(3, 8),
     )
@@ -187,7 +182,9 @@ def test_learnt_temperature_is_reported() -> None:
 
 def test_setup_gives_the_temperature_its_own_learning_rate() -> None:
     def temperature(rate: float | None) -> float:
-        chosen = dataclasses.replace(fused_setup(), temperature_lr=rate)
+        chosen = fused_setup(
+            train=TrainConfig(epochs=3, batch_size=100, lr=1e-2, temperature_lr=rate, device="cpu")
+        )
         (row,) = compare(["info_nce"], splits(600), chosen, seeds=[0], progress=False)
         return row["temperature"]
 
@@ -267,7 +264,7 @@ def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
     with pytest.raises(ValueError, match="workers"):
         compare(methods, data, setup_, seeds=[0], workers=0)
     with pytest.raises(ValueError, match="GPU|CUDA"):  # CUDA: not on this machine
-        compare(methods, data, fused_setup(device="cuda"), seeds=[0], workers=2)
+        compare(methods, data, fused_setup(train=TrainConfig(device="cuda")), seeds=[0], workers=2)
 
 
 def test_setup_rejects_unknown_probes() -> None:

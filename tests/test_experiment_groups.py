@@ -7,6 +7,7 @@ import numpy as np
 from aligninfo.encoders import LinearEncoder, MultimodalEncoder
 from aligninfo.experiment import Setup, Splits, evaluate, representations
 from aligninfo.probes import r2
+from aligninfo.train import TrainConfig
 
 
 def site_split(n_sites: int, per_site: int, seed: int, first_site: int) -> dict[str, np.ndarray]:
@@ -28,7 +29,7 @@ def make_setup(**kwargs: object) -> Setup:
         make_model=make_model,
         targets={"y": "regression"},
         sigmas=(0.0,),
-        device="cpu",
+        train=TrainConfig(epochs=20, device="cpu"),
         probes=("linear", "knn"),
         **kwargs,
     )  # type: ignore[arg-type]

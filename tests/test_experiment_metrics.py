@@ -10,6 +10,7 @@ import numpy as np
 from aligninfo.encoders import LinearEncoder, MultimodalEncoder
 from aligninfo.experiment import Setup, Splits, compare
 from aligninfo.gaussian import GaussianModel
+from aligninfo.train import TrainConfig
 
 MODEL = GaussianModel.random(
     d_shared=2, d_unique=(2, 2), dims=(6, 6), noise=(0.2, 0.2), unique_share=(0.5, 0.5), seed=0
@@ -40,9 +41,7 @@ def make_setup(metrics: Any = None) -> Setup:
     return Setup(
         make_model=make_model,
         targets={"y": "regression"},
-        epochs=2,
-        batch_size=64,
-        device="cpu",
+        train=TrainConfig(epochs=2, batch_size=64, device="cpu"),
         sigmas=(0.0,),
         metrics=metrics,
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aligninfo.chapter import SCALE_ENV, find_results
+from aligninfo.book.chapter import SCALE_ENV, find_results
 
 
 def test_a_scale_other_than_the_environments_is_refused(

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from aligninfo import run
+from aligninfo.book import run
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 

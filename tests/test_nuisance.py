@@ -8,7 +8,7 @@ from aligninfo import losses as L
 from aligninfo.frontier import random_frames
 from aligninfo.gaussian import GaussianModel
 from aligninfo.linalg import principal_angles
-from aligninfo.linear import train_linear, weight
+from aligninfo.linear_pairs import train_linear, weight
 from aligninfo.nuisance import (
     REGIMES,
     NuisanceModel,

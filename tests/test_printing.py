@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aligninfo import run
-from aligninfo.printing import rounded, stable
+from aligninfo.book import run
+from aligninfo.book.printing import rounded, stable
 
 
 def test_negative_zero_prints_as_zero() -> None:
@@ -33,4 +33,4 @@ def test_checked_cells_print_numbers_through_stable(chapter: Path) -> None:
     for cell in run.read_notebook(chapter).cells:
         if cell.cell_type == "code" and run.CHECK_MARK in cell.source:
             raw = re.findall(r":\.\d+f\}|array2string|np\.round\(", cell.source)
-            assert not raw, f"{chapter.name}: format through aligninfo.printing.stable: {raw}"
+            assert not raw, f"{chapter.name}: format through aligninfo.book.printing.stable: {raw}"

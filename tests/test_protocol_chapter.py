@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aligninfo import run
-from aligninfo.chapter import find_results, load_results, results_key
+from aligninfo.book import run
+from aligninfo.book.chapter import find_results, load_results, results_key
 
 SMOKE = {"scale": "smoke"}
 

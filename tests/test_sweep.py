@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from fixtures import myst_chapter, one_chapter_book
 
-from aligninfo.__main__ import main
-from aligninfo.chapter import SCALE_ENV
-from aligninfo.sweep import check_grid, expand, run_grid, run_points, summary
+from aligninfo.book.chapter import SCALE_ENV
+from aligninfo.book.cli import main
+from aligninfo.book.sweep import check_grid, expand, run_grid, run_points, summary
 
 TINY = myst_chapter(
     """
@@ -31,8 +31,8 @@ TINY = myst_chapter(
 
     import numpy as np
 
-    from aligninfo import run
-    from aligninfo.chapter import configure, save_results
+    from aligninfo.book import run
+    from aligninfo.book.chapter import configure, save_results
 
     run.BOOK = Path.cwd()  # this kernel runs in the temporary book folder: its chapters are there
     cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)

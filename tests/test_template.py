@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from aligninfo import run
+from aligninfo.book import run
 
 TEMPLATE = run.BOOK / "_template.md"
 

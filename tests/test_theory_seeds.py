@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from aligninfo import run
+from aligninfo.book import run
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 

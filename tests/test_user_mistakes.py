@@ -16,10 +16,10 @@ import pytest
 import torch
 from fixtures import myst_chapter
 
-from aligninfo import run, sweep
 from aligninfo import train as train_module
-from aligninfo.__main__ import main
-from aligninfo.chapter import SCALE_ENV, configure
+from aligninfo.book import run, sweep
+from aligninfo.book.chapter import SCALE_ENV, configure
+from aligninfo.book.cli import main
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 from aligninfo.data.registry import DataFileError, data_root
 from aligninfo.encoders import MLP, MultimodalEncoder
@@ -185,7 +185,7 @@ TINY = myst_chapter(
     seed = 0
     """,
     """
-    from aligninfo.chapter import configure
+    from aligninfo.book.chapter import configure
 
     cfg = configure(scale, seed, {}, results_dir=None)
     """,
@@ -356,7 +356,7 @@ def test_a_dead_kernel_ends_the_run_in_one_line(
 
 @pytest.mark.parametrize("text", ['{"chapter": "01_mo', "[1, 2]"])
 def test_a_damaged_results_file_is_not_used_and_says_why(text: str, tmp_path: Path) -> None:
-    from aligninfo.chapter import UNKEYED, find_results, results_key
+    from aligninfo.book.chapter import UNKEYED, find_results, results_key
 
     wanted = run.chapter_parameters("01_model") | {"scale": "smoke"}
     key = results_key("01_model", {k: v for k, v in wanted.items() if k not in UNKEYED})

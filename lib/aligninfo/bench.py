@@ -10,7 +10,7 @@ Prints
 - the speed-up of :func:`aligninfo.experiment.compare` run in parallel processes
   (``workers``, default: every core) over a serial run of the same method x seed jobs, and
   whether the two give identical rows;
-- the speed-up of a sweep (:func:`aligninfo.sweep.run_points`: points of a chapter, each a
+- the speed-up of a sweep (:func:`aligninfo.book.sweep.run_points`: points of a chapter, each a
   papermill run in its own process) run ``workers`` points at a time over the same points one at
   a time, and whether the two give identical results files.
 
@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from aligninfo.book.sweep import run_points
 from aligninfo.encoders import MLP, MultimodalEncoder
 from aligninfo.experiment import Setup, Splits, compare
 from aligninfo.losses import InfoNCE, info_nce
@@ -50,8 +51,7 @@ from aligninfo.runtime import (
     seed_everything,
     synchronize,
 )
-from aligninfo.sweep import run_points
-from aligninfo.train import fit
+from aligninfo.train import TrainConfig, fit
 
 __all__ = [
     "Timing",
@@ -262,9 +262,7 @@ def bench_compare(
     setup = Setup(
         make_model=make_model,
         targets={"y": "regression"},
-        epochs=epochs,
-        batch_size=128,
-        device="cpu",
+        train=TrainConfig(epochs=epochs, batch_size=128, device="cpu"),
         sigmas=(0.0,),
         projector=(16, 64),
     )
@@ -303,7 +301,7 @@ def bench_sweep(
     Args:
         workers: Points run at once in the parallel run.
         chapter: The chapter swept.
-        points: Its points (see :func:`aligninfo.sweep.run_points`).
+        points: Its points (see :func:`aligninfo.book.sweep.run_points`).
         fixed: Parameters of every point (default: :data:`SWEEP_FIXED` for the default chapter).
 
     Returns:

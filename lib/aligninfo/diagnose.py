@@ -59,7 +59,7 @@ from scipy.stats import norm, rankdata
 from tqdm import tqdm
 
 from aligninfo import __version__
-from aligninfo.chapter import write_json
+from aligninfo.jsonio import write_json
 from aligninfo.linalg import Array, cca_from_cov, r2_from_cov
 from aligninfo.pid import PID, sample_pid
 from aligninfo.stats import Interval, percentile_interval

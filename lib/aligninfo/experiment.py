@@ -30,7 +30,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -45,7 +45,7 @@ from aligninfo.encoders import FUSED, MultimodalEncoder, make_projector
 from aligninfo.losses import OBJECTIVES, CoMM, Objective, learned_temperatures, make_objective
 from aligninfo.probes import retrieval_accuracy, sigma_informativeness
 from aligninfo.runtime import eval_mode, resolve_device
-from aligninfo.train import encode, fit
+from aligninfo.train import TrainConfig, encode, fit
 
 Task = Literal["regression", "classification"]
 BASELINES = ("raw", "random", "supervised")
@@ -76,12 +76,9 @@ class Setup:
         targets: Task of each target to probe, by key of the splits.
         supervised: For the supervised baseline, the target each modality's encoder predicts.
         objective_kwargs: Hyperparameters per objective name, e.g. ``{"info_nce": {...}}``.
-        epochs: Passes over the training split.
-        batch_size: Samples per step.
-        lr: AdamW learning rate.
-        temperature_lr: AdamW learning rate of the learnt temperatures (InfoNCE's), a
-            parameter group of their own (:class:`aligninfo.train.TrainConfig`); None: ``lr``.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        train: How every job trains (:class:`aligninfo.train.TrainConfig`: epochs, batch size,
+            learning rates, device); each job's seed replaces ``train.seed``, and no job shows
+            a progress bar.
         sigmas: Noise levels of the σ-informativeness curves.
         logistic_c: Fixed inverse regularisation of the classification probes (None, the
             default: chosen by inner cross-validation on the training data).
@@ -111,11 +108,7 @@ class Setup:
     targets: Mapping[str, Task]
     supervised: Mapping[str, str] = field(default_factory=dict)
     objective_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 1e-3
-    temperature_lr: float | None = None
-    device: str = "auto"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
     sigmas: Sequence[float] = (0.0, 0.1, 0.3, 1.0, 3.0)
     logistic_c: float | None = None
     projector: tuple[int, int | None] | None = None
@@ -246,13 +239,7 @@ def representations(method: str, data: Splits, setup: Setup, seed: int) -> dict[
             objective,
             _inputs(data.train, method, setup),
             val=_inputs(data.val, method, setup),
-            epochs=setup.epochs,
-            batch_size=setup.batch_size,
-            lr=setup.lr,
-            temperature_lr=setup.temperature_lr,
-            seed=seed,
-            device=setup.device,
-            progress=False,
+            config=replace(setup.train, seed=seed, progress=False),
         )
         temperatures = learned_temperatures(objective)
         fused = any(isinstance(m, CoMM) for m in objective.modules())
@@ -503,10 +490,10 @@ def compare(
     """
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
-    if workers > 1 and resolve_device(setup.device).type != "cpu":
+    if workers > 1 and resolve_device(setup.train.device).type != "cpu":
         raise ValueError(
             "workers > 1 runs CPU jobs in forked processes; with a GPU "
-            f"(device={setup.device!r}) use workers=1 or device='cpu'"
+            f"(device={setup.train.device!r}) use workers=1 or device='cpu'"
         )
     jobs = [(m, s) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
     for method, _ in jobs:  # fail before starting anything

@@ -34,7 +34,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from aligninfo import __version__
+from aligninfo.jsonio import to_json, write_json
 
 SCALES = ("smoke", "book", "paper")
 SCALE_ENV = "ALIGNINFO_SCALE"
@@ -421,7 +421,7 @@ def _requested(cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]) -
 
 def _declared(name: str) -> dict[str, Any] | None:
     """The parameters (and defaults) of a chapter of the book; None when ``name`` is not one."""
-    from aligninfo import run
+    from aligninfo.book import run
 
     try:
         return run.chapter_parameters(name)
@@ -431,7 +431,7 @@ def _declared(name: str) -> dict[str, Any] | None:
 
 def _source_digest(name: str) -> str | None:
     """Digest of a chapter's code (None outside the book)."""
-    from aligninfo import run
+    from aligninfo.book import run
 
     try:
         return run.code_digest(name)
@@ -441,7 +441,7 @@ def _source_digest(name: str) -> str | None:
 
 def _canonical(value: Any) -> str:
     """A value as canonical JSON: sorted keys, tuples as lists, NumPy as Python."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_to_json)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=to_json)
 
 
 def results_key(name: str, parameters: Mapping[str, Any]) -> str:
@@ -481,7 +481,7 @@ def find_results(
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
             ``scale`` other than the one ``ALIGNINFO_SCALE`` sets.
     """
-    from aligninfo import run
+    from aligninfo.book import run
 
     declared = run.chapter_parameters(chapter)
     name = run.resolve(chapter).stem
@@ -531,28 +531,3 @@ def _scale_from_env() -> dict[str, str]:
     """``{"scale": ...}`` when ``ALIGNINFO_SCALE`` replaces the scale, else nothing."""
     env = os.environ.get(SCALE_ENV)
     return {"scale": env} if env else {}
-
-
-def write_json(target: Path, record: Mapping[str, Any]) -> Path:
-    """Write JSON atomically (temporary file, then rename), readable by all (0644)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, suffix=".tmp", delete=False) as tmp:
-        try:
-            json.dump(record, tmp, indent=2, default=_to_json)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, target)
-    return target
-
-
-def _to_json(value: Any) -> Any:
-    """Convert NumPy values for :func:`json.dump`."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in the results JSON")

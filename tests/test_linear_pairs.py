@@ -11,7 +11,7 @@ import torch
 
 from aligninfo.encoders import MLP, MultimodalEncoder
 from aligninfo.gaussian import GaussianModel
-from aligninfo.linear import THEORY_LR, as_batch, linear_pair, train_linear, weight
+from aligninfo.linear_pairs import THEORY_LR, as_batch, linear_pair, train_linear, weight
 from aligninfo.losses import make_objective
 from aligninfo.train import TrainConfig, encode
 

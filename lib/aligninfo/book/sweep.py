@@ -5,7 +5,7 @@ name varies slowest). :func:`run_grid` runs each point as a papermill execution 
 a pool of worker processes, each kernel with one BLAS / torch thread, and with the chapter's own
 ``workers`` parameter (when it has one) set to 1, so that the pool is the only parallelism. A
 point whose results the chapter already saved with the same parameters (same library version and
-code: :func:`aligninfo.chapter.find_results`) is not run again. A point that fails is reported
+code: :func:`aligninfo.book.chapter.find_results`) is not run again. A point that fails is reported
 with its parameters and the error; the others go on. ``python -m aligninfo sweep`` is a thin
 command line over it::
 
@@ -25,8 +25,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from aligninfo import run
-from aligninfo.chapter import FOLDERS, SCALES, check_values, find_results
+from aligninfo.book import run
+from aligninfo.book.chapter import FOLDERS, SCALES, check_values, find_results
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -49,7 +49,8 @@ class Point:
         parameters: Everything the chapter is run with (fixed values, these values, ``workers``
             set to 1 when the chapter has it), folders aside.
         status: ``"reused"`` (results already there), ``"computed"`` or ``"failed"``.
-        record: The results record the chapter saved (see :func:`aligninfo.chapter.save_results`);
+        record: The results record the chapter saved
+            (:func:`aligninfo.book.chapter.save_results`);
             None when the point failed.
         error: Why the point failed; empty otherwise.
         seconds: Wall time of the run (0 when reused).
@@ -195,7 +196,7 @@ def run_points(
 
     Raises:
         ValueError: On a bad name or value (see :func:`check_grid` and
-            :func:`aligninfo.run.check_parameters`), a ``results_dir`` that cannot be written,
+            :func:`aligninfo.book.run.check_parameters`), a ``results_dir`` that cannot be written,
             or when ``workers`` is not a positive integer; raised before any point runs.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

@@ -6,7 +6,7 @@ which nbval compares (they are produced by :func:`sync` at ``scale="smoke"``).
 
 :func:`run_chapter` refuses, before any kernel starts, parameters the chapter does not have, a
 ``scale`` that ``ALIGNINFO_SCALE`` would replace, the values the chapter would refuse without
-computing anything (:func:`aligninfo.chapter.check_values`), a data folder that is not one, a
+computing anything (:func:`aligninfo.book.chapter.check_values`), a data folder that is not one, a
 file that is no chapter and an output that cannot be written; it resolves relative folders
 (``results_dir``, ``data_dir``, ``$ALIGNINFO_DATA``) against the caller's working directory,
 since the kernel runs in the chapter's folder.
@@ -27,10 +27,10 @@ from typing import Any
 import jupytext
 import nbformat
 
-from aligninfo.chapter import FOLDERS, SCALE_ENV, check_values, env_scale
+from aligninfo.book.chapter import FOLDERS, SCALE_ENV, check_values, env_scale
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -152,8 +152,8 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
 
     Tuples become lists (papermill would pass a tuple as its text); relative ``results_dir``
     and ``data_dir`` become absolute, from the caller's working directory. The values that
-    :func:`aligninfo.chapter.configure` would refuse without computing anything (``scale``,
-    ``seed``, ``device``, the folders; see :func:`aligninfo.chapter.check_values`) are refused
+    :func:`aligninfo.book.chapter.configure` would refuse without computing anything (``scale``,
+    ``seed``, ``device``, the folders; see :func:`aligninfo.book.chapter.check_values`) are refused
     here, and so is a ``$ALIGNINFO_DATA`` that is not a folder when the chapter reads data
     (it has ``data_dir``) and none is given.
 

@@ -1,0 +1,288 @@
+"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate,diagnose}``.
+
+Examples::
+
+    python -m aligninfo list
+    python -m aligninfo run 03_linear_alignment -p scale paper -p device cuda -o out.ipynb
+    python -m aligninfo run 01_model -p noise "(0.3, 0.3)" -p results_dir out
+    python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 --workers 2
+    python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
+    python -m aligninfo check           # fail when a pair is out of sync
+    python -m aligninfo invalidate _build   # make book does this first
+    python -m aligninfo diagnose x1.npy x2.npy y.csv --groups sites.csv --out diag
+    python -m aligninfo diagnose lfmc --out diag    # by name: lfmc, lfmc-context, houston
+
+A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
+a value refused without computing anything (scale, seed, device, folders, data folder, output),
+or a file that is no chapter ends the command before any kernel starts, with a one-line message
+and exit status 2; a chapter that stops while it runs (a value its configure cell refuses, a
+failed check) or whose kernel dies ends it with a one-line message and exit status 1; an
+interruption (Ctrl-C) ends any command with one line and status 130. ``sweep`` runs every point
+of the grid (cartesian product of the values given after each ``-p NAME``), reuses the points
+already computed, prints a line per point and a summary table; it exits with status 2 on a grid
+it refuses, 1 when a point failed. ``diagnose`` refuses input it cannot diagnose (unreadable
+file, unknown data set, mismatched rows, NaN, constant columns, too few samples) with one line
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aligninfo.book import run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen command; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m aligninfo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the chapters and their parameters")
+    execute = commands.add_parser("run", help="execute a chapter with parameters (papermill)")
+    execute.add_argument("chapter", help="path or name of a chapter (book/*.md, notebooks/*.ipynb)")
+    execute.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter (Python literal or string)",
+    )
+    execute.add_argument("-o", "--output", help="executed notebook to write (.ipynb)")
+    grid = commands.add_parser(
+        "sweep", help="run a chapter over a grid of parameters, one results file per point"
+    )
+    grid.add_argument("chapter", help="path or name of a chapter")
+    grid.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME VALUE",
+        help="a parameter and its values (one or more)",
+    )
+    grid.add_argument("--workers", type=int, default=2, help="points run at once (default 2)")
+    grid.add_argument(
+        "--results-dir",
+        default="results",
+        help="where the points' results files go (default: results)",
+    )
+    pair = commands.add_parser("sync", help="write notebooks/*.ipynb from book/*.md")
+    pair.add_argument("chapters", nargs="*", help="chapters to sync (default: all)")
+    pair.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="do not execute (carry checked outputs over from the old pair)",
+    )
+    commands.add_parser("check", help="fail when a chapter and its notebook pair differ")
+    stale = commands.add_parser(
+        "invalidate", help="make the book build re-execute chapters whose upstream changed"
+    )
+    stale.add_argument("build", help="Jupyter Book's build folder (_build)")
+    _diagnose_parser(commands)
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command the parsed arguments name; return the exit status."""
+    if args.command == "list":
+        return _list()
+    if args.command == "run":
+        return _run(args.chapter, args.output, args.parameter)
+    if args.command == "sweep":
+        return _sweep(args.chapter, args.parameter, args.workers, args.results_dir)
+    if args.command == "invalidate":
+        for chapter in run.invalidate_stale(args.build):
+            print(f"{chapter}: upstream chapters or results changed, it will be executed again")
+        return 0
+    if args.command == "sync":
+        return _sync(args.chapters, not args.no_execute)
+    if args.command == "diagnose":
+        return _diagnose(args)
+    problems = [p for p in map(run.out_of_sync, run.chapters()) if p]
+    for problem in problems:
+        print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> int:
+    """Run a chapter; report a refused parameter or a failed cell in one line."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        parameters = _pairs(pairs)
+        run.run_chapter(chapter, output, parameters)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except PapermillExecutionError as err:
+        print(
+            f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
+            f"{_first_line(err.evalue)}",
+            file=sys.stderr,
+        )
+        return 1
+    except (DeadKernelError, CellTimeoutError) as err:
+        print(
+            f"error: {chapter}: its kernel died or hung (out of memory?): "
+            f"{type(err).__name__}: {_first_line(str(err))}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _pairs(pairs: Sequence[Sequence[str]]) -> dict[str, object]:
+    """``-p NAME VALUE`` pairs as a dict; a name given twice is refused (which would win?)."""
+    parameters: dict[str, object] = {}
+    for name, value in pairs:
+        if name in parameters:
+            raise ValueError(f"parameter {name!r} is given twice: give it once")
+        parameters[name] = run.parse_value(value)
+    return parameters
+
+
+def _sync(chapters: Sequence[str], execute: bool) -> int:
+    """Write the notebook pairs of some chapters (all by default); one line for a bad name."""
+    try:
+        selected = [run.resolve(c) for c in chapters] or None
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in run.sync(selected, execute=execute):
+        print(f"wrote {path.relative_to(run.ROOT)}")
+    return 0
+
+
+def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_dir: str) -> int:
+    """Run a grid; print a line per point and a summary; report a refused grid in one line."""
+    from aligninfo.book import sweep
+
+    grid: dict[str, list[object]] = {}
+    try:
+        for name, *values in pairs:
+            if name in grid:
+                raise ValueError(f"parameter {name!r} is given twice: list its values once")
+            grid[name] = [run.parse_value(v) for v in values]
+        points = sweep.run_grid(
+            chapter,
+            grid,
+            workers=workers,
+            results_dir=results_dir,
+            progress=lambda line: print(line, flush=True),
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(sweep.summary(points))
+    failed = [p for p in points if p.status == "failed"]
+    for point in failed:
+        print(f"failed: {sweep.describe(point.values)}: {point.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _diagnose_parser(commands: Any) -> None:
+    """The ``diagnose`` subcommand's arguments."""
+    diag = commands.add_parser(
+        "diagnose", help="should two modalities be aligned? (X1 X2 [Y] files, or a data set)"
+    )
+    diag.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="X1 X2 [Y] | NAME",
+        help="X1 X2 [Y] as .npy or .csv files (rows paired), or a data set: "
+        "lfmc, lfmc-context, houston",
+    )
+    diag.add_argument("--groups", help="group label of each row (.npy or .csv), e.g. sites")
+    diag.add_argument("--out", help="folder for diagnosis.json and diagnosis.png")
+    diag.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (200)")
+    diag.add_argument("--seed", type=int, default=0, help="seed of folds and resamples (0)")
+    diag.add_argument("-k", type=int, help="aligned variates (default: chosen out of fold)")
+    diag.add_argument(
+        "--target",
+        choices=("auto", "continuous", "categorical"),
+        default="auto",
+        help="how to read Y (auto: few integer values are classes)",
+    )
+    diag.add_argument("--data-dir", help="data folder for a named data set (ALIGNINFO_DATA)")
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    """Diagnose a pair; print the summary; a refused input is one line and status 2."""
+    from aligninfo import diagnose as diag
+
+    try:
+        if args.out:
+            _out_folder(Path(args.out))
+        x1, x2, y, groups, names = _diagnose_inputs(args)
+        options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
+        result = diag.diagnose(x1, x2, y, groups, names=names, **options)
+        print(result.summary())
+        if args.out:
+            for path in result.save(args.out):
+                print(f"wrote {path}")
+    except (diag.DiagnoseInputError, OSError) as err:
+        print(f"error: {_first_line(str(err))}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _out_folder(out: Path) -> None:
+    """Create the --out folder before any work, or refuse it in one line."""
+    from aligninfo.diagnose import DiagnoseInputError
+
+    if out.exists() and not out.is_dir():
+        raise DiagnoseInputError(f"--out: {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DiagnoseInputError(f"--out: cannot create {out}: {err.strerror or err}") from err
+
+
+def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tuple[str, str]]:
+    """(x1, x2, y, groups, names) from files or a data set's name."""
+    from aligninfo import diagnose as diag
+
+    inputs = args.inputs
+    if len(inputs) == 1:
+        if args.groups:
+            raise diag.DiagnoseInputError("--groups goes with files; a data set has its own")
+        return diag.load_named(inputs[0], args.data_dir)
+    if len(inputs) > 3:
+        raise diag.DiagnoseInputError(f"give X1 X2 [Y] (at most 3 files), got {len(inputs)}")
+    x1, x2 = diag.read_array(inputs[0], "X1"), diag.read_array(inputs[1], "X2")
+    y = diag.read_labels(inputs[2], "Y", len(x1)) if len(inputs) == 3 else None
+    groups = diag.read_labels(args.groups, "groups", len(x1)) if args.groups else None
+    return x1, x2, y, groups, ("X1", "X2")
+
+
+def _first_line(text: str) -> str:
+    """The first line of a message."""
+    return str(text).strip().splitlines()[0] if str(text).strip() else ""
+
+
+def _list() -> int:
+    """Print each chapter with its parameters and their defaults."""
+    from papermill import inspect_notebook
+
+    for chapter in run.chapters():
+        print(chapter.stem)
+        for name, p in inspect_notebook(str(run.pair_of(chapter))).items():
+            print(f"    {name} = {p['default']}  {p['help']}".rstrip())
+    return 0
