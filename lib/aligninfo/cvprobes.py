@@ -49,7 +49,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from aligninfo.groups import holdout_groups
-from aligninfo.probes import LogisticProbe, RidgeProbe, r2
+from aligninfo.probes import LogisticProbe, RidgeProbe, as_features, r2
 
 __all__ = [
     "PROBE_KINDS",
@@ -72,14 +72,6 @@ InnerSplits = list[tuple[NDArray[np.intp], NDArray[np.intp]]]
 def _check_task(task: str) -> None:
     if task not in _TASKS:
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
-
-
-def _matrix(z: ArrayLike) -> NDArray[np.float64]:
-    a = np.asarray(z, dtype=np.float64)
-    a = a[:, None] if a.ndim == 1 else a
-    if a.ndim != 2 or len(a) < 2 or not np.all(np.isfinite(a)):
-        raise ValueError(f"features must be a finite (n, k) array with n >= 2, got {a.shape}")
-    return a
 
 
 def _inner_folds(
@@ -203,7 +195,7 @@ class KNNCVProbe(BaseEstimator):
                 (scikit-learn's ``GroupKFold``).
         """
         _check_task(self.task)
-        x = _matrix(z)
+        x = as_features(z)
         blocks = _target_blocks(y, len(x), self.task)
         if self.cv < 2 or not self.ks or min(self.ks) < 1:
             raise ValueError("need cv >= 2 and positive candidate ks")
@@ -239,7 +231,7 @@ class KNNCVProbe(BaseEstimator):
 
     def _block_predictions(self, z: ArrayLike) -> dict[str, NDArray[Any]]:
         check_is_fitted(self)
-        index = self.nn_.kneighbors(self.scaler_.transform(_matrix(z)), return_distance=False)
+        index = self.nn_.kneighbors(self.scaler_.transform(as_features(z)), return_distance=False)
         return {
             name: self._predict_from(b[index], self.ks_[name]) for name, b in self.blocks_.items()
         }
@@ -325,7 +317,7 @@ class GroupRidgeProbe(BaseEstimator):
             groups: ``(n,)`` group of each sample; every group lies on one side of each inner
                 split (None: shuffled folds).
         """
-        x = _matrix(z)
+        x = as_features(z)
         y_a = np.asarray(y, dtype=np.float64)
         y2 = y_a.reshape(len(y_a), -1)
         if len(y2) != len(x) or not np.all(np.isfinite(y2)):
@@ -350,7 +342,7 @@ class GroupRidgeProbe(BaseEstimator):
     def predict(self, z: ArrayLike) -> NDArray[Any]:
         """Predicted targets ``(m,)`` or ``(m, q)`` for ``Z (m, d)``."""
         check_is_fitted(self)
-        return np.asarray(self.model_.predict(_matrix(z)))
+        return np.asarray(self.model_.predict(as_features(z)))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """R² on ``(Z, y)`` (variance-weighted over outputs)."""
@@ -451,7 +443,7 @@ class MLPProbe(BaseEstimator):
                 groups (None: a random split).
         """
         _check_task(self.task)
-        x = _matrix(z)
+        x = as_features(z)
         self.scaler_ = StandardScaler().fit(x)
         y_a = np.asarray(y)
         if len(y_a) != len(x):
@@ -505,7 +497,7 @@ class MLPProbe(BaseEstimator):
     def predict(self, z: ArrayLike) -> NDArray[Any]:
         """Predicted labels ``(m,)`` or targets ``(m,)`` / ``(m, q)``."""
         check_is_fitted(self)
-        out = self.model_.predict(self.scaler_.transform(_matrix(z)))
+        out = self.model_.predict(self.scaler_.transform(as_features(z)))
         if self.task == "classification":
             return out
         out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
@@ -563,7 +555,7 @@ class GroupLogisticProbe(LogisticProbe):
             y: ``(n,)`` class labels.
             groups: ``(n,)`` group of each sample (None: stratified shuffled folds).
         """
-        x, y_a = _matrix(z), np.asarray(y)
+        x, y_a = as_features(z), np.asarray(y)
         if y_a.shape != (len(x),):
             raise ValueError(f"y must be (n,) labels like Z's rows, got shape {y_a.shape}")
         clf: LogisticRegression | LogisticRegressionCV

@@ -48,7 +48,8 @@ __all__ = [
 Array = NDArray[np.float64]
 
 
-def _features(z: ArrayLike, name: str = "Z") -> Array:
+def as_features(z: ArrayLike, name: str = "Z") -> Array:
+    """``z`` as a finite float64 ``(n, k)`` matrix (a vector is one column), ``n >= 2``."""
     a = np.asarray(z, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
@@ -60,7 +61,7 @@ def _features(z: ArrayLike, name: str = "Z") -> Array:
 
 
 def _paired(z: ArrayLike, y: ArrayLike) -> tuple[Array, Array]:
-    z_a, y_a = _features(z, "Z"), _features(y, "y")
+    z_a, y_a = as_features(z, "Z"), as_features(y, "y")
     if len(z_a) != len(y_a):
         raise ValueError(f"Z and y have different numbers of samples: {len(z_a)} vs {len(y_a)}")
     return z_a, y_a
@@ -103,7 +104,7 @@ class RidgeProbe(BaseEstimator):
             sklearn.exceptions.NotFittedError: Before :meth:`fit`.
         """
         check_is_fitted(self)
-        return self.model_.predict(_features(z))
+        return self.model_.predict(as_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """R² on ``(Z, y)`` (variance-weighted over outputs)."""
@@ -136,7 +137,7 @@ class LogisticProbe(BaseEstimator):
 
     def fit(self, z: ArrayLike, y: ArrayLike) -> LogisticProbe:
         """Fit on ``Z (n, k)`` and labels ``y (n,)``; returns self."""
-        z_a = _features(z)
+        z_a = as_features(z)
         clf: LogisticRegression | LogisticRegressionCV
         if self.c is not None:
             clf = LogisticRegression(C=self.c, max_iter=self.max_iter)
@@ -158,7 +159,7 @@ class LogisticProbe(BaseEstimator):
             sklearn.exceptions.NotFittedError: Before :meth:`fit`.
         """
         check_is_fitted(self)
-        return self.model_.predict(_features(z))
+        return self.model_.predict(as_features(z))
 
     def predict_proba(self, z: ArrayLike) -> Array:
         """Class probabilities ``(n, classes)``.
@@ -167,7 +168,7 @@ class LogisticProbe(BaseEstimator):
             sklearn.exceptions.NotFittedError: Before :meth:`fit`.
         """
         check_is_fitted(self)
-        return self.model_.predict_proba(_features(z))
+        return self.model_.predict_proba(as_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """Accuracy on ``(Z, y)``."""
@@ -194,7 +195,7 @@ class KNNProbe(BaseEstimator):
             raise ValueError(f"metric must be 'cosine' or 'euclidean', got {self.metric!r}")
         estimator = KNeighborsClassifier if self.task == "classification" else KNeighborsRegressor
         self.model_ = estimator(n_neighbors=self.k, metric=self.metric)
-        self.model_.fit(_features(z), np.asarray(y))
+        self.model_.fit(as_features(z), np.asarray(y))
         return self
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
@@ -204,7 +205,7 @@ class KNNProbe(BaseEstimator):
             sklearn.exceptions.NotFittedError: Before :meth:`fit`.
         """
         check_is_fitted(self)
-        return self.model_.predict(_features(z))
+        return self.model_.predict(as_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """Accuracy (classification) or R² (regression) on ``(Z, y)``."""
@@ -234,11 +235,11 @@ def block_r2(
         raise ValueError("give both z_test and blocks_test, or neither")
     scores = {}
     for name, block in blocks.items():
-        probe = RidgeProbe().fit(z, _features(block, name))
+        probe = RidgeProbe().fit(z, as_features(block, name))
         if z_test is None or blocks_test is None:
-            scores[name] = probe.score(z, _features(block, name))
+            scores[name] = probe.score(z, as_features(block, name))
         else:
-            scores[name] = probe.score(z_test, _features(blocks_test[name], name))
+            scores[name] = probe.score(z_test, as_features(blocks_test[name], name))
     return scores
 
 
@@ -267,7 +268,7 @@ def retrieval_accuracy(
     Returns:
         Top-k accuracy by ``k`` (the expected one under random tie-breaking).
     """
-    q, c = _features(queries, "queries"), _features(keys, "keys")
+    q, c = as_features(queries, "queries"), as_features(keys, "keys")
     if q.shape != c.shape:
         raise ValueError(f"queries and keys must have the same shape, got {q.shape}, {c.shape}")
     if metric not in ("cosine", "euclidean"):
