@@ -22,6 +22,17 @@ import pytest
 from aligninfo.book import run
 from aligninfo.data.registry import REGISTRY, FileEntry
 
+UNEVEN = dict(
+    d_shared=2,
+    d_unique=(4, 1),
+    dims=(7, 10),
+    noise=(0.5, 0.2),
+    unique_share=(0.4, 0.9),
+    target_noise=(0.3, 0.1),
+    seed=1,
+)
+"""Settings of a random Gaussian (or synthetic) model with uneven sizes, noise and shares."""
+
 FAKE_DATA = Path(__file__).resolve().parent / "data"
 """Folder holding the fake ``lfmc/`` and ``houston2013/`` (a data directory, like the real one)."""
 

@@ -2,6 +2,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from fixtures import UNEVEN
 
 from aligninfo.gaussian import NAMES, GaussianModel
 from aligninfo.linalg import principal_angles
@@ -11,15 +12,7 @@ SE = 1 / np.sqrt(N)  # scale of Monte Carlo errors
 
 MODELS = {
     "default": dict(seed=0),
-    "uneven": dict(
-        d_shared=2,
-        d_unique=(4, 1),
-        dims=(7, 10),
-        noise=(0.5, 0.2),
-        unique_share=(0.4, 0.9),
-        target_noise=(0.3, 0.1),
-        seed=1,
-    ),
+    "uneven": UNEVEN,
     "noisy": dict(
         d_shared=1,
         d_unique=(2, 3),

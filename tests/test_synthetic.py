@@ -1,20 +1,12 @@
 import numpy as np
 import pytest
+from fixtures import UNEVEN
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 from aligninfo.data.synthetic import SyntheticModel, g
 from aligninfo.gaussian import NAMES, GaussianModel
 
-UNEVEN = dict(
-    d_shared=2,
-    d_unique=(4, 1),
-    dims=(7, 10),
-    noise=(0.5, 0.2),
-    unique_share=(0.4, 0.9),
-    target_noise=(0.3, 0.1),
-    seed=1,
-)
 KEYS = (*NAMES, "Y12", "C1", "C2", "C12")
 
 
