@@ -14,13 +14,11 @@ from aligninfo.book.cli import main
 from aligninfo.diagnose import (
     RECOMMENDATIONS,
     DiagnoseInputError,
-    _choose_k,
-    _folds,
-    _ids,
-    _nested_predictions,
     copula_normal,
     diagnose,
 )
+from aligninfo.diagnose.estimates import assign_folds, choose_k, nested_predictions
+from aligninfo.diagnose.inputs import group_ids
 from aligninfo.gaussian import GaussianModel
 from aligninfo.pid import aligned_unique, sample_pid
 from aligninfo.regimes import aligned_limit, specific_r2
@@ -89,7 +87,7 @@ def test_nested_predictions_equal_one_fit_per_k() -> None:
     xs, ts = slice(0, 6), slice(6, 9)
     w = rng.standard_normal((4, 6))
     u = data[:50, xs] @ w.T
-    got = _nested_predictions(cov, w, xs, ts, u)
+    got = nested_predictions(cov, w, xs, ts, u)
     for j in range(1, 5):
         wj = w[:j]
         coef = np.linalg.solve(wj @ cov[xs, xs] @ wj.T, wj @ cov[xs, ts])
@@ -98,17 +96,17 @@ def test_nested_predictions_equal_one_fit_per_k() -> None:
 
 def test_aligned_pairs_are_the_leading_run() -> None:
     """A pair that fails ends the run; a strong pair whose interval reaches 0 fails."""
-    assert _choose_k(np.array([0.8, 0.05, 0.3]), np.array([0.7, -0.1, 0.2])) == 1
-    assert _choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, -0.01, 0.2])) == 1
-    assert _choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, 0.3, 0.2])) == 3
-    assert _choose_k(np.array([0.05, 0.01]), np.array([-0.1, -0.2])) == 1
+    assert choose_k(np.array([0.8, 0.05, 0.3]), np.array([0.7, -0.1, 0.2])) == 1
+    assert choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, -0.01, 0.2])) == 1
+    assert choose_k(np.array([0.8, 0.4, 0.3]), np.array([0.7, 0.3, 0.2])) == 3
+    assert choose_k(np.array([0.05, 0.01]), np.array([-0.1, -0.2])) == 1
 
 
 def test_identical_rows_share_a_group() -> None:
     """Repeated rows share one group (one fold, resampled together) and are counted."""
     rows = np.arange(12.0).reshape(6, 2)
     rows[4] = rows[1]
-    ids, n_groups, repeats = _ids(None, 6, rows)
+    ids, n_groups, repeats = group_ids(None, 6, rows)
     assert n_groups is None and repeats == 1
     assert ids[4] == ids[1] and len(set(ids.tolist())) == 5
     s = _sample(0.4, n=600)
@@ -162,7 +160,7 @@ def test_intervals_contain_their_estimates() -> None:
 def test_groups_stay_in_one_fold_and_are_resampled() -> None:
     """Folds never split a group; the diagnosis reports the groups it resampled."""
     ids = np.repeat(np.arange(40), 25)
-    folds = _folds(ids, np.random.default_rng(0))
+    folds = assign_folds(ids, np.random.default_rng(0))
     for g in range(40):
         assert len(set(folds[ids == g])) == 1
     s = _sample(0.0, n=1000)

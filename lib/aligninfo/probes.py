@@ -80,7 +80,20 @@ def r2(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(r2_score(y_true, y_pred, multioutput="variance_weighted"))
 
 
-class RidgeProbe(BaseEstimator):
+class _Probe(BaseEstimator):
+    """A probe whose fitted scikit-learn model ``model_`` predicts from the features."""
+
+    def predict(self, z: ArrayLike) -> NDArray[Any]:
+        """Predictions ``(n,)`` or ``(n, q)`` from ``Z (n, k)``.
+
+        Raises:
+            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
+        """
+        check_is_fitted(self)
+        return self.model_.predict(as_features(z))
+
+
+class RidgeProbe(_Probe):
     """Linear regression probe: standardised features, ridge with efficient leave-one-out CV.
 
     Args:
@@ -97,21 +110,12 @@ class RidgeProbe(BaseEstimator):
         self.model_.fit(z_a, y_a if np.ndim(y) == 2 else y_a[:, 0])
         return self
 
-    def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predict ``(n,)`` or ``(n, q)`` targets from ``Z (n, k)``.
-
-        Raises:
-            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
-        """
-        check_is_fitted(self)
-        return self.model_.predict(as_features(z))
-
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """R² on ``(Z, y)`` (variance-weighted over outputs)."""
         return r2(y, self.predict(z))
 
 
-class LogisticProbe(BaseEstimator):
+class LogisticProbe(_Probe):
     """Linear classification probe: standardised features, logistic regression, C by CV.
 
     Args:
@@ -152,15 +156,6 @@ class LogisticProbe(BaseEstimator):
             self.model_.fit(z_a, np.asarray(y))
         return self
 
-    def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted labels ``(n,)``.
-
-        Raises:
-            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
-        """
-        check_is_fitted(self)
-        return self.model_.predict(as_features(z))
-
     def predict_proba(self, z: ArrayLike) -> Array:
         """Class probabilities ``(n, classes)``.
 
@@ -175,7 +170,7 @@ class LogisticProbe(BaseEstimator):
         return float(accuracy_score(np.asarray(y), self.predict(z)))
 
 
-class KNNProbe(BaseEstimator):
+class KNNProbe(_Probe):
     """k-nearest-neighbour probe, for classification (majority vote) or regression (mean).
 
     Args:
@@ -197,15 +192,6 @@ class KNNProbe(BaseEstimator):
         self.model_ = estimator(n_neighbors=self.k, metric=self.metric)
         self.model_.fit(as_features(z), np.asarray(y))
         return self
-
-    def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted targets.
-
-        Raises:
-            sklearn.exceptions.NotFittedError: Before :meth:`fit`.
-        """
-        check_is_fitted(self)
-        return self.model_.predict(as_features(z))
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """Accuracy (classification) or R² (regression) on ``(Z, y)``."""

@@ -1,0 +1,340 @@
+"""Reading and checking the diagnosis's inputs: files, named data sets, and what is refused.
+
+Every refusal is a :class:`DiagnoseInputError` whose message says, in one line, what is wrong
+and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from aligninfo.diagnose.estimates import Blocks
+from aligninfo.diagnose.settings import MAX_CLASSES, N_FOLDS, SAMPLES_PER_DIM
+from aligninfo.linalg import Array
+
+__all__ = [
+    "LOADERS",
+    "DiagnoseInputError",
+    "check_joint",
+    "check_matrix",
+    "check_rank",
+    "group_ids",
+    "load_named",
+    "read_array",
+    "read_labels",
+    "target_columns",
+    "transposed_hint",
+]
+
+LOADERS = ("lfmc", "lfmc-context", "houston")
+"""Data sets known by name: LFMC optical vs SAR, optical vs SAR + context, Houston HSI vs LiDAR."""
+
+
+class DiagnoseInputError(ValueError):
+    """Input that cannot be diagnosed; the message says which and why, in one line."""
+
+
+# ---------------------------------------------------------------------------- reading
+def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -> np.ndarray:
+    """Read a .npy or .csv file (a header row of names is skipped).
+
+    Args:
+        path: The file.
+        name: What it is (X1, X2, Y, groups), for messages.
+        strings: Read values as text (group labels).
+
+    Returns:
+        The array (1-D or 2-D).
+
+    Raises:
+        DiagnoseInputError: If the file is missing, unreadable or neither .npy nor .csv.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        raise DiagnoseInputError(f"{name}: {p} is neither a .npy nor a .csv file")
+    if not p.is_file():
+        raise DiagnoseInputError(f"{name}: no file {p}")
+    try:
+        if suffix == ".npy":
+            return np.asarray(np.load(p, allow_pickle=False))
+        table = _read_csv(p, strings)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+    if _is_row_index(table):
+        raise DiagnoseInputError(
+            f"{name}: the first column of {p} counts the rows ({table[0, 0]:g}, "
+            f"{table[1, 0]:g}, {table[2, 0]:g}, ...): a row index, not data (pandas writes one "
+            "unless to_csv(index=False)); drop it"
+        )
+    return table
+
+
+def _is_row_index(table: np.ndarray) -> bool:
+    """Whether a numeric table's first column is 0, 1, 2, ... or 1, 2, 3, ... (n >= 3 rows)."""
+    if table.dtype.kind != "f" or table.ndim != 2 or table.shape[1] < 2 or len(table) < 3:
+        return False
+    steps = np.arange(len(table), dtype=np.float64)
+    return bool(np.array_equal(table[:, 0], steps) or np.array_equal(table[:, 0], steps + 1))
+
+
+def read_labels(path: str | os.PathLike[str], name: str, n: int) -> np.ndarray:
+    """Read one value per row (a target or groups): numbers, else text labels.
+
+    A .csv of text has no way to mark a header, so a first line is taken as one when the file
+    has exactly n + 1 lines.
+
+    Args:
+        path: The file (.npy or .csv).
+        name: What it is (Y, groups), for messages.
+        n: Rows of X1.
+
+    Returns:
+        The values, shape (n,) when the file fits.
+    """
+    try:
+        return read_array(path, name)
+    except DiagnoseInputError as err:
+        if Path(path).suffix.lower() != ".csv" or not isinstance(err.__cause__, ValueError):
+            raise  # missing, or read but refused (a row index): not text labels
+    labels = read_array(path, name, strings=True)
+    return labels[1:] if labels.ndim == 1 and len(labels) == n + 1 else labels
+
+
+def _read_csv(path: Path, strings: bool) -> np.ndarray:
+    """A comma-separated file of numbers (or text when ``strings``), with an optional header.
+
+    A header is a first line that is not numbers, or the column numbers 0, 1, ..., p - 1 that
+    pandas writes for an unnamed array (with more than one column).
+    """
+    kind = str if strings else np.float64
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
+    except ValueError:
+        return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1, skiprows=1)
+    if not strings and table.ndim == 2 and table.shape[1] > 1 and len(table) > 1:
+        if np.array_equal(table[0], np.arange(table.shape[1])):
+            return table[1:]
+    return table
+
+
+def load_named(
+    name: str, data_dir: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[str, str]]:
+    """The two modalities, target and groups of a data set known by name.
+
+    ``lfmc``: Sentinel-2 optical (36 columns) vs Sentinel-1 SAR (6), live fuel moisture,
+    grouped by site. ``lfmc-context``: optical vs SAR + ERA5/SRTM context (static columns
+    repeated over the time steps kept once). ``houston``: hyperspectral (144) vs LiDAR (21)
+    pixels of the official training set, 15 classes, no groups: the pixels come without
+    coordinates, and the polygons recovered from their scan order
+    (:func:`aligninfo.groups.scan_order_groups`) give most classes 1 to 4 polygons, too few to
+    hold whole polygons out (out-of-fold R² below 0), so rows are resampled and the reasons say
+    the intervals are optimistic.
+
+    Returns:
+        (x1, x2, y, groups or None, (name of X1, name of X2)).
+
+    Raises:
+        DiagnoseInputError: For an unknown name or data that cannot be loaded.
+    """
+    from aligninfo.data import houston, lfmc
+    from aligninfo.data.registry import DataFileError
+
+    if name not in LOADERS:
+        raise DiagnoseInputError(
+            f"unknown data set {name!r}: expected one of {', '.join(LOADERS)}, or files X1 X2 [Y]"
+        )
+    try:
+        if name == "houston":
+            h = houston.load(data_dir)
+            return np.array(h.hsi), np.array(h.lidar), np.array(h.y), None, ("HSI", "LiDAR")
+        data = lfmc.load(data_dir)
+    except (DataFileError, OSError, ValueError) as err:
+        raise DiagnoseInputError(f"{name}: cannot load the data: {first_line(err)}") from err
+    optical = data.modality("optical", flatten=True)
+    partner = data.modality("sar", flatten=True)
+    names = ("optical", "SAR")
+    if name == "lfmc-context":
+        partner = np.hstack([partner, data.modality("context", flatten=True)])
+        _, first = np.unique(partner, axis=1, return_index=True)
+        partner = partner[:, np.sort(first)]
+        names = ("optical", "SAR + context")
+    return optical, partner, np.array(data.y), np.array(data.sites), names
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+# ------------------------------------------------------------------------- checking
+def check_matrix(x: ArrayLike, name: str) -> Array:
+    """The data as a float (rows, columns) array; refuse text, NaN and constant columns."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise DiagnoseInputError(f"{name} must be numeric, got values of type {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise DiagnoseInputError(f"{name} must be (rows, columns), got shape {a.shape}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise DiagnoseInputError(
+            f"{name} has NaN or infinite values in {len(rows)} row(s) (first: row {rows[0]}); "
+            "drop or impute them first"
+        )
+    const = np.flatnonzero(np.ptp(a, axis=0) == 0)
+    if const.size:
+        raise DiagnoseInputError(
+            f"{name} has {const.size} constant column(s) (first: column {const[0]}); drop them"
+        )
+    return a
+
+
+def target_columns(y: ArrayLike, kind: str, max_columns: int) -> tuple[Array, str, int]:
+    """The target as columns: its values (continuous), or one-hot without the last class.
+
+    Args:
+        y: The target, shape (n,) or (n, 1).
+        kind: "auto", "continuous" or "categorical".
+        max_columns: Most one-hot columns the rows allow: more than MAX_CLASSES classes
+            beyond it are refused before the one-hot code is built (e.g. numbers as text).
+    """
+    raw = np.asarray(y)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
+        raise DiagnoseInputError(f"Y must be one column (a scalar target), got shape {raw.shape}")
+    if kind not in ("auto", "continuous", "categorical"):
+        raise DiagnoseInputError(f"target kind must be auto, continuous or categorical: {kind!r}")
+    numeric = raw.dtype.kind in "biuf"
+    if not numeric and kind == "continuous" and _reads_as_numbers(raw):
+        raw, numeric = raw.astype(np.float64), True  # numbers stored as text, said continuous
+    if numeric and not np.all(np.isfinite(raw.astype(np.float64))):
+        raise DiagnoseInputError("Y has NaN or infinite values; drop those rows first")
+    classes, codes = np.unique(raw, return_inverse=True)
+    if classes.size < 2:
+        raise DiagnoseInputError("Y is constant: there is nothing to predict")
+    if kind == "auto":
+        values = raw.astype(np.float64) if numeric else None
+        few_integers = values is not None and bool(np.all(values == np.round(values)))
+        few_integers = few_integers and classes.size <= MAX_CLASSES
+        kind = "categorical" if values is None or few_integers else "continuous"
+    if kind == "continuous":
+        if not numeric:
+            raise DiagnoseInputError("Y is not numeric: use a categorical target")
+        return check_matrix(raw, "Y"), "continuous", 0
+    if classes.size > MAX_CLASSES and classes.size - 1 > max_columns:
+        hint = (
+            "; its values are numbers stored as text: store them as numbers or say the "
+            "target is continuous"
+            if not numeric and _reads_as_numbers(classes)
+            else ""
+        )
+        raise DiagnoseInputError(
+            f"Y read as classes has {classes.size} distinct values in {len(raw)} rows, too many "
+            f"for the rows ({SAMPLES_PER_DIM} rows per column of (X1, X2, one-hot Y)){hint}"
+        )
+    onehot = (codes[:, None] == np.arange(classes.size - 1)[None, :]).astype(np.float64)
+    return onehot, "categorical", int(classes.size)
+
+
+def _reads_as_numbers(values: np.ndarray) -> bool:
+    """Whether every text value parses as a number."""
+    try:
+        np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_rank(blocks: Sequence[tuple[Array, str]]) -> None:
+    """Refuse linearly dependent columns (a singular correlation matrix)."""
+    for a, name in blocks:
+        lam = np.linalg.eigvalsh(np.corrcoef(a, rowvar=False).reshape(a.shape[1], a.shape[1]))
+        if lam[0] <= 1e-10 * lam[-1]:
+            raise DiagnoseInputError(
+                f"{name} has linearly dependent columns (e.g. a repeated column); drop them"
+            )
+
+
+def singular(a: Array) -> bool:
+    """Whether the columns of a are linearly dependent (a singular correlation matrix)."""
+    lam = np.linalg.eigvalsh(np.corrcoef(a, rowvar=False).reshape(a.shape[1], a.shape[1]))
+    return bool(lam[0] <= 1e-10 * lam[-1])
+
+
+def check_joint(std: Array, cop: Array, b: Blocks) -> None:
+    """Refuse a noiseless link between the blocks, as read (std) or copula-normalised (cop).
+
+    A column shared by X1 and X2 (canonical correlation 1), or a target that is a function of
+    them, makes a covariance of the PID singular: its information is infinite.
+    """
+    for name, cols in (("X1", b.x1), ("X2", b.x2)):
+        if singular(cop[:, cols]):
+            raise DiagnoseInputError(
+                f"{name} has columns that are monotone functions of others (dependent after "
+                "normal scores of ranks, e.g. a band and its logarithm); drop the copies"
+            )
+    for data, how in ((std, "as given"), (cop, "after normal scores of ranks")):
+        if singular(data[:, : b.p1 + b.p2]):
+            raise DiagnoseInputError(
+                f"X1 and X2 share a column or a combination of columns ({how}): a noiseless "
+                "shared variable (canonical correlation 1); drop it from one of them"
+            )
+        if b.q and singular(data):
+            raise DiagnoseInputError(
+                f"Y is a function of X1 and X2 ({how}, no noise): its information is infinite; "
+                "drop the columns that copy it"
+            )
+
+
+def group_ids(groups: ArrayLike | None, n: int, rows: Array) -> tuple[np.ndarray, int | None, int]:
+    """Integer group of each row, the number of groups given, and the repeated rows.
+
+    Without groups each row is its own group, except that identical rows (of ``rows``, X1 and
+    X2 side by side) share one, so that no fold holds a copy of a held-out row. With groups,
+    identical rows in different groups are refused.
+
+    Returns:
+        (group id of each row, 0..; groups given or None; rows that repeat an earlier one).
+    """
+    _, first, same = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    same = same.ravel()
+    repeats = n - len(first)
+    if groups is None:
+        return same, None, repeats
+    g = np.asarray(groups)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim != 1 or len(g) != n:
+        raise DiagnoseInputError(f"groups must be one label per row ({n}), got shape {g.shape}")
+    _, ids = np.unique(g, return_inverse=True)
+    count = int(ids.max()) + 1
+    if count < N_FOLDS:
+        raise DiagnoseInputError(f"groups: need at least {N_FOLDS} groups, got {count}")
+    split = np.flatnonzero(ids != ids[first[same]])
+    if split.size:
+        i = int(split[0])
+        raise DiagnoseInputError(
+            f"rows {int(first[same[i]])} and {i} of (X1, X2) are identical but in different "
+            "groups: a copy would sit on both sides of a fold; drop repeated rows or group them"
+        )
+    return ids, count, repeats
+
+
+def transposed_hint(*blocks: tuple[Array, str]) -> str:
+    """A hint naming the arrays with more columns than rows (rows must be samples)."""
+    wide = [
+        f"{name} is {a.shape[0]} x {a.shape[1]}" for a, name in blocks if a.shape[1] > a.shape[0]
+    ]
+    return f" ({', '.join(wide)}: transposed? rows must be samples)" if wide else ""

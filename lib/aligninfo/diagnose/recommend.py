@@ -1,0 +1,114 @@
+"""The recommendation (align / align + specificity / do not align) and the sentences behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aligninfo.diagnose.regime import RegimeMap
+from aligninfo.diagnose.settings import ALIGN_MAX_LOST, NO_ALIGN_MIN_LOST, RHO_MIN
+from aligninfo.linalg import Array
+from aligninfo.stats import Interval
+
+__all__ = ["aligned_pid_sentence", "fmt", "recommend", "regime_sentence"]
+
+
+def recommend(
+    full: dict[str, Array],
+    r2: dict[str, Interval],
+    lost: dict[str, Interval],
+    pid: dict[str, Interval],
+    regime: RegimeMap,
+    names: tuple[str, str],
+    k: int,
+) -> tuple[str, list[str]]:
+    """The recommendation for reading Y from X1, and the sentences it rests on."""
+    n1, n2 = names
+    top = float(full["rho_oof"][0])
+    share = lost["X1"]
+    reasons = [
+        f"the modalities share {k} canonical direction(s) whose out-of-fold correlation "
+        f"exceeds {RHO_MIN} with an interval above 0 (the largest: {top:.2f}); the lost share "
+        f"below is for these {k} and moves with k: {_k_sensitivity(full, k)}",
+        f"a linear read-out of Y from {n1} reaches R² {fmt(r2['X1'])} out of fold; from its "
+        f"top {k} canonical variates (what an alignment objective keeps) {fmt(r2['aligned X1'])}",
+        f"so alignment would remove a share {fmt(share)} of what {n1} predicts of Y "
+        f"(decision thresholds, a choice: below {ALIGN_MAX_LOST} align, above "
+        f"{NO_ALIGN_MIN_LOST} do not)",
+        f"PID on copula-normalised features: redundant {fmt(pid['redundant'])} nats, unique to "
+        f"{n1} {fmt(pid['unique1'])}, unique to {n2} {fmt(pid['unique2'])}, synergy "
+        f"{fmt(pid['synergy'])}",
+    ]
+    reasons.append(regime_sentence(regime))
+    if top <= RHO_MIN:
+        reasons.append(
+            "no canonical pair holds out of fold: there is nothing shared for alignment to find"
+        )
+        return "do not align", reasons
+    if not np.isfinite(share.high) or not r2["X1"].low > 0:
+        reasons.append(f"{n1} does not reliably predict Y linearly: the lost share is uncertain")
+        return "align + specificity", reasons
+    if share.high < ALIGN_MAX_LOST:
+        reasons.append(
+            "the task lives in what both sensors see (multi-view redundancy): alignment keeps it"
+        )
+        return "align", reasons
+    if share.low > NO_ALIGN_MIN_LOST:
+        reasons.append(
+            f"most of what {n1} knows of Y is specific to it: an alignment objective discards it"
+        )
+        return "do not align", reasons
+    keep = (
+        "add a term that keeps modality-specific variance (intra-modal or reconstruction, "
+        "chapter 6) to the alignment objective"
+    )
+    if share.estimate < ALIGN_MAX_LOST:
+        reasons.append(
+            f"the lost share is small, but its interval reaches above {ALIGN_MAX_LOST}: the data "
+            f"cannot rule out a loss, so {keep}"
+        )
+    else:
+        reasons.append(f"part of the task is specific to {n1}: {keep}")
+    return "align + specificity", reasons
+
+
+def _k_sensitivity(full: dict[str, Array], k: int) -> str:
+    """The lost share (point estimate) with one aligned variate fewer and one more."""
+    r2_x1, curve = float(full["r2"][0]), full["r2"][3 : 3 + len(full["rho"])]
+    parts = [
+        f"{(r2_x1 - curve[j - 1]) / r2_x1:.2f} with k = {j}"
+        for j in (k - 1, k + 1)
+        if 1 <= j <= len(curve)
+    ]
+    return "lost share " + " and ".join(parts) if parts and r2_x1 > 0 else "see r2_aligned_curve"
+
+
+def aligned_pid_sentence(
+    pid: dict[str, Interval], aligned: dict[str, Interval], name: str, k: int
+) -> str:
+    """What the aligned variates keep of X1's information on Y and of its unique part."""
+    return (
+        f"the top {k} canonical variates of {name} carry I = {fmt(aligned['mi1'])} nats on Y "
+        f"of the {fmt(pid['mi1'])} that {name} carries, and keep {fmt(aligned['unique1'])} "
+        f"nats of its unique information {fmt(pid['unique1'])}"
+    )
+
+
+def regime_sentence(m: RegimeMap) -> str:
+    """Where, along the read-out noise σ, the aligned limit costs or helps against X1."""
+    sign = np.sign(m.delta_hat)
+    runs, start = [], 0
+    for i in range(1, len(sign) + 1):
+        if i == len(sign) or sign[i] != sign[start]:
+            word = {1.0: "costs", -1.0: "helps"}.get(float(sign[start]), "is neutral")
+            runs.append(f"{word} for σ in [{m.sigmas[start]:.2g}, {m.sigmas[i - 1]:.2g}]")
+            start = i
+    return (
+        f"on the regime map, at the data's unique share {m.share_hat:.2f} (in sample), the "
+        f"aligned limit (top {m.k} canonical variates, embedding size {m.size}) against the "
+        f"whole first modality, read under noise σ: " + ", ".join(runs)
+    )
+
+
+def fmt(i: Interval) -> str:
+    """An interval as "estimate [low, high]" with three decimals."""
+    return f"{i.estimate:.3f} [{i.low:.3f}, {i.high:.3f}]"
