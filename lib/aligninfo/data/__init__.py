@@ -5,18 +5,32 @@ Modules:
     reading: the loaders' shared reading (``.npy``, ``.mat``), checking and freezing of arrays.
     lfmc: Sentinel-1/Sentinel-2 (+ ERA5, SRTM) time series with live fuel moisture targets.
     houston: Houston 2013 hyperspectral + LiDAR pixels, 15 land-cover classes.
+    raster: paired patches cut from two sensors' rasters (rasterio, the ``data`` extra), imported
+        on first use so that the other loaders work without rasterio.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
 from aligninfo.data import houston, lfmc
 from aligninfo.data.registry import DataFileError, fetch
 
-__all__ = ["DataFileError", "Standardiser", "fetch", "houston", "lfmc"]
+__all__ = ["DataFileError", "Standardiser", "fetch", "houston", "lfmc", "raster"]
+
+_LAZY = ("raster",)
+"""Submodules that need the optional ``data`` extra, imported when first named."""
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import an optional submodule (``aligninfo.data.raster``) on first access."""
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, eq=False)
