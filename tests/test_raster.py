@@ -218,6 +218,24 @@ def test_nan_in_the_second_sensor_counts_as_nodata(examples: Path, tmp_path: Pat
     assert pairs.dropped == 1 and pairs.origins.tolist() == [[0, 0], [0, 60], [60, 0]]
 
 
+def test_internal_mask_band_counts_as_nodata_on_and_off_grid(tmp_path: Path) -> None:
+    """A GeoTIFF mask band (no nodata value) hides a 5 x 5 corner, i.e. a 10 x 10 corner at 5 m."""
+    masked = tmp_path / "masked.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        write(masked, pattern(20, 20) + 1)
+        with rasterio.open(masked, "r+") as dataset:
+            mask = np.full((20, 20), 255, np.uint8)
+            mask[:5, :5] = 0
+            dataset.write_mask(mask)
+    same_grid = write(tmp_path / "ref.tif", pattern(20, 20))
+    on_grid = read_patch_pairs(same_grid, masked, size=5)
+    assert on_grid.dropped == 1 and [0, 0] not in on_grid.origins.tolist()
+    finer = write(tmp_path / "ref5.tif", pattern(40, 40), from_origin(500_000.0, 4e6, 5.0, 5.0))
+    off_grid = read_patch_pairs(finer, masked, size=10, resampling="nearest", max_nodata=1.0)
+    assert off_grid.dropped == 0 and off_grid.origins[0].tolist() == [0, 0]
+    assert not off_grid.valid_second[0].any() and off_grid.valid_second[1:].all()
+
+
 # --- synthetic rasters: exact checks ---------------------------------------------------------
 
 
@@ -392,3 +410,15 @@ def test_data_package_imports_without_rasterio() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "no raster"
+
+
+def test_torch_dataloader_workers_reopen_the_files(tmp_path: Path) -> None:
+    """Handles opened in the parent are not used by a forked worker (the pid differs)."""
+    torch_data = pytest.importorskip("torch.utils.data")
+    a = write(tmp_path / "a.tif", pattern(12, 12))
+    b = write(tmp_path / "b.tif", pattern(6, 6), from_origin(500_000.0, 4_000_000.0, 20.0, 20.0))
+    with PatchPairs(a, b, size=6) as pairs:
+        expected = [pairs[k][1] for k in range(len(pairs))]  # opens the files in this process
+        loader = torch_data.DataLoader(pairs, batch_size=2, num_workers=1)
+        got = np.concatenate([x2.numpy() for _, x2 in loader])
+    np.testing.assert_array_equal(got, np.stack(expected))
