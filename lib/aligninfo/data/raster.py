@@ -147,17 +147,21 @@ class _Source:
         self.dataset = _open(path)
         self.view: DatasetReader | WarpedVRT = self.dataset
         if not _same_grid(self.dataset, grid):
-            _check_overlap(self.dataset, path, grid, reference)
-            self.view = WarpedVRT(
-                self.dataset,
-                crs=grid.crs,
-                transform=grid.transform,
-                width=grid.width,
-                height=grid.height,
-                resampling=resampling,
-                nodata=np.nan,
-                dtype="float32",
-            )
+            try:
+                _check_overlap(self.dataset, path, grid, reference)
+                self.view = WarpedVRT(
+                    self.dataset,
+                    crs=grid.crs,
+                    transform=grid.transform,
+                    width=grid.width,
+                    height=grid.height,
+                    resampling=resampling,
+                    nodata=np.nan,
+                    dtype="float32",
+                )
+            except Exception:
+                self.dataset.close()
+                raise
 
     def read(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Read one window of the reference grid.
@@ -187,10 +191,11 @@ class _Source:
 class PatchPairs:
     """Paired patches of two sensors on one grid, as a map-style dataset.
 
-    Opening checks every file and scans the validity masks strip by strip to find the kept
-    pairs; items are then read on demand, one window per file. File handles are opened per
-    process (a torch ``DataLoader`` with workers reopens them in each worker) and are not
-    pickled.
+    Opening checks every file and scans both sensors once, one full-width strip of patch rows
+    at a time, to find the kept pairs (so it costs about one pass over the data when the stride
+    equals the size); items are then read on demand, one window per file. File handles are
+    opened per process (a torch ``DataLoader`` with workers reopens them in each worker) and
+    are not pickled.
 
     Args:
         first: The first sensor's file or files; its first file fixes the reference grid.
