@@ -214,7 +214,7 @@ class PatchPairs:
             overlap the reference grid; the error names the file.
         ValueError: For a size or stride that is not a positive integer, a patch larger than
             the reference grid (naming its file), an unknown resampling method, or
-            ``max_nodata`` outside [0, 1].
+            ``max_nodata`` outside [0, 1], or a sensor given no file.
     """
 
     def __init__(
