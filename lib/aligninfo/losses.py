@@ -28,6 +28,11 @@ the model has none), as SimCLR, Barlow Twins, VICReg, DeCUR and CoMM do; reconst
 from the backbone ``model.encode(key, x)``; CoMM contrasts ``model.project(FUSED, fused)``;
 cross-prediction reads the projected embedding of one modality and predicts the other's raw
 input. Probes read the backbone by default (:mod:`aligninfo.experiment`).
+
+Under a process group of several processes (``torchrun``, :mod:`aligninfo.distributed`), an
+objective in training mode gathers the embeddings its loss compares from every process, with
+gradients, so that negatives and batch statistics span the global batch; per-sample terms
+(reconstruction) stay local. Without such a group nothing changes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aligninfo import distributed
 from aligninfo.augment import Augment, default_augment
 from aligninfo.encoders import FUSED, MultimodalEncoder
 
@@ -528,9 +534,17 @@ class _CrossModal(Objective):
         self.keys = keys
 
     def embed(self, model: MultimodalEncoder, batch: Batch) -> tuple[Tensor, Tensor]:
-        """Projected embeddings ``(batch, dim)`` of the two modalities (where the loss acts)."""
+        """Projected embeddings ``(batch, dim)`` of the two modalities (where the loss acts).
+
+        In training mode under a process group of several processes they are gathered over
+        the global batch (:func:`aligninfo.distributed.gather`), so that negatives and batch
+        statistics span every process.
+        """
         k1, k2 = self.keys
-        return model.embed(k1, batch[k1]), model.embed(k2, batch[k2])
+        z1, z2 = distributed.gather(
+            self.training, model.embed(k1, batch[k1]), model.embed(k2, batch[k2])
+        )
+        return z1, z2
 
 
 def _augmenter(augment: AugmentSpec, key: str) -> Augment:
@@ -691,9 +705,10 @@ class DeCUR(_CrossModal):
             k: (model.embed(k, aug(batch[k])), model.embed(k, aug(batch[k])))
             for k, aug in self.augment.items()
         }
+        gathered = {k: distributed.gather(self.training, *pair) for k, pair in views.items()}
         k1, k2 = self.keys
-        intra = sum(barlow_twins(za, zb, self.lambd) for za, zb in views.values())
-        cross = decur(views[k1][0], views[k2][0], self.n_common, self.lambd)
+        intra = sum(barlow_twins(za, zb, self.lambd) for za, zb in gathered.values())
+        cross = decur(gathered[k1][0], gathered[k2][0], self.n_common, self.lambd)
         return cross + self.intra_weight * intra
 
 
@@ -722,6 +737,7 @@ class SimCLR(Objective):
         for k in self.keys or model.keys:
             aug = _augmenter(self.augment_spec, k)
             za, zb = model.embed(k, aug(batch[k])), model.embed(k, aug(batch[k]))
+            za, zb = distributed.gather(self.training, za, zb)  # negatives: the global batch
             losses.append(nt_xent(za, zb, self.temperature))
         return torch.stack(losses).mean()
 
@@ -784,7 +800,9 @@ class CoMM(Objective):
             return fused, unimodal
 
         (za, ua), (zb, ub) = view(), view()
-        return comm(za, zb, ua, ub, self.temperature)
+        za, zb, *unimodal = distributed.gather(self.training, za, zb, *ua, *ub)
+        m = len(ua)
+        return comm(za, zb, unimodal[:m], unimodal[m:], self.temperature)
 
 
 class CrossPrediction(Objective):
@@ -821,9 +839,10 @@ class CrossPrediction(Objective):
         pairs = [(self.source, self.target)]
         if self.symmetric:
             pairs.append((self.target, self.source))
-        losses = [
-            cross_prediction(model.embed(s, batch[s]), batch[t], self.ridge) for s, t in pairs
-        ]
+        losses = []
+        for s, t in pairs:
+            z, target = distributed.gather(self.training, model.embed(s, batch[s]), batch[t])
+            losses.append(cross_prediction(z, target, self.ridge))
         return torch.stack(losses).mean()
 
 

@@ -38,6 +38,13 @@ not in the fingerprint either: a run may move between machines (numerically equa
 floating-point rounding, not bitwise), but not between float32 and bfloat16 arithmetic.
 ``restore_best``, ``checkpoint_every``, ``progress``, ``log_every`` and ``max_device_bytes`` do
 not change the training and are taken as asked.
+
+Under a process group of several processes (``torchrun``; :mod:`aligninfo.distributed`),
+:func:`fit` trains data-parallel with DistributedDataParallel: ``batch_size`` is the global
+batch, each process takes its block of every global batch, the objectives compute their loss on
+the gathered global batch, only rank 0 writes the checkpoint, and a checkpoint resumes on any
+number of processes (what stays identical is listed in :mod:`aligninfo.distributed`). Without
+such a group the loop is the single-process one described above, bit for bit.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm  # text bar on stderr: no widget state in executed notebooks
 
+from aligninfo import distributed
 from aligninfo.encoders import MultimodalEncoder
 from aligninfo.losses import LearnableTemperature, Objective, finite_checks
 from aligninfo.runtime import (
@@ -306,7 +314,7 @@ def _evaluate(
         for i in range(batches):
             batch = _to({k: t[i * size : (i + 1) * size] for k, t in data.items()}, device)
             total += objective(model, batch).float()
-    return float(total) / batches
+    return distributed.broadcast_float(float(total) / batches)  # one value on every process
 
 
 def _snapshot(module: nn.Module) -> dict[str, Tensor]:
@@ -530,12 +538,14 @@ def fit(
         FloatingPointError: If the training loss becomes NaN or infinite.
     """
     cfg = replace(config or TrainConfig(), **overrides)
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(resolve_device(cfg.device))
     train_t = _as_tensors(train, "train")
     val_t = _check_val(train_t, _as_tensors(val, "val")) if val is not None else None
     n = _n_samples(train_t)
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
+    distributed.check_batch_size(cfg.batch_size)
+    parallel = distributed.world_size() > 1
     path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
     if path is not None:
         _check_checkpoint_path(path)
@@ -572,7 +582,8 @@ def fit(
             model.load_state_dict(ckpt["model"])
             objective.load_state_dict(ckpt["objective"])
             optimizer.load_state_dict(ckpt["optimizer"])
-            set_rng_state(ckpt["rng"])
+            if not parallel:  # data-parallel runs seed every step (distributed.seed_step)
+                set_rng_state(ckpt["rng"])
         except Exception as err:  # a checkpoint edited or damaged inside: name the file
             first = str(err).strip().splitlines()
             raise CheckpointError(
@@ -590,12 +601,15 @@ def fit(
         return before + time.perf_counter() - started
 
     def checkpoint() -> None:
-        if path is not None:
-            saved = {**state, "running": state["running"].cpu(), "elapsed": elapsed()}
+        if path is None:
+            return
+        running = distributed.mean_across(state["running"]).cpu()  # every process takes part
+        if distributed.is_main():
+            saved = {**state, "running": running, "elapsed": elapsed()}
             saved.update(
                 history=history.as_dict(),
                 fingerprint=fingerprint,
-                rng=rng_state(),
+                rng={"cpu": torch.get_rng_state()} if parallel else rng_state(),
                 model=model.state_dict(),
                 objective=objective.state_dict(),
                 optimizer=optimizer.state_dict(),
@@ -608,23 +622,25 @@ def fit(
         total=total_steps,
         initial=min(state["step"], total_steps),
         desc="train",
-        disable=not cfg.progress,
+        disable=not (cfg.progress and distributed.is_main()),
         dynamic_ncols=True,
     )
-    with finite_checks(device.type == "cpu"), bar:
+    size = distributed.local_batch_size(cfg.batch_size)  # this process's share of a batch
+    wrapped = distributed.wrap(model, objective, device)
+    with finite_checks(device.type == "cpu"), bar, wrapped as compute_loss:
         while not state["stopped"] and state["step"] < total_steps:
             epoch = state["epoch"]
             seed = cfg.seed * 1_000_003 + epoch
-            shuffled = _permute(
-                data, torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-            )
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+            shuffled = _permute(data, distributed.shard(order, cfg.batch_size))
             for i in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
                 if state["step"] >= total_steps:
                     break
-                s = slice(i * cfg.batch_size, (i + 1) * cfg.batch_size)
+                s = slice(i * size, (i + 1) * size)
                 batch = _to({k: t[s] for k, t in shuffled.items()}, device)
+                distributed.seed_step(cfg.seed, state["step"])
                 with autocast(device, cfg.amp):
-                    loss = objective(model, batch)
+                    loss = compute_loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip is not None:
@@ -639,6 +655,7 @@ def fit(
                     checkpoint()
             if state["step"] < (epoch + 1) * steps_per_epoch:
                 break  # the step budget ran out mid-epoch
+            state["running"] = distributed.mean_across(state["running"])
             _end_epoch(state, history, steps_per_epoch, cfg, model, objective, val_data, device)
             history.time.append(elapsed())
             shown = {"loss": history.train_loss[-1], "val": history.val_loss[-1]}
@@ -646,6 +663,7 @@ def fit(
             state["running"] = torch.zeros((), device=device)
             checkpoint()
     checkpoint()
+    distributed.barrier()  # rank 0's checkpoint is complete before any process goes on
     if val_data is not None and cfg.restore_best and state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
         objective.load_state_dict(state["best_objective"])
