@@ -428,9 +428,13 @@ def test_real_data(name: str, data_dir: Path) -> None:
     """The diagnosis of each real pair runs, finds shared directions and recommends."""
     from aligninfo.diagnose import load_named
 
-    x1, x2, y, groups, names = load_named(name, data_dir)
-    d = diagnose(x1, x2, y, groups, n_boot=20, names=names, progress=False)
+    pair = load_named(name, data_dir)
+    d = diagnose(**pair.arguments(), n_boot=20, progress=False)
     print(f"{name}: {d.recommendation}; lost share {d.lost_share['X1']}")
     assert d.recommendation in RECOMMENDATIONS
     assert d.rho_oof[0] > 0.3 and d.k >= 1
-    assert (d.n_groups is not None) == name.startswith("lfmc")
+    assert d.phase is not None and d.phase.regime in d.phase.regime_shares
+    # LFMC: sites held out and resampled; Houston: scan-order polygons resampled within
+    # their class (one class each), the folds splitting them.
+    expected = "groups" if name.startswith("lfmc") else "groups, split by the folds, within classes"
+    assert d.resampling == expected and d.n_groups is not None

@@ -230,9 +230,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     try:
         if args.out:
             _out_folder(Path(args.out))
-        x1, x2, y, groups, names = _diagnose_inputs(args)
+        pair = _diagnose_inputs(args)
         options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
-        result = diag.diagnose(x1, x2, y, groups, names=names, **options)
+        result = diag.diagnose(**pair.arguments(), **options)
         print(result.summary())
         if args.out:
             for path in result.save(args.out):
@@ -255,8 +255,8 @@ def _out_folder(out: Path) -> None:
         raise DiagnoseInputError(f"--out: cannot create {out}: {err.strerror or err}") from err
 
 
-def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tuple[str, str]]:
-    """(x1, x2, y, groups, names) from files or a data set's name."""
+def _diagnose_inputs(args: argparse.Namespace) -> Any:
+    """The pair to diagnose (a ``NamedPair``) from files or a data set's name."""
     from aligninfo import diagnose as diag
 
     inputs = args.inputs
@@ -269,7 +269,7 @@ def _diagnose_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, tupl
     x1, x2 = diag.read_array(inputs[0], "X1"), diag.read_array(inputs[1], "X2")
     y = diag.read_labels(inputs[2], "Y", len(x1)) if len(inputs) == 3 else None
     groups = diag.read_labels(args.groups, "groups", len(x1)) if args.groups else None
-    return x1, x2, y, groups, ("X1", "X2")
+    return diag.NamedPair(x1, x2, y, groups, None, ("X1", "X2"))
 
 
 def _first_line(text: str) -> str:

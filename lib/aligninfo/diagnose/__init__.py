@@ -22,11 +22,17 @@ reports what the theory chapters predict an alignment objective would do to them
   unique share u (the target's cross-covariance with X1 moved between the aligned directions
   and the rest at fixed R²(Y | X1), everything else as estimated) and the read-out noise σ,
   with the data placed at its estimated share.
+- **Kamai et al.'s phase diagram** (:mod:`aligninfo.diagnose.phase`): which canonical pairs
+  and cross-prediction directions carry the task (signal) or not (nuisance), whether
+  alignment and cross-prediction of that size keep the signal (the four regimes), with the
+  share of resamples that agree, and the data's point on chapter 12's diagram.
 - **A recommendation**: *align*, *align + specificity* (an alignment objective plus a term that
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
 Every interval resamples rows, or whole groups (e.g. sites) when ``groups`` is given, and
-cross-validation folds never split a group; identical rows count as one group. Out-of-fold
+cross-validation folds never split a group; identical rows count as one group. Groups too few
+to hold out (``resample_groups``: Houston's scan-order polygons) are resampled while the folds
+split them; groups of one class each are drawn within their class. Out-of-fold
 quantities are averaged over :data:`N_REPEATS` fold assignments. The intervals are conditional
 on k (the lost share moves with it: ``r2_aligned_curve`` has every k). Columns are
 standardised once on all rows, a rescaling to which least squares and CCA are invariant (up to
@@ -56,10 +62,12 @@ from aligninfo.diagnose.figure import plot
 from aligninfo.diagnose.inputs import (
     LOADERS,
     DiagnoseInputError,
+    NamedPair,
     load_named,
     read_array,
     read_labels,
 )
+from aligninfo.diagnose.phase import PhasePlacement
 from aligninfo.diagnose.regime import RegimeMap
 from aligninfo.diagnose.report import Diagnosis
 from aligninfo.diagnose.settings import RECOMMENDATIONS
@@ -69,6 +77,8 @@ __all__ = [
     "RECOMMENDATIONS",
     "Diagnosis",
     "DiagnoseInputError",
+    "NamedPair",
+    "PhasePlacement",
     "RegimeMap",
     "copula_normal",
     "diagnose",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -18,6 +20,7 @@ from aligninfo.diagnose.estimates import (
     r2_draws,
     standardise,
     weighted_corr,
+    weighted_cross_prediction,
 )
 from aligninfo.diagnose.inputs import (
     DiagnoseInputError,
@@ -25,10 +28,12 @@ from aligninfo.diagnose.inputs import (
     check_matrix,
     check_rank,
     group_ids,
+    label_ids,
     target_columns,
     transposed_hint,
 )
-from aligninfo.diagnose.recommend import aligned_pid_sentence, recommend
+from aligninfo.diagnose.phase import PhasePlacement, place
+from aligninfo.diagnose.recommend import aligned_pid_sentence, phase_sentence, recommend
 from aligninfo.diagnose.regime import regime_map
 from aligninfo.diagnose.report import Diagnosis
 from aligninfo.diagnose.settings import MAX_COLUMNS, N_REPEATS, SAMPLES_PER_DIM
@@ -51,6 +56,7 @@ def diagnose(
     names: tuple[str, str] = ("X1", "X2"),
     level: float = 0.95,
     progress: bool = True,
+    resample_groups: ArrayLike | None = None,
 ) -> Diagnosis:
     """Diagnose a paired data set: should X1 and X2 be aligned (see the module docstring)?
 
@@ -68,13 +74,19 @@ def diagnose(
         names: Names of the modalities, for the report.
         level: Coverage of the intervals.
         progress: Show a progress bar when the bootstrap takes more than 2 s.
+        resample_groups: Group label of each row that the bootstrap resamples whole while
+            the folds split rows freely, shape (n,): groups too few to hold out (Houston's
+            scan-order polygons); not with ``groups``. With a class target and groups of one
+            class each (as polygons are), groups and ``groups`` alike are drawn within their
+            class, so that every resample holds every class.
 
     Returns:
         The :class:`Diagnosis`.
 
     Raises:
         DiagnoseInputError: Mismatched rows, NaN or infinite values, constant or linearly
-            dependent columns, too few samples for the dimension, too few groups, bad k.
+            dependent columns, too few samples for the dimension, too few groups, bad k,
+            both kinds of groups.
     """
     a1, a2 = check_matrix(x1, "X1"), check_matrix(x2, "X2")
     n = len(a1)
@@ -107,7 +119,16 @@ def diagnose(
     if not 0 < level < 1:
         raise DiagnoseInputError(f"level must be in (0, 1), got {level!r}")
     check_rank([(a1, "X1"), (a2, "X2")])
+    if groups is not None and resample_groups is not None:
+        raise DiagnoseInputError(
+            "give groups (held out whole and resampled) or resample_groups (resampled only), "
+            "not both"
+        )
     ids, n_groups, repeats = group_ids(groups, n, np.hstack([a1, a2]))
+    boot_ids = ids
+    if resample_groups is not None:
+        boot_ids, n_groups = label_ids(resample_groups, n, "resample_groups")
+    strata = class_strata(boot_ids, t) if kind == "categorical" else None
     b = Blocks(a1.shape[1], a2.shape[1], t.shape[1])
     k_max = min(b.p1, b.p2)
     if k is not None and (isinstance(k, bool) or int(k) != k or not 1 <= k <= k_max):
@@ -118,19 +139,27 @@ def diagnose(
     check_joint(std, cop, b)
     rng = np.random.default_rng(seed)
     runs = [out_of_fold(std, b, assign_folds(ids, rng), k_max) for _ in range(N_REPEATS)]
-    weights = group_weights(ids, n_boot, rng)
+    weights = group_weights(boot_ids, n_boot, rng, strata)
     rho_w = np.mean([weighted_corr(r["u1"], r["u2"], weights) for r in runs], axis=0)
     rho_low = np.quantile(rho_w[1:], (1 - level) / 2, axis=0)
     if k is None:
         k = choose_k(rho_w[0], rho_low)
     stat = in_sample(b, k_max, k, kind is not None)
     full = stat(std, cop)
-    draws, failed = bootstrap(stat, std, cop, ids, n_boot, rng, progress, full)
+    draws, failed = bootstrap(stat, std, cop, boot_ids, n_boot, rng, progress, full, strata)
+    phase = None
     if kind is not None:
         pred = np.mean([r["pred"] for r in runs], axis=0)
         full["r2"], draws["r2"] = r2_draws(std[:, b.t], pred, weights)
+        cross = np.mean(
+            [weighted_cross_prediction(r["f1"], std[:, b.x2], weights) for r in runs], axis=0
+        )
+        curves = np.vstack([full["r2"][None], draws["r2"]])
+        phase = place(rho_w, cross, *_curves(curves, k_max), level)
     full["rho_oof"], full["rho_oof_low"] = rho_w[0], rho_low
-    d = assemble(full, draws, b, k, kind, n_classes, n_groups, n_boot, seed, names, level, std)
+    how = _resampling(groups, resample_groups, strata)
+    info = Sampling(n_groups, how, n_boot, seed, level)
+    d = assemble(full, draws, b, k, kind, n_classes, names, info, std, phase)
     if failed:
         d.reasons.append(
             f"{failed} of {n_boot} resamples had a singular covariance (a class or a column's "
@@ -144,6 +173,49 @@ def diagnose(
     return d
 
 
+class Sampling(NamedTuple):
+    """How the diagnosis resampled: groups (None: rows), in words, resamples, seed, level."""
+
+    n_groups: int | None
+    how: str
+    n_boot: int
+    seed: int
+    level: float
+
+
+def class_strata(ids: np.ndarray, t: Array) -> np.ndarray | None:
+    """The class of each group when every group holds one class (a one-hot target), else None.
+
+    Args:
+        ids: Group of each row, 0.., shape (n,).
+        t: One-hot target without its last class, shape (n, q).
+    """
+    classes = np.where(t.any(axis=1), t.argmax(axis=1), t.shape[1])
+    n_groups = int(ids.max()) + 1
+    lowest = np.full(n_groups, np.iinfo(np.int64).max)
+    highest = np.full(n_groups, -1)
+    np.minimum.at(lowest, ids, classes)
+    np.maximum.at(highest, ids, classes)
+    return lowest if np.array_equal(lowest, highest) else None
+
+
+def _resampling(groups: object, resample_groups: object, strata: np.ndarray | None) -> str:
+    """The resampling in words, for the record."""
+    how = (
+        "rows"
+        if groups is None and resample_groups is None
+        else "groups"
+        if resample_groups is None
+        else "groups, split by the folds"
+    )
+    return how + (", within classes" if strata is not None and how != "rows" else "")
+
+
+def _curves(curves: Array, k_max: int) -> tuple[Array, Array]:
+    """R² of Y from the top-j canonical variates and cross-prediction features of X1."""
+    return curves[:, 3 : 3 + k_max], curves[:, 3 + 2 * k_max : 3 + 3 * k_max]
+
+
 def assemble(
     full: dict[str, Array],
     draws: dict[str, Array],
@@ -151,14 +223,13 @@ def assemble(
     k: int,
     kind: str | None,
     n_classes: int,
-    n_groups: int | None,
-    n_boot: int,
-    seed: int,
     names: tuple[str, str],
-    level: float,
+    info: Sampling,
     std: Array,
+    phase: PhasePlacement | None,
 ) -> Diagnosis:
     """Intervals, the regime map and the recommendation from the statistics."""
+    level = info.level
 
     def iv(estimate: float, d: Array) -> Interval:
         finite = d[np.isfinite(d)]
@@ -175,9 +246,9 @@ def assemble(
         "names": names,
         "target": kind,
         "n_classes": n_classes,
-        "n_groups": n_groups,
-        "n_boot": n_boot,
-        "seed": seed,
+        "n_groups": info.n_groups,
+        "n_boot": info.n_boot,
+        "seed": info.seed,
         "k": k,
         "rho": rho,
         "rho_oof": [float(r) for r in full["rho_oof"]],
@@ -185,7 +256,7 @@ def assemble(
     }
     if kind is None:
         reason = "no target given: the recommendation needs Y (what the task is)"
-        return Diagnosis(**base, reasons=[reason])  # type: ignore[arg-type]
+        return Diagnosis(**base, reasons=[reason], resampling=info.how)  # type: ignore[arg-type]
     k_max = len(full["rho"])
     cols = [0, 1, 2, 2 + k, 2 + k_max + k]  # X1, X2, X1+X2, top-k of X1, top-k of X2
     r2_full, r2_draws = full["r2"][cols], draws["r2"][:, cols]
@@ -207,11 +278,9 @@ def assemble(
     regime = regime_map(std, b, k)
     recommendation, reasons = recommend(full, r2, lost, pid, regime, names, k)
     reasons.insert(4, aligned_pid_sentence(pid, pid_aligned, names[0], k))
-    if n_groups is None or n_groups == len(std):
-        reasons.append(
-            "rows were resampled and split as independent samples: if they are not (pixels of "
-            "one scene, repeated visits of a site), the intervals are optimistic; give groups"
-        )
+    if phase is not None:
+        reasons.insert(6, phase_sentence(phase))
+    reasons += _sampling_sentences(info, len(std))
     if kind == "categorical":
         reasons.append(
             f"Y has {n_classes} classes: R² is that of the one-hot code, and the PID's "
@@ -223,7 +292,7 @@ def assemble(
         r2=r2,
         r2_aligned_curve={
             "X1": [float(v) for v in full["r2"][3 : 3 + k_max]],
-            "X2": [float(v) for v in full["r2"][3 + k_max :]],
+            "X2": [float(v) for v in full["r2"][3 + k_max : 3 + 2 * k_max]],
         },
         cost=cost,
         lost_share=lost,
@@ -232,4 +301,23 @@ def assemble(
         regime=regime,
         recommendation=recommendation,
         reasons=reasons,
+        resampling=info.how,
+        phase=phase,
     )
+
+
+def _sampling_sentences(info: Sampling, n: int) -> list[str]:
+    """What the resampling assumes, when it is not whole groups held out and resampled."""
+    if info.n_groups is None or info.n_groups == n:
+        return [
+            "rows were resampled and split as independent samples: if they are not (pixels of "
+            "one scene, repeated visits of a site), the intervals are optimistic; give groups"
+        ]
+    if not info.how.startswith("groups, split"):
+        return []
+    within = " within each class (each group holds one)" if "classes" in info.how else ""
+    return [
+        f"the intervals resample the {info.n_groups} groups{within}, but the folds split them "
+        "(too few to hold whole groups out): out-of-fold R² and correlations are optimistic "
+        "when rows of one group are alike"
+    ]

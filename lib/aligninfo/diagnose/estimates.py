@@ -36,6 +36,9 @@ __all__ = [
     "r2_draws",
     "standardise",
     "weighted_corr",
+    "weighted_cross_prediction",
+    "cross_prediction_directions",
+    "draw_groups",
 ]
 
 
@@ -116,20 +119,41 @@ def _r(s: slice) -> Array:
     return np.arange(s.start, s.stop)
 
 
-def out_of_fold(data: Array, b: Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
-    """Out-of-fold predictions of the target and held-out canonical variates (one assignment).
+def cross_prediction_directions(cov: Array, b: Blocks) -> tuple[Array, Array]:
+    """Reduced-rank regression of X2 on X1 from a joint covariance (cross-prediction).
 
-    Every fold's CCA and least-squares fits use the other folds only.
+    The encoder of X1 of rank-j cross-prediction spans the first j rows of
+    ``W = Uᵀ C11^{-1/2}``, U the left singular vectors of ``C11^{-1/2} C12``
+    (:func:`aligninfo.nuisance.cross_prediction_projection`): features uncorrelated, of unit
+    variance, the j-th explaining a variance s_j² of X2 (as the columns are scaled).
 
     Returns:
-        "pred": predictions, shape (3 + 2 k_max, n, q): from X1, X2, X1+X2, then the top-j
-        canonical variates of X1 for j = 1..k_max, then those of X2 (empty when q = 0);
+        (the values s, descending, shape (min(p1, p2),); W, shape (min(p1, p2), p1)).
+    """
+    ridge = CCA_RIDGE * np.eye(b.p1)
+    lam, vec = np.linalg.eigh(cov[b.x1, b.x1] + ridge)
+    root_inv = (vec / np.sqrt(lam)) @ vec.T
+    u, s, _ = np.linalg.svd(root_inv @ cov[b.x1, b.x2], full_matrices=False)
+    return s, u.T @ root_inv
+
+
+def out_of_fold(data: Array, b: Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
+    """Out-of-fold predictions of the target and held-out variates (one fold assignment).
+
+    Every fold's CCA, cross-prediction and least-squares fits use the other folds only.
+
+    Returns:
+        "pred": predictions, shape (3 + 3 k_max, n, q): from X1, X2, X1+X2, then the top-j
+        canonical variates of X1 for j = 1..k_max, then those of X2, then the top-j
+        cross-prediction features of X1 (empty when q = 0);
         "u1", "u2": the held-out canonical variates of X1 and X2 (each fold's own directions,
-        applied to its held-out rows), shape (n, k_max).
+        applied to its held-out rows), shape (n, k_max);
+        "f1": the held-out cross-prediction features of X1, shape (n, k_max).
     """
     n, q = len(data), b.q
-    pred = np.zeros((3 + 2 * k_max, n, q))
+    pred = np.zeros((3 + 3 * k_max, n, q))
     held_u1, held_u2 = np.zeros((n, k_max)), np.zeros((n, k_max))
+    held_f1 = np.zeros((n, k_max))
     i1, i2, it = _r(b.x1), _r(b.x2), _r(b.t)
     for f in range(N_FOLDS):
         test = folds == f
@@ -140,16 +164,19 @@ def out_of_fold(data: Array, b: Blocks, folds: np.ndarray, k_max: int) -> dict[s
         _, w1, w2 = cca(cov, b)
         u1, u2 = held[:, b.x1] @ w1[:k_max].T, held[:, b.x2] @ w2[:k_max].T
         held_u1[test], held_u2[test] = u1, u2
+        wf = cross_prediction_directions(cov, b)[1][:k_max]
+        f1 = held[:, b.x1] @ wf.T
+        held_f1[test] = f1
         if q == 0:
             continue
         pred[0, test] = _fit_predict(cov, i1, it, held[:, b.x1])
         pred[1, test] = _fit_predict(cov, i2, it, held[:, b.x2])
         pred[2, test] = _fit_predict(cov, np.r_[i1, i2], it, held[:, : b.p1 + b.p2])
-        for m, (w, xs, u) in enumerate(((w1, b.x1, u1), (w2, b.x2, u2))):
+        for m, (w, xs, u) in enumerate(((w1, b.x1, u1), (w2, b.x2, u2), (wf, b.x1, f1))):
             rows = slice(3 + m * k_max, 3 + (m + 1) * k_max)
             pred[rows, test] = nested_predictions(cov, w[:k_max], xs, b.t, u) + mu[b.t]
         pred[:3, test] += mu[b.t]
-    return {"pred": pred, "u1": held_u1, "u2": held_u2}
+    return {"pred": pred, "u1": held_u1, "u2": held_u2, "f1": held_f1}
 
 
 def nested_predictions(cov: Array, w: Array, xs: slice, ts: slice, u: Array) -> Array:
@@ -175,14 +202,44 @@ def nested_predictions(cov: Array, w: Array, xs: slice, ts: slice, u: Array) -> 
     return np.cumsum(v[:, :, None] * h[:, None, :], axis=0)
 
 
-def group_weights(ids: np.ndarray, n_boot: int, rng: np.random.Generator) -> Array:
+def draw_groups(n_groups: int, strata: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """The groups of one resample: n_groups drawn with replacement, or as many per stratum.
+
+    Args:
+        n_groups: Groups 0 .. n_groups - 1.
+        strata: Stratum of each group, shape (n_groups,), or None: each stratum keeps its
+            number of groups (e.g. polygons of one class each: every class stays present).
+        rng: The generator.
+
+    Returns:
+        Indices of the groups drawn, shape (n_groups,).
+    """
+    if strata is None:
+        return rng.integers(0, n_groups, n_groups)
+    return np.concatenate(
+        [rng.choice(np.flatnonzero(strata == s), np.sum(strata == s)) for s in np.unique(strata)]
+    )
+
+
+def group_weights(
+    ids: np.ndarray, n_boot: int, rng: np.random.Generator, strata: np.ndarray | None = None
+) -> Array:
     """Row weights of the full sample and of n_boot resamples of the groups (rows).
+
+    Args:
+        ids: Group of each row, 0 .. n_groups - 1, shape (n,).
+        n_boot: Resamples.
+        rng: The generator.
+        strata: Stratum of each group (see :func:`draw_groups`), or None.
 
     Returns:
         Shape (1 + n_boot, n): row 0 all ones, then how many times each row's group was drawn.
     """
     n_groups = int(ids.max()) + 1
-    picks = rng.integers(0, n_groups, (n_boot, n_groups))
+    if strata is None:
+        picks = rng.integers(0, n_groups, (n_boot, n_groups))
+    else:
+        picks = np.stack([draw_groups(n_groups, strata, rng) for _ in range(n_boot)])
     counts = np.stack([np.bincount(row, minlength=n_groups) for row in picks])
     return np.vstack([np.ones(n_groups), counts])[:, ids].astype(np.float64)
 
@@ -233,6 +290,32 @@ def weighted_corr(u1: Array, u2: Array, weights: Array) -> Array:
     return np.asarray(np.nan_to_num(r), dtype=np.float64)
 
 
+def weighted_cross_prediction(f: Array, x2: Array, weights: Array) -> Array:
+    """Cross-prediction value of each feature under each row weighting.
+
+    The value of a feature f is the root of the variance of X2 that f explains by least
+    squares, ``sqrt(sum_c Cov(f, x2_c)² / Var f)``: on out-of-fold features, the held-out
+    counterpart of the singular values of ``C11^{-1/2} C12``.
+
+    Args:
+        f: Features, shape (n, k).
+        x2: The columns of X2 (as scaled), shape (n, p2).
+        weights: Shape (w, n).
+
+    Returns:
+        Shape (w, k).
+    """
+    total = weights.sum(axis=1, keepdims=True)
+    n, k = f.shape
+    mf, mx = weights @ f / total, weights @ x2 / total
+    cross = (weights @ (f[:, :, None] * x2[:, None, :]).reshape(n, -1)) / total
+    cov = cross.reshape(len(weights), k, -1) - mf[:, :, None] * mx[:, None, :]
+    var = weights @ f**2 / total - mf**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.sqrt((cov**2).sum(axis=2) / var)
+    return np.asarray(np.nan_to_num(values), dtype=np.float64)
+
+
 def choose_k(rho_oof: Array, low: Array) -> int:
     """Aligned pairs: the leading run with correlation > RHO_MIN and interval above 0 (>= 1)."""
     holds = (rho_oof > RHO_MIN) & (low > 0)
@@ -274,8 +357,11 @@ def bootstrap(
     rng: np.random.Generator,
     progress: bool,
     full: dict[str, Array],
+    strata: np.ndarray | None = None,
 ) -> tuple[dict[str, Array], int]:
     """In-sample statistics of n_boot resamples of the groups (rows), stacked by name.
+
+    Groups are drawn as :func:`draw_groups` does (within their strata when given).
 
     A resample whose covariance is singular (a class, or every varying value of a column,
     missing from the groups drawn) gives NaN draws, which the intervals leave out.
@@ -295,7 +381,7 @@ def bootstrap(
         file=sys.stderr,
     )
     for _ in bar:
-        rows = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+        rows = np.concatenate([members[g] for g in draw_groups(len(members), strata, rng)])
         try:
             values = stat(std[rows], cop[rows])
         except (ValueError, np.linalg.LinAlgError):

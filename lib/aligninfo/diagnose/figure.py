@@ -1,4 +1,4 @@
-"""The diagnosis's figure: canonical correlations, R², PID and the regime map."""
+"""The diagnosis's figure: canonical correlations, R², PID, regime map and phase diagram."""
 
 from __future__ import annotations
 
@@ -14,27 +14,30 @@ from aligninfo.linalg import Array
 from aligninfo.stats import Interval
 
 if TYPE_CHECKING:
+    from aligninfo.diagnose.phase import PhasePlacement
     from aligninfo.diagnose.report import Diagnosis
 
-__all__ = ["plot"]
+__all__ = ["plot", "plot_phase_plane"]
 
 
 def plot(d: Diagnosis, path: str | os.PathLike[str]) -> None:
-    """Draw the diagnosis (canonical correlations, R², PID, regime map) into a PNG file."""
+    """Draw the diagnosis (canonical correlations, R², PID, regime map, phase diagram)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(17, 8.5), constrained_layout=True)
     _plot_rho(axes[0, 0], d)
-    if d.target is not None and d.regime is not None:
+    if d.target is not None and d.regime is not None and d.phase is not None:
         _plot_r2(axes[0, 1], d)
         _plot_pid(axes[1, 0], d)
         _plot_regime(fig, axes[1, 1], d.regime, d.lost_share["X1"], d.names[0])
+        _plot_spectra(axes[0, 2], d.phase)
+        plot_phase_plane(axes[1, 2], {f"{d.names[0]} / {d.names[1]}": d.phase})
         fig.suptitle(f"recommendation: {d.recommendation}")
     else:
-        for ax in (axes[0, 1], axes[1, 0], axes[1, 1]):
+        for ax in axes.ravel()[1:]:
             ax.set_axis_off()
         fig.suptitle("no target: canonical correlations only")
     fig.savefig(path, dpi=110)
@@ -111,3 +114,76 @@ def _plot_regime(fig: Any, ax: Any, m: RegimeMap, lost: Interval, name: str) -> 
     )
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     fig.colorbar(image, ax=ax, label="Δσ (red: alignment costs)")
+
+
+def _plot_spectra(ax: Any, p: PhasePlacement) -> None:
+    """Canonical correlations and cross-prediction values, signal components in colour."""
+    j = np.arange(1, len(p.rho) + 1)
+    ax.bar(
+        j - 0.2,
+        np.clip(p.rho, 0, None),
+        0.4,
+        color=["C2" if s else "0.7" for s in p.signal_alignment],
+        label="canonical correlation",
+    )
+    ax.bar(
+        j + 0.2,
+        p.cross_prediction,
+        0.4,
+        hatch="//",
+        edgecolor="k",
+        lw=0.3,
+        color=["C2" if s else "0.7" for s in p.signal_prediction],
+        label="cross-prediction value",
+    )
+    ax.set(
+        xlabel="component (out of fold)",
+        ylabel="value",
+        title=f"signal (green: R² gain > {p.threshold}) vs nuisance (grey)",
+    )
+    ax.legend(frameon=False, fontsize=8)
+
+
+def plot_phase_plane(ax: Any, points: dict[str, PhasePlacement], kappa_max: float = 2.5) -> None:
+    """Data sets on the (κ, ν) plane of chapter 12's diagram (γ^s = 1, γ_x^n = 1).
+
+    Above the solid curve ν = κ²/(κ² + 1) alignment loses the signal. Each point is a
+    :class:`~aligninfo.diagnose.phase.PhasePlacement` with its bootstrap intervals; filled
+    when cross-prediction keeps the signal, hollow when not, and the dashed curve of its
+    colour is the prediction boundary ν = τ(κ) / sqrt(γ_y^n) at its own γ_y^n.
+
+    Args:
+        ax: Matplotlib axes.
+        points: Label -> placement.
+        kappa_max: Right end of the κ axis.
+    """
+    kap = np.linspace(0.0, kappa_max, 200)
+    ax.plot(kap, kap**2 / (kap**2 + 1), "k-", lw=1.2, label="alignment boundary")
+    for i, (label, p) in enumerate(points.items()):
+        colour = f"C{i}"
+        x, y = p.kappa, p.nu
+        kept = p.delta_prediction.estimate > 1
+        if np.isfinite(x.estimate):
+            ax.errorbar(
+                x.estimate,
+                y.estimate,
+                xerr=_errors([x]),
+                yerr=_errors([y]),
+                fmt="o",
+                color=colour,
+                ms=8,
+                mfc=colour if kept else "white",
+                capsize=3,
+                label=f"{label}: {p.regime} ({p.sureness:.0%})",
+            )
+        if np.isfinite(p.gamma_y_n):
+            tau = kap**2 / np.sqrt(kap**2 + 1)
+            ax.plot(kap, tau / np.sqrt(p.gamma_y_n), "--", color=colour, lw=0.8)
+    ax.set(
+        xlim=(0, kappa_max),
+        ylim=(0, 1),
+        xlabel="signal strength $\\kappa$",
+        ylabel="nuisance correlation $\\nu$",
+        title="phase diagram (filled: cross-prediction keeps the signal)",
+    )
+    ax.legend(frameon=False, fontsize=7, loc="lower right")

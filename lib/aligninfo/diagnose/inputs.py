@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -18,12 +19,15 @@ from aligninfo.diagnose.settings import MAX_CLASSES, N_FOLDS, SAMPLES_PER_DIM
 from aligninfo.linalg import Array
 
 __all__ = [
+    "HOUSTON_POLYGON_GAP",
     "LOADERS",
+    "NamedPair",
     "DiagnoseInputError",
     "check_joint",
     "check_matrix",
     "check_rank",
     "group_ids",
+    "label_ids",
     "load_named",
     "read_array",
     "read_labels",
@@ -33,6 +37,9 @@ __all__ = [
 
 LOADERS = ("lfmc", "lfmc-context", "houston")
 """Data sets known by name: LFMC optical vs SAR, optical vs SAR + context, Houston HSI vs LiDAR."""
+HOUSTON_POLYGON_GAP = 349
+"""Pixels of one class at most this far apart in Houston's scan order share a polygon group
+(chapter 9's ``polygon_gap``)."""
 
 
 class DiagnoseInputError(ValueError):
@@ -124,28 +131,53 @@ def _read_csv(path: Path, strings: bool) -> np.ndarray:
     return table
 
 
-def load_named(
-    name: str, data_dir: str | os.PathLike[str] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[str, str]]:
+class NamedPair(NamedTuple):
+    """A data set known by name, ready for :func:`aligninfo.diagnose.diagnose`.
+
+    Attributes:
+        x1: Modality 1, shape (n, p1).
+        x2: Modality 2, shape (n, p2).
+        y: Target, shape (n,), or None (files without one).
+        groups: Groups held out whole by the folds and resampled (sites), or None.
+        resample_groups: Groups resampled only, the folds splitting them (polygons too few
+            to hold out), or None.
+        names: Names of X1 and X2.
+    """
+
+    x1: np.ndarray
+    x2: np.ndarray
+    y: np.ndarray | None
+    groups: np.ndarray | None
+    resample_groups: np.ndarray | None
+    names: tuple[str, str]
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`aligninfo.diagnose.diagnose` for this pair."""
+        return self._asdict()
+
+
+def load_named(name: str, data_dir: str | os.PathLike[str] | None = None) -> NamedPair:
     """The two modalities, target and groups of a data set known by name.
 
     ``lfmc``: Sentinel-2 optical (36 columns) vs Sentinel-1 SAR (6), live fuel moisture,
     grouped by site. ``lfmc-context``: optical vs SAR + ERA5/SRTM context (static columns
     repeated over the time steps kept once). ``houston``: hyperspectral (144) vs LiDAR (21)
-    pixels of the official training set, 15 classes, no groups: the pixels come without
-    coordinates, and the polygons recovered from their scan order
-    (:func:`aligninfo.groups.scan_order_groups`) give most classes 1 to 4 polygons, too few to
-    hold whole polygons out (out-of-fold R² below 0), so rows are resampled and the reasons say
-    the intervals are optimistic.
+    pixels of the official training set, 15 classes. Its pixels come without coordinates;
+    the polygons recovered from their scan order (:func:`aligninfo.groups.scan_order_groups`
+    with chapter 9's gap, :data:`HOUSTON_POLYGON_GAP`) are resampled, as chapter 9 resamples
+    its test polygons, but they give most classes 1 to 4 polygons, too few to hold whole
+    polygons out (held-out-polygon R² below 0): the folds split them, and the reasons say
+    the out-of-fold R² is optimistic.
 
     Returns:
-        (x1, x2, y, groups or None, (name of X1, name of X2)).
+        The :class:`NamedPair`.
 
     Raises:
         DiagnoseInputError: For an unknown name or data that cannot be loaded.
     """
     from aligninfo.data import houston, lfmc
     from aligninfo.data.registry import DataFileError
+    from aligninfo.groups import scan_order_groups
 
     if name not in LOADERS:
         raise DiagnoseInputError(
@@ -154,7 +186,9 @@ def load_named(
     try:
         if name == "houston":
             h = houston.load(data_dir)
-            return np.array(h.hsi), np.array(h.lidar), np.array(h.y), None, ("HSI", "LiDAR")
+            polygons = scan_order_groups(h.y, HOUSTON_POLYGON_GAP)
+            x1, x2, y = np.array(h.hsi), np.array(h.lidar), np.array(h.y)
+            return NamedPair(x1, x2, y, None, polygons, ("HSI", "LiDAR"))
         data = lfmc.load(data_dir)
     except (DataFileError, OSError, ValueError) as err:
         raise DiagnoseInputError(f"{name}: cannot load the data: {first_line(err)}") from err
@@ -166,10 +200,11 @@ def load_named(
         _, first = np.unique(partner, axis=1, return_index=True)
         partner = partner[:, np.sort(first)]
         names = ("optical", "SAR + context")
-    return optical, partner, np.array(data.y), np.array(data.sites), names
+    return NamedPair(optical, partner, np.array(data.y), np.array(data.sites), None, names)
 
 
 def first_line(err: BaseException) -> str:
+    """The first line of an error's message (its type when empty)."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
@@ -313,15 +348,7 @@ def group_ids(groups: ArrayLike | None, n: int, rows: Array) -> tuple[np.ndarray
     repeats = n - len(first)
     if groups is None:
         return same, None, repeats
-    g = np.asarray(groups)
-    if g.ndim == 2 and g.shape[1] == 1:
-        g = g[:, 0]
-    if g.ndim != 1 or len(g) != n:
-        raise DiagnoseInputError(f"groups must be one label per row ({n}), got shape {g.shape}")
-    _, ids = np.unique(g, return_inverse=True)
-    count = int(ids.max()) + 1
-    if count < N_FOLDS:
-        raise DiagnoseInputError(f"groups: need at least {N_FOLDS} groups, got {count}")
+    ids, count = label_ids(groups, n, "groups")
     split = np.flatnonzero(ids != ids[first[same]])
     if split.size:
         i = int(split[0])
@@ -330,6 +357,26 @@ def group_ids(groups: ArrayLike | None, n: int, rows: Array) -> tuple[np.ndarray
             "groups: a copy would sit on both sides of a fold; drop repeated rows or group them"
         )
     return ids, count, repeats
+
+
+def label_ids(labels: ArrayLike, n: int, name: str) -> tuple[np.ndarray, int]:
+    """Integer id 0.. of each row's label and the number of labels (at least N_FOLDS).
+
+    Args:
+        labels: One label per row, shape (n,) or (n, 1).
+        n: Rows.
+        name: What the labels are (groups, resample_groups), for messages.
+    """
+    g = np.asarray(labels)
+    if g.ndim == 2 and g.shape[1] == 1:
+        g = g[:, 0]
+    if g.ndim != 1 or len(g) != n:
+        raise DiagnoseInputError(f"{name} must be one label per row ({n}), got shape {g.shape}")
+    _, ids = np.unique(g, return_inverse=True)
+    count = int(ids.max()) + 1
+    if count < N_FOLDS:
+        raise DiagnoseInputError(f"{name}: need at least {N_FOLDS} groups, got {count}")
+    return ids.ravel(), count
 
 
 def transposed_hint(*blocks: tuple[Array, str]) -> str:

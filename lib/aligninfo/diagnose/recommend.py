@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from aligninfo.diagnose.phase import PhasePlacement
 from aligninfo.diagnose.regime import RegimeMap
 from aligninfo.diagnose.settings import ALIGN_MAX_LOST, NO_ALIGN_MIN_LOST, RHO_MIN
 from aligninfo.linalg import Array
 from aligninfo.stats import Interval
 
-__all__ = ["aligned_pid_sentence", "fmt", "recommend", "regime_sentence"]
+__all__ = ["aligned_pid_sentence", "fmt", "phase_sentence", "recommend", "regime_sentence"]
 
 
 def recommend(
@@ -106,6 +107,28 @@ def regime_sentence(m: RegimeMap) -> str:
         f"on the regime map, at the data's unique share {m.share_hat:.2f} (in sample), the "
         f"aligned limit (top {m.k} canonical variates, embedding size {m.size}) against the "
         f"whole first modality, read under noise σ: " + ", ".join(runs)
+    )
+
+
+def phase_sentence(p: PhasePlacement) -> str:
+    """Which components carry the task, the separations, the regime and how sure it is."""
+
+    def listed(signal: list[bool]) -> str:
+        chosen = [str(j + 1) for j, s in enumerate(signal) if s]
+        return ", ".join(chosen) if chosen else "none"
+
+    others = ", ".join(
+        f"{r} {share:.0%}" for r, share in p.regime_shares.items() if r != p.regime and share
+    )
+    return (
+        f"on Kamai et al.'s phase diagram: the canonical pairs that carry the task (signal: "
+        f"each adds more than {p.threshold} to the out-of-fold R² of Y) are "
+        f"{listed(p.signal_alignment)} of {len(p.rho)}, the cross-prediction directions "
+        f"{listed(p.signal_prediction)}; "
+        f"Δ_align = min signal / max nuisance correlation = {fmt(p.delta_alignment)} and "
+        f"Δ_pred (standardised X2) = {fmt(p.delta_prediction)}, above 1 where the method of "
+        f"that size keeps the signal: regime '{p.regime}' in {p.sureness:.0%} of resamples"
+        + (f" ({others})" if others else "")
     )
 
 

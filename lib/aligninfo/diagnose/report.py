@@ -12,6 +12,7 @@ import numpy as np
 
 from aligninfo import __version__
 from aligninfo.diagnose.figure import plot
+from aligninfo.diagnose.phase import PhasePlacement
 from aligninfo.diagnose.recommend import fmt
 from aligninfo.diagnose.regime import RegimeMap
 from aligninfo.diagnose.settings import (
@@ -22,6 +23,7 @@ from aligninfo.diagnose.settings import (
     N_FOLDS,
     N_REPEATS,
     NO_ALIGN_MIN_LOST,
+    R2_SIGNAL,
     RHO_MIN,
     SAMPLES_PER_DIM,
 )
@@ -62,6 +64,10 @@ class Diagnosis:
         recommendation: One of :data:`RECOMMENDATIONS`, or None without a target.
         reasons: Plain-language sentences the recommendation rests on.
         bias_correction: How the PID is estimated and corrected.
+        resampling: What the intervals resample: "rows", "groups" (held out whole by the
+            folds too) or "groups, split by the folds"; ", within classes" when drawn
+            within their class.
+        phase: The data on Kamai et al.'s phase diagram (None without a target).
     """
 
     n: int
@@ -86,6 +92,8 @@ class Diagnosis:
     recommendation: str | None = None
     reasons: list[str] = field(default_factory=list)
     bias_correction: str = BIAS_CORRECTION
+    resampling: str = "rows"
+    phase: PhasePlacement | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON-ready values."""
@@ -100,6 +108,7 @@ class Diagnosis:
             "samples_per_dim": SAMPLES_PER_DIM,
             "max_columns": MAX_COLUMNS,
             "cca_ridge": CCA_RIDGE,
+            "r2_signal": R2_SIGNAL,
         }
         return json.loads(json.dumps(out, default=_jsonable))
 
@@ -107,7 +116,9 @@ class Diagnosis:
         """A few lines of text: the numbers and the recommendation."""
         lines = [
             f"{self.names[0]} ({self.dims[0]} columns) vs {self.names[1]} ({self.dims[1]}), "
-            f"n = {self.n}" + (f", {self.n_groups} groups" if self.n_groups else ""),
+            f"n = {self.n}"
+            + (f", {self.n_groups} groups" if self.n_groups else "")
+            + f"; intervals resample {self.resampling}",
             "canonical correlations: "
             + ", ".join(f"{r.estimate:.2f} [{r.low:.2f}, {r.high:.2f}]" for r in self.rho[:5])
             + (" ..." if len(self.rho) > 5 else ""),
@@ -124,6 +135,13 @@ class Diagnosis:
         if self.pid:
             atoms = ("redundant", "unique1", "unique2", "synergy")
             lines.append("PID (nats): " + ", ".join(f"{a} {fmt(self.pid[a])}" for a in atoms))
+        if self.phase is not None:
+            p = self.phase
+            lines.append(
+                f"phase diagram (Kamai et al.): {p.regime.upper()} recovers the signal "
+                f"({p.sureness:.0%} of resamples); Δ_align {fmt(p.delta_alignment)}, "
+                f"Δ_pred {fmt(p.delta_prediction)}"
+            )
         if self.recommendation:
             lines.append(f"recommendation: {self.recommendation.upper()}")
         lines += [f"  - {r}" for r in self.reasons]

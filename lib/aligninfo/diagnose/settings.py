@@ -11,6 +11,7 @@ __all__ = [
     "NO_ALIGN_MIN_LOST",
     "N_FOLDS",
     "N_REPEATS",
+    "R2_SIGNAL",
     "RECOMMENDATIONS",
     "RHO_MIN",
     "SAMPLES_PER_DIM",
@@ -50,3 +51,7 @@ BIAS_CORRECTION = (
     "close. Intervals: the estimate plus the spread of the statistic over resamples of the "
     "rows (or groups)."
 )
+R2_SIGNAL = 0.01
+"""On the phase diagram, a canonical pair (or cross-prediction direction) is *signal* when its
+variate of X1 adds more than this to the out-of-fold R² of Y (a choice: a hundredth of the
+variance of Y; below it a component is counted as nuisance)."""
