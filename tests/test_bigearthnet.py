@@ -244,12 +244,22 @@ def test_disk_cache_serves_decoded_pairs_without_the_geotiffs(
 
 def test_memory_cache_is_bounded_and_returns_equal_pairs(roots: dict[str, Path]) -> None:
     data = ben.BigEarthNetPairs(roots["s2"], roots["s1"], memory_items=2)
-    first = [data[i]["s2"] for i in range(4)]
+    first = [data[i]["s2"].clone() for i in range(4)]
     assert list(data._memory) == [2, 3]
     assert torch.equal(data[3]["s2"], first[3]) and torch.equal(data[0]["s2"], first[0])
     assert list(data._memory) == [3, 0]
+    data[0]["s2"].zero_()  # changing what was returned leaves the cached pair intact
+    assert torch.equal(data[0]["s2"], first[0])
     with pytest.raises(ValueError, match="memory_items"):
         ben.BigEarthNetPairs(roots["s2"], roots["s1"], memory_items=-1)
+
+
+def test_benchmark_reads_pairs_with_and_without_caches() -> None:
+    from aligninfo.bench import bench_bigearthnet
+
+    got = bench_bigearthnet(passes=1)
+    assert list(got) == ["GeoTIFF (no cache)", ".npy cache (warm)", "memory cache (warm)"]
+    assert all(count == 6 and timing.wall > 0 for count, timing in got.values())
 
 
 # --------------------------------------------------------------------------- damaged copies

@@ -12,7 +12,10 @@ Prints
   whether the two give identical rows;
 - the speed-up of a sweep (:func:`aligninfo.book.sweep.run_points`: points of a chapter, each a
   papermill run in its own process) run ``workers`` points at a time over the same points one at
-  a time, and whether the two give identical results files.
+  a time, and whether the two give identical results files;
+- with ``--bigearthnet``: BigEarthNet patch pairs read per second by
+  :class:`aligninfo.data.bigearthnet.BigEarthNetPairs` (the six real example pairs, each read
+  many times) from the GeoTIFFs, from a warm ``.npy`` cache and from a warm in-memory cache.
 
 For the last two, wall time and CPU time (user + system, of this process and of every process
 it waited for: workers, kernels) are both given: on a machine shared with other work the wall
@@ -34,7 +37,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -53,8 +56,12 @@ from aligninfo.runtime import (
 )
 from aligninfo.train import TrainConfig, fit
 
+if TYPE_CHECKING:
+    from aligninfo.data.bigearthnet import BigEarthNetPairs
+
 __all__ = [
     "Timing",
+    "bench_bigearthnet",
     "bench_compare",
     "bench_info_nce",
     "bench_sweep",
@@ -329,6 +336,52 @@ def bench_sweep(
     return serial_time, parallel_time, same
 
 
+BIGEARTHNET_PASSES = 20
+"""Passes over the six BigEarthNet example pairs in each timed read."""
+
+
+def bench_bigearthnet(passes: int = BIGEARTHNET_PASSES) -> dict[str, tuple[int, Timing]]:
+    """Time reading BigEarthNet pairs without a cache and from warm caches.
+
+    The example pairs are extracted into a temporary folder; each way of reading is warmed up by
+    one pass (which fills its cache), then timed over ``passes`` passes in this process.
+
+    Args:
+        passes: Timed passes over the pairs.
+
+    Returns:
+        ``{way: (pairs read, timing)}`` for ``"GeoTIFF (no cache)"``, ``".npy cache (warm)"``
+        and ``"memory cache (warm)"``.
+
+    Raises:
+        aligninfo.data.bigearthnet.PackageMissingError: Without ``bigearthnet-common``.
+    """
+    from aligninfo.data import bigearthnet  # rasterio and the package: the optional data extra
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="aligninfo-bench-ben-") as folder:
+        roots = bigearthnet.example_roots(Path(folder, "examples"))
+        ways: dict[str, dict[str, Any]] = {
+            "GeoTIFF (no cache)": {},
+            ".npy cache (warm)": {"cache_dir": Path(folder, "decoded")},
+            "memory cache (warm)": {"memory_items": 6},
+        }
+        for way, options in ways.items():
+            data = bigearthnet.BigEarthNetPairs(roots["s2"], roots["s1"], **options)
+            _read_pairs(data, 1)  # warm-up: fills the cache
+            count, timing = _measured(functools.partial(_read_pairs, data, passes))
+            out[way] = (count, timing)
+    return out
+
+
+def _read_pairs(data: BigEarthNetPairs, passes: int) -> int:
+    """Read every item of ``data`` ``passes`` times; return how many were read."""
+    for _ in range(passes):
+        for i in range(len(data)):
+            data[i]
+    return passes * len(data)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m aligninfo.bench", description=__doc__)
@@ -354,6 +407,12 @@ def main(argv: list[str] | None = None) -> None:
         "--skip-training",
         action="store_true",
         help="do not time the training loop and InfoNCE (only the parallel runs)",
+    )
+    parser.add_argument(
+        "--bigearthnet",
+        action="store_true",
+        help="also time BigEarthNet pairs read per second, with and without the caches "
+        "(needs the 'data' extra)",
     )
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
@@ -381,6 +440,21 @@ def main(argv: list[str] | None = None) -> None:
             f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; one process a point):"
         )
         _print_speedup(serial, parallel, args.workers, f"identical results: {same}")
+    if args.bigearthnet:
+        _print_bigearthnet()
+
+
+def _print_bigearthnet() -> None:
+    """Time and print BigEarthNet pairs read per second."""
+    print(
+        f"BigEarthNet pairs read (S2 12 x 120 x 120 + S1 2 x 120 x 120, six example pairs x "
+        f"{BIGEARTHNET_PASSES} passes, one process):"
+    )
+    for way, (count, timing) in bench_bigearthnet().items():
+        print(
+            f"  {way:22}{count / timing.wall:10,.0f} pairs/s wall {count / timing.cpu:10,.0f} "
+            "pairs/CPU s"
+        )
 
 
 def _print_core(device: torch.device, args: argparse.Namespace) -> None:

@@ -830,13 +830,13 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
 
     def _decoded(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The resampled pair, from memory, the disk cache or the GeoTIFFs."""
-        if index in self._memory:
+        if index in self._memory:  # copies: a caller may change what it gets in place
             self._memory.move_to_end(index)
-            return self._memory[index]
+            return self._memory[index][0].copy(), self._memory[index][1].copy()
         s2_native, s1_native = self._native(index)
         decoded = (_stack_s2(s2_native, self.resampling), np.stack(s1_native).astype(np.float32))
         if self.memory_items:
-            self._memory[index] = decoded
+            self._memory[index] = (decoded[0].copy(), decoded[1].copy())
             if len(self._memory) > self.memory_items:
                 self._memory.popitem(last=False)
         return decoded
