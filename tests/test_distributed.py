@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from aligninfo import distributed, train
-from aligninfo.encoders import MLP, MultimodalEncoder
+from aligninfo.encoders import MLP, MLPDecoder, MultimodalEncoder
 from aligninfo.losses import Objective, make_objective
 from aligninfo.train import fit
 
@@ -50,9 +50,13 @@ def _spawn(job: Callable[..., None], *args: Any) -> None:
     )
 
 
-def _model() -> MultimodalEncoder:
+def _model(unused_head: bool = False) -> MultimodalEncoder:
+    """Two small MLP encoders; with ``unused_head``, a decoder no objective here uses."""
     torch.manual_seed(0)
-    return MultimodalEncoder({"x1": MLP(6, 4, hidden=(8,)), "x2": MLP(5, 4, hidden=(8,))})
+    decoders = {"x1": MLPDecoder(4, 6, hidden=(8,))} if unused_head else None
+    return MultimodalEncoder(
+        {"x1": MLP(6, 4, hidden=(8,)), "x2": MLP(5, 4, hidden=(8,))}, decoders=decoders
+    )
 
 
 def _data(n: int) -> dict[str, torch.Tensor]:
@@ -80,7 +84,7 @@ def _loss_and_gradients(rank: int, out: Path) -> None:
     """Each process: its block of the batch through the wrapped model; loss and gradients."""
     rows = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
     for name in OBJECTIVES:
-        model, objective = _model(), _objective(name)
+        model, objective = _model(name == "barlow_twins"), _objective(name)
         local = {k: v[rows] for k, v in _data(BATCH).items()}
         with distributed.wrap(model, objective, torch.device("cpu")) as compute_loss:
             loss = compute_loss(local)
@@ -106,7 +110,7 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_two_processes_give_the_loss_and_gradients_of_the_whole_batch(
     two_processes: Path, name: str
 ) -> None:
-    model, objective = _model(), _objective(name)
+    model, objective = _model(name == "barlow_twins"), _objective(name)
     loss = objective(model, _data(BATCH))
     loss.backward()
     expected = _gradients(model, objective)

@@ -137,10 +137,16 @@ def init_from_env(device: str = "auto", timeout_s: float = 1800.0) -> torch.devi
     return resolved
 
 
-def shutdown() -> None:
-    """Leave the process group (after a barrier), if one is initialised."""
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group, if one is initialised.
+
+    Args:
+        wait: Wait for every process first (False after an error, which the others may not
+            have met).
+    """
+    if active():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -377,8 +383,8 @@ def wrap(
     With a group of several processes, the model and the objective (its learnt temperatures
     too) are wrapped together in one :class:`~torch.nn.parallel.DistributedDataParallel`,
     which broadcasts rank 0's parameters and buffers at the start and averages gradients in
-    the backward pass (``find_unused_parameters``: a model may hold heads the objective does
-    not use). On CUDA, BatchNorm layers become :class:`~torch.nn.SyncBatchNorm` inside the
+    the backward pass. ``static_graph``: a model may hold heads the objective does not use
+    (DDP finds them in the first step), and every step uses the same parameters. On CUDA, BatchNorm layers become :class:`~torch.nn.SyncBatchNorm` inside the
     block and are put back at its end (they share their parameters and statistics). Without
     such a group, ``loss(batch)`` is ``objective(model, batch)``.
 
@@ -398,7 +404,7 @@ def wrap(
         step = nn.parallel.DistributedDataParallel(
             _Step(model, objective),
             device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True,
+            static_graph=True,
         )
         yield step
     finally:

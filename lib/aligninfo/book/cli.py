@@ -1,4 +1,4 @@
-"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate,diagnose}``.
+"""Command line: ``python -m aligninfo {run,sweep,sync,check,list,invalidate,diagnose,pretrain}``.
 
 Examples::
 
@@ -11,6 +11,8 @@ Examples::
     python -m aligninfo invalidate _build   # make book does this first
     python -m aligninfo diagnose x1.npy x2.npy y.csv --groups sites.csv --out diag
     python -m aligninfo diagnose lfmc --out diag    # by name: lfmc, lfmc-context, houston
+    python -m aligninfo pretrain lfmc --objective info_nce -k 64 --epochs 20 --out enc
+    torchrun --nproc_per_node 4 -m aligninfo pretrain x1.npy x2.npy --device cuda --out enc
 
 A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
 a value refused without computing anything (scale, seed, device, folders, data folder, output),
@@ -22,7 +24,9 @@ of the grid (cartesian product of the values given after each ``-p NAME``), reus
 already computed, prints a line per point and a summary table; it exits with status 2 on a grid
 it refuses, 1 when a point failed. ``diagnose`` refuses input it cannot diagnose (unreadable
 file, unknown data set, mismatched rows, NaN, constant columns, too few samples) with one line
-and exit status 2.
+and exit status 2. ``pretrain`` (:mod:`aligninfo.pretrain`) refuses input it cannot train on
+(unknown data set or objective, unreadable or unpaired files, NaN, bad sizes, an ``--out`` that
+is a file, a checkpoint of another run) in the same way.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     stale.add_argument("build", help="Jupyter Book's build folder (_build)")
     _diagnose_parser(commands)
+    _pretrain_parser(commands)
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -113,6 +118,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sync(args.chapters, not args.no_execute)
     if args.command == "diagnose":
         return _diagnose(args)
+    if args.command == "pretrain":
+        return _pretrain(args)
     problems = [p for p in map(run.out_of_sync, run.chapters()) if p]
     for problem in problems:
         print(problem, "(run: python -m aligninfo sync)", file=sys.stderr)
@@ -270,6 +277,95 @@ def _diagnose_inputs(args: argparse.Namespace) -> Any:
     y = diag.read_labels(inputs[2], "Y", len(x1)) if len(inputs) == 3 else None
     groups = diag.read_labels(args.groups, "groups", len(x1)) if args.groups else None
     return diag.NamedPair(x1, x2, y, groups, None, ("X1", "X2"))
+
+
+def _pretrain_parser(commands: Any) -> None:
+    """The ``pretrain`` subcommand's arguments."""
+    pre = commands.add_parser(
+        "pretrain",
+        help="pretrain encoders on paired data (a data set or X1 X2 .npy files); "
+        "under torchrun, on every process",
+    )
+    pre.add_argument(
+        "inputs", nargs="+", metavar="NAME | X1 X2", help="lfmc, houston, or two .npy files"
+    )
+    pre.add_argument("--out", required=True, help="folder for encoders.pt and encoders.json")
+    pre.add_argument("--objective", default="info_nce", help="an objective (info_nce)")
+    pre.add_argument(
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a hyperparameter of the objective (Python literal)",
+    )
+    pre.add_argument("-k", type=int, default=64, help="embedding size (64)")
+    pre.add_argument("--encoder", default="mlp", choices=("linear", "mlp", "conv1d", "cnn2d"))
+    pre.add_argument("--hidden", type=int, nargs="*", default=[256, 256], help="MLP widths")
+    pre.add_argument("--projector", type=int, help="output size of projection heads (none)")
+    pre.add_argument("--epochs", type=int, default=20, help="passes over the data (20)")
+    pre.add_argument("--batch-size", type=int, default=256, help="global batch size (256)")
+    pre.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (1e-3)")
+    pre.add_argument("--seed", type=int, default=0, help="seed (0)")
+    pre.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
+    pre.add_argument("--data-dir", help="data folder for a named data set (ALIGNINFO_DATA)")
+    pre.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    """Pretrain (data-parallel under torchrun); a refused input is one line and status 2."""
+    from dataclasses import replace
+
+    from aligninfo import distributed
+    from aligninfo import pretrain as pre
+    from aligninfo.train import TrainConfig
+
+    joined, failed = False, True
+    try:
+        train = TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+        config = pre.PretrainConfig(
+            objective=args.objective,
+            objective_kwargs=_pairs(args.param),
+            k=args.k,
+            encoder=args.encoder,
+            hidden=tuple(args.hidden),
+            projector=args.projector,
+            train=train,
+        )
+        x1, x2, names, source = pre.load_pairs(args.inputs, args.data_dir)
+        if distributed.launched() and not distributed.active():
+            device = distributed.init_from_env(args.device)
+            joined = True
+            config = replace(config, train=replace(train, device=str(device)))
+        record = pre.pretrain(x1, x2, config, args.out, names, source)
+        failed, main = False, distributed.is_main()
+    except (ValueError, OSError) as err:
+        print(f"error: {_first_line(str(err))}", file=sys.stderr)
+        return 2
+    finally:
+        if joined:
+            distributed.shutdown(wait=not failed)
+    if main:
+        print(_pretrained_summary(record, args.out))
+    return 0
+
+
+def _pretrained_summary(record: dict[str, Any], out: str) -> str:
+    """One line: what was trained, on how many processes, the final loss and throughput."""
+    history = record["history"]
+    loss = history["train_loss"][-1] if history["train_loss"] else float("nan")
+    return (
+        f"wrote {out}: {record['objective']}, k={record['encoders']['x1']['out_dim']}, "
+        f"{len(history['epoch'])} epochs on {record['processes']} process(es), "
+        f"final training loss {loss:.4g}, {record['samples_per_second']:,.0f} samples/s"
+    )
 
 
 def _first_line(text: str) -> str:
