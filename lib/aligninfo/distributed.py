@@ -383,8 +383,9 @@ def wrap(
     With a group of several processes, the model and the objective (its learnt temperatures
     too) are wrapped together in one :class:`~torch.nn.parallel.DistributedDataParallel`,
     which broadcasts rank 0's parameters and buffers at the start and averages gradients in
-    the backward pass. ``static_graph``: a model may hold heads the objective does not use
-    (DDP finds them in the first step), and every step uses the same parameters. On CUDA, BatchNorm layers become :class:`~torch.nn.SyncBatchNorm` inside the
+    the backward pass. It is built with ``static_graph``: a model may hold heads the
+    objective does not use (DDP finds them in the first step), and every step uses the same
+    parameters. On CUDA, BatchNorm layers become :class:`~torch.nn.SyncBatchNorm` inside the
     block and are put back at its end (they share their parameters and statistics). Without
     such a group, ``loss(batch)`` is ``objective(model, batch)``.
 
