@@ -12,6 +12,8 @@ import importlib.util
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,16 @@ def band_path(folder: Path, band: str) -> Path:
 
 
 # --------------------------------------------------------------------------- package files
+
+
+def test_the_module_is_imported_on_first_use_and_never_imports_the_package() -> None:
+    code = (
+        "import sys, aligninfo.data as d; "
+        "assert 'aligninfo.data.bigearthnet' not in sys.modules; "
+        "d.bigearthnet.package_file('val.csv.bz2'); "
+        "assert 'bigearthnet_common' not in sys.modules and 'pydantic' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_package_files_are_found_without_import_and_hashed(roots: dict[str, Path]) -> None:

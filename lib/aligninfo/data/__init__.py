@@ -7,6 +7,9 @@ Modules:
     houston: Houston 2013 hyperspectral + LiDAR pixels, 15 land-cover classes.
     raster: paired patches cut from two sensors' rasters (rasterio, the ``data`` extra), imported
         on first use so that the other loaders work without rasterio.
+    bigearthnet: BigEarthNet v1 Sentinel-2 / Sentinel-1 patch pairs, labels and official
+        splits, and the real example pairs of ``bigearthnet-common`` (the ``data`` extra),
+        imported on first use likewise.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import numpy as np
 from aligninfo.data import houston, lfmc
 from aligninfo.data.registry import DataFileError, fetch
 
-__all__ = ["DataFileError", "Standardiser", "fetch", "houston", "lfmc", "raster"]
+__all__ = ["DataFileError", "Standardiser", "bigearthnet", "fetch", "houston", "lfmc", "raster"]
 
-_LAZY = ("raster",)
+_LAZY = ("raster", "bigearthnet")
 """Submodules that need the optional ``data`` extra, imported when first named."""
 
 
