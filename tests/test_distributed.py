@@ -6,6 +6,7 @@ write what they computed to files, which the test compares with a single-process
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from itertools import chain
@@ -33,15 +34,16 @@ def _free_port() -> int:
 
 
 def _entry(rank: int, port: int, job: Callable[..., None], args: tuple[Any, ...]) -> None:
-    """One spawned process: join the gloo group, run ``job(rank, *args)``, leave."""
+    """One process: join the group as torchrun would set it up, run ``job(rank, *args)``."""
     torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
-    )
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD)}
+    os.environ.update(env, RANK=str(rank), LOCAL_RANK=str(rank))
+    assert distributed.init_from_env("cpu") == torch.device("cpu")
+    assert dist.get_backend() == "gloo" and distributed.world_size() == WORLD
     try:
         job(rank, *args)
     finally:
-        dist.destroy_process_group()
+        distributed.shutdown(wait=False)
 
 
 def _spawn(job: Callable[..., None], *args: Any) -> None:

@@ -133,7 +133,11 @@ def init_from_env(device: str = "auto", timeout_s: float = 1800.0) -> torch.devi
         backend = "gloo"
     else:
         raise ValueError(f"distributed training runs on CPU or CUDA, not {resolved.type}")
-    dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    dist.init_process_group(
+        backend,
+        timeout=timedelta(seconds=timeout_s),
+        device_id=resolved if backend == "nccl" else None,  # binds NCCL to this GPU at once
+    )
     return resolved
 
 
@@ -200,6 +204,10 @@ def local_device(device: torch.device) -> torch.device:
 
 class AllGather(torch.autograd.Function):
     """All-gather along the first axis that carries gradients back to each process's rows.
+
+    (``torch.distributed.nn.functional.all_gather`` does the same with gloo too, but torch
+    2.13 deprecates it; this one needs only ``all_gather`` and ``all_reduce``, which gloo and
+    NCCL both provide.)
 
     Forward: every process's ``(b, ...)`` tensor, concatenated in rank order, ``(W * b, ...)``.
     Backward: the incoming gradients of all processes are summed (an all-reduce) and each
