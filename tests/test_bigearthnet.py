@@ -297,9 +297,15 @@ def test_a_truncated_band_is_named_when_read_or_skipped_by_verify(copy: dict[str
         data[index]
     with pytest.raises(DataFileError, match=rf"{path.name}"):
         ben.BigEarthNetPairs(copy["s2"], copy["s1"], verify=True)
+    other = data.pairs[(index + 1) % len(data)]
+    garbage = band_path(other.s1_dir, "VH")
+    garbage.write_bytes(b"not a GeoTIFF at all")
     kept = ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error="skip", verify=True)
-    assert len(kept) == 5 and [s.path for s in kept.skipped] == [victim]
-    assert path.name in kept.skipped[0].reason
+    assert len(kept) == 4 and {s.path for s in kept.skipped} == {victim, other.s2_dir}
+    reasons = " ".join(s.reason for s in kept.skipped)
+    assert (
+        f"{path.name}: cannot be read" in reasons and f"{garbage.name}: cannot be read" in reasons
+    )
     assert all(kept[i]["s2"].shape == (12, 120, 120) for i in range(len(kept)))
 
 
@@ -351,7 +357,8 @@ def test_two_s1_patches_naming_one_s2_patch_are_refused(copy: dict[str, Path]) -
         ben.BigEarthNetPairs(copy["s2"], copy["s1"])
     data = ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error="skip")
     # the second claim is dropped, and the S2 patch it should have named is left unpaired
-    assert len(data) == 5 and len(data.skipped) == 2
+    orphan = copy["s2"] / content["corresponding_s2_patch"]
+    assert len(data) == 5 and [s.path for s in data.skipped] == [second, orphan]
 
 
 def test_bad_metadata_is_named(copy: dict[str, Path]) -> None:

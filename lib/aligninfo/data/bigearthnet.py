@@ -60,7 +60,6 @@ import numpy as np
 import pooch
 import rasterio
 import torch
-from rasterio.errors import RasterioError
 from torch.utils.data import Dataset
 
 from aligninfo.data.registry import DataFileError, sha256
@@ -262,7 +261,7 @@ class Skipped:
 
     Attributes:
         path: The pair's S2 patch folder (which may be the missing part), or the S1 folder
-            when its metadata cannot say which S2 patch it belongs to.
+            when its metadata does not name an S2 patch, or names one already paired.
         reason: What is wrong, naming the file at fault.
     """
 
@@ -504,12 +503,12 @@ def scan(
         where = s1_dir
         try:
             s2_name = _s2_name_of(s1_dir)
-            where = s2_root / s2_name
             if s2_name in claimed:
                 raise DataFileError(
                     f"{s1_dir}: names S2 patch {s2_name}, already paired with {claimed[s2_name]}"
                 )
             claimed[s2_name] = s1_dir
+            where = s2_root / s2_name
             if listed is None or listed.get(s2_name) == split:
                 pairs.append(_pair_of(s1_dir, s2_root / s2_name))
         except DataFileError as err:
@@ -541,7 +540,9 @@ def _read_band(path: Path, side: int, kind: str) -> np.ndarray:
                     f"got {src.count} of {src.shape[0]} x {src.shape[1]}"
                 )
             array = src.read(1)
-    except RasterioError as err:
+    except DataFileError:
+        raise
+    except Exception as err:  # GDAL raises rasterio's errors and its own CPLE_* on bad files
         raise DataFileError(f"{path}: cannot be read as a GeoTIFF ({err})") from err
     if array.dtype.kind not in kind:
         raise DataFileError(f"{path}: expected dtype kind {kind!r}, got {array.dtype}")
