@@ -64,6 +64,7 @@ def test_pretrain_writes_encoders_that_load_encoders_rebuilds(
     encoders = load_encoders(out)
     x1, x2 = (np.load(p) for p in pairs)
     assert encoders.spec["history"]["epoch"] == [1, 2, 3, 4] and encoders.spec["processes"] == 1
+    assert 0 < encoders.spec["samples_per_cpu_second"] < np.inf
     mean, scale = encoders.scaling["x1"]
     np.testing.assert_allclose(mean.numpy(), x1.mean(0), rtol=1e-5)
     np.testing.assert_allclose(scale.numpy(), x1.std(0), rtol=1e-5)

@@ -78,6 +78,7 @@ __all__ = [
     "seed_step",
     "shard",
     "shutdown",
+    "sum_float",
     "world_size",
     "wrap",
 ]
@@ -357,14 +358,32 @@ def broadcast_float(value: float) -> float:
     """
     if not _parallel():
         return value
-    device = torch.device("cuda", torch.cuda.current_device()) if _nccl() else "cpu"
-    t = torch.tensor([value], dtype=torch.float64, device=device)
+    t = _scalar(value)
     dist.broadcast(t, src=0)
     return float(t.item())
 
 
-def _nccl() -> bool:
-    return dist.get_backend() == "nccl"
+def sum_float(value: float) -> float:
+    """The sum of a number over the processes (``value`` itself without a group of several).
+
+    Args:
+        value: This process's number (e.g. its CPU seconds).
+
+    Returns:
+        The sum, on every process.
+    """
+    if not _parallel():
+        return value
+    t = _scalar(value)
+    dist.all_reduce(t)
+    return float(t.item())
+
+
+def _scalar(value: float) -> Tensor:
+    """A float64 tensor of one value on the device the backend communicates from."""
+    nccl = dist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    return torch.tensor([value], dtype=torch.float64, device=device)
 
 
 # --------------------------------------------------------------------------- the model

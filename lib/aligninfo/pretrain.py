@@ -42,7 +42,7 @@ from aligninfo import __version__, distributed
 from aligninfo.encoders import MultimodalEncoder, make_encoder, make_projector
 from aligninfo.jsonio import write_json
 from aligninfo.losses import OBJECTIVES, make_objective
-from aligninfo.train import TrainConfig, encode, fit
+from aligninfo.train import TrainConfig, encode, fit, load_checkpoint
 
 __all__ = [
     "DATASETS",
@@ -347,9 +347,13 @@ def pretrain(
         objective = make_objective(config.objective, **kwargs)
     except (TypeError, ValueError) as err:
         raise PretrainInputError(f"cannot build the model or objective: {err}") from err
-    started = time.perf_counter()
-    history = fit(model, objective, data, config=config.train, checkpoint=out / CHECKPOINT)
+    checkpoint = out / CHECKPOINT
+    done = load_checkpoint(checkpoint)["step"] if checkpoint.exists() else 0  # resumed steps
+    started, cpu = time.perf_counter(), time.process_time()
+    history = fit(model, objective, data, config=config.train, checkpoint=checkpoint)
     seconds = time.perf_counter() - started
+    cpu_seconds = distributed.sum_float(time.process_time() - cpu)  # of every process
+    trained = ((history.steps[-1] if history.steps else done) - done) * config.train.batch_size
     record = {
         "format": FORMAT,
         **spec,
@@ -362,7 +366,9 @@ def pretrain(
         "processes": distributed.world_size(),
         "history": history.as_dict(),
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "samples_per_second": _throughput(history.as_dict(), config.train.batch_size),
+        "samples_per_cpu_second": trained / cpu_seconds if cpu_seconds > 0 else math.nan,
         "version": __version__,
     }
     if distributed.is_main():

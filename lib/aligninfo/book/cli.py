@@ -364,7 +364,8 @@ def _pretrained_summary(record: dict[str, Any], out: str) -> str:
     return (
         f"wrote {out}: {record['objective']}, k={record['encoders']['x1']['out_dim']}, "
         f"{len(history['epoch'])} epochs on {record['processes']} process(es), "
-        f"final training loss {loss:.4g}, {record['samples_per_second']:,.0f} samples/s"
+        f"final training loss {loss:.4g}, {record['samples_per_second']:,.0f} samples/s "
+        f"({record['samples_per_cpu_second']:,.0f} per CPU second)"
     )
 
 
