@@ -260,6 +260,9 @@ def test_memory_cache_is_bounded_and_returns_equal_pairs(roots: dict[str, Path])
     assert list(data._memory) == [2, 3]
     assert torch.equal(data[3]["s2"], first[3]) and torch.equal(data[0]["s2"], first[0])
     assert list(data._memory) == [3, 0]
+    assert data[-6]["index"] == 0 and list(data._memory) == [3, 0]  # same pair, same entry
+    with pytest.raises(IndexError):
+        data[6]
     data[0]["s2"].zero_()  # changing what was returned leaves the cached pair intact
     assert torch.equal(data[0]["s2"], first[0])
     with pytest.raises(ValueError, match="memory_items"):

@@ -797,6 +797,7 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
             IndexError: For an index out of range.
             DataFileError: Naming the file, if a band file is missing, unreadable or mis-sized.
         """
+        index = range(len(self.pairs))[index]  # IndexError out of range; -1 is the last
         pair = self.pairs[index]
         s2, s1 = self._decoded(index)
         return {
