@@ -21,6 +21,11 @@ One place for every interval the chapters quote::
   :func:`bootstrap_p_value`: the two-sided p-value dual to the percentile interval.
 - :func:`verdict` (one comparison) and :func:`verdicts` (a family, Holm at level ``alpha``):
   a difference counts as a cost or a gain only when its interval excludes zero.
+- :func:`student_interval` and :func:`seed_verdicts`: the same decisions from a few
+  independent replicates (seeds that each draw their own data) by Student's t. With five
+  seeds the percentile bootstrap covers about 84 % at a nominal 95 %, and its p-value floor
+  ``2 / (n_boot + 1)`` passes any Holm family whenever every seed agrees on the sign, which
+  happens one time in sixteen with no difference at all (``tests/test_seed_stats.py``).
 
 Why two levels: a score averaged over seeds and held-out sites varies with both the sites
 that happen to be held out and the seeds that happen to be run. Resampling only the sites
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 __all__ = [
     "VERDICTS",
@@ -49,6 +55,8 @@ __all__ = [
     "hierarchical_bootstrap_r2",
     "holm",
     "percentile_interval",
+    "seed_verdicts",
+    "student_interval",
     "verdict",
     "verdicts",
     "weighted_r2",
@@ -473,6 +481,73 @@ def verdicts(
     for i, name in enumerate(names):
         level = 1 - alpha / (len(p) - ranks[i] + 1)
         interval = percentile_interval(differences[name], estimates[name], level)
+        judged = verdict(interval) if rejected[i] else VERDICTS[1]
+        out[name] = Verdict(interval, float(p[i]), float(adjusted[i]), judged)
+    return out
+
+
+# --------------------------------------------------------------------------- few replicates
+
+
+def _student(values: ArrayLike) -> tuple[float, float, int]:
+    """Mean, standard error and number of ``(n,)`` independent replicates (n >= 2, finite)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if len(v) < 2 or not np.all(np.isfinite(v)):
+        raise ValueError(f"need at least two finite replicates, got {v.tolist()}")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))), len(v)
+
+
+def student_interval(values: ArrayLike, level: float = 0.95) -> Interval:
+    """Student's t interval of the mean of independent replicates (e.g. seeds).
+
+    Args:
+        values: ``(n,)`` one score per replicate, n >= 2.
+        level: Nominal coverage.
+
+    Returns:
+        ``mean ± t_{n-1, (1 + level) / 2} · s / √n``.
+    """
+    _level(level)
+    mean, se, n = _student(values)
+    half = float(student_t.ppf((1 + level) / 2, n - 1)) * se
+    return Interval(mean, mean - half, mean + half, level)
+
+
+def _t_p_value(mean: float, se: float, n: int) -> float:
+    """Two-sided p-value of the one-sample t test of ``mean = 0``."""
+    if se == 0:
+        return 1.0 if mean == 0 else 0.0
+    return float(2 * student_t.sf(abs(mean) / se, n - 1))
+
+
+def seed_verdicts(differences: Mapping[str, ArrayLike], alpha: float = 0.05) -> dict[str, Verdict]:
+    """Judge a family of paired differences measured on a few independent replicates.
+
+    The counterpart of :func:`verdicts` for replicates that are themselves the sampling units
+    (each seed draws its own data and weights): each difference is tested by the paired t test
+    over the replicates, Holm's procedure runs over the family at level ``alpha``, and a
+    difference is a cost (or a gain) only when rejected *and* its Student interval at Holm's
+    level for it, ``1 - alpha / (m - rank + 1)``, excludes zero.
+
+    Args:
+        differences: ``(n,)`` per-replicate paired differences (method minus reference), by
+            name; n >= 2.
+        alpha: Family-wise error rate.
+
+    Returns:
+        A :class:`Verdict` per name (its interval: Student's, at Holm's level).
+    """
+    names = list(differences)
+    if not names:
+        return {}
+    moments = {k: _student(differences[k]) for k in names}
+    p = np.array([_t_p_value(*moments[k]) for k in names])
+    adjusted, rejected = holm(p, alpha)
+    ranks = np.empty(len(p), dtype=int)
+    ranks[np.argsort(p, kind="stable")] = np.arange(1, len(p) + 1)
+    out = {}
+    for i, name in enumerate(names):
+        interval = student_interval(differences[name], 1 - alpha / (len(p) - ranks[i] + 1))
         judged = verdict(interval) if rejected[i] else VERDICTS[1]
         out[name] = Verdict(interval, float(p[i]), float(adjusted[i]), judged)
     return out
