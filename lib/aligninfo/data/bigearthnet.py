@@ -14,7 +14,7 @@ and ``<patch>_labels_metadata.json``.
 - Sentinel-1 (GRD, IW): VV and VH backscatter, 120 x 120 at 10 m, in dB as stored (float32).
 - Labels: the CORINE Land Cover 2018 level-3 classes present in the patch (the 43 of
   :data:`LABELS43`, listed by name in the metadata), and the 19-class nomenclature of Sumbul et
-  al. (2021, IEEE TNNLS, arXiv:2001.06372), :data:`LABELS19`, reached through :data:`TO_19`.
+  al. (2020, arXiv:2001.06372), :data:`LABELS19`, reached through :data:`TO_19`.
 - Pairing: an S1 patch's metadata names its S2 patch (``corresponding_s2_patch``). Labels are
   read from the S2 metadata.
 - Official splits: the train / validation / test lists of S2 patch names (the 19-class
@@ -198,9 +198,10 @@ LABELS19: tuple[str, ...] = (
 def _nomenclature_19() -> dict[str, str | None]:
     """Map each of the 43 classes to its 19-class class, or None where the class was dropped.
 
-    Dropped (Sumbul et al.): the artificial classes other than urban fabric and industrial or
-    commercial units, and bare rock, burnt areas and intertidal flats, which a single-date
-    image cannot identify reliably. Merged: classes of one CORINE level-2 group that look alike.
+    Dropped (Sumbul et al. 2020): the artificial classes other than urban fabric and industrial
+    or commercial units, and bare rock, burnt areas and intertidal flats, which the authors
+    judged not to be recognisable from the Sentinel images alone. Merged: classes within one
+    CORINE level-2 group that the images do not tell apart.
     """
     same = [
         "Industrial or commercial units", "Pastures", "Complex cultivation patterns",
