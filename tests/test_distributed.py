@@ -220,3 +220,38 @@ def test_fit_resumes_across_a_change_in_the_number_of_processes(tmp_path: Path) 
     for result in results:
         _assert_same_run(result, two)
     _assert_same_run(_fit(ckpt, EPOCHS + 1), whole)  # epoch 3 on one process again
+
+
+def test_shard_gives_each_rank_its_block_of_every_global_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order = torch.randperm(23, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(distributed, "world_size", lambda: WORLD)
+    shares = []
+    for r in range(WORLD):
+        monkeypatch.setattr(distributed, "rank", lambda r=r: r)
+        shares.append(distributed.shard(order, BATCH))
+    local = BATCH // WORLD
+    for i in range(len(order) // BATCH):  # global batch i = the ranks' batches i, in rank order
+        blocks = [share[i * local : (i + 1) * local] for share in shares]
+        assert torch.equal(torch.cat(blocks), order[i * BATCH : (i + 1) * BATCH])
+    assert sum(len(s) for s in shares) == len(order) // BATCH * BATCH
+    with pytest.raises(ValueError, match="multiple of the 2 processes"):
+        distributed.check_batch_size(BATCH + 1)
+
+
+def test_batchnorm_becomes_sync_batchnorm_sharing_its_tensors_and_comes_back() -> None:
+    """The CUDA-only conversion of :func:`distributed.wrap` (its module surgery, on CPU)."""
+    model = _model()
+    model.set_projector("x1", torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)))
+    original = model.projectors["x1"][1]
+    keys = list(model.state_dict())
+    restore = distributed._sync_batchnorm(model)
+    converted = model.projectors["x1"][1]
+    assert isinstance(converted, torch.nn.SyncBatchNorm) and len(restore) == 1
+    assert converted.weight is original.weight
+    assert converted.running_mean is original.running_mean
+    assert list(model.state_dict()) == keys
+    for parent, name, module in restore:
+        setattr(parent, name, module)
+    assert model.projectors["x1"][1] is original
