@@ -41,7 +41,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, Ridge
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -82,7 +82,13 @@ def _inner_folds(
     stratify: bool,
     groups: ArrayLike | None,
 ) -> InnerSplits:
-    """Inner folds of the training data: by group when ``groups`` is given, else shuffled."""
+    """Inner folds of the training data: by group when ``groups`` is given, else shuffled.
+
+    Grouped folds of class labels (``stratify``) balance the classes across folds as far as
+    whole groups allow (scikit-learn's ``StratifiedGroupKFold``, shuffled by ``seed``), so
+    that a class with several groups is seen on both sides of a split; other grouped folds
+    balance only their sizes (``GroupKFold``).
+    """
     if groups is None:
         splitter = (
             StratifiedKFold(cv, shuffle=True, random_state=seed)
@@ -96,6 +102,8 @@ def _inner_folds(
     n_groups = len(np.unique(g))
     if n_groups < cv:
         raise ValueError(f"grouped inner CV needs at least cv={cv} groups, got {n_groups}")
+    if stratify:
+        return list(StratifiedGroupKFold(cv, shuffle=True, random_state=seed).split(x, y, g))
     return list(GroupKFold(cv).split(x, y, g))
 
 
@@ -192,7 +200,8 @@ class KNNCVProbe(BaseEstimator):
             y: ``(n,)`` or ``(n, q)`` target, or ``{name: (n,) or (n, q)}`` targets.
             groups: ``(n,)`` group of each sample (None: shuffled folds, stratified for one
                 class label); with groups, every group lies on one side of each inner split
-                (scikit-learn's ``GroupKFold``).
+                (scikit-learn's ``StratifiedGroupKFold`` for one class label, else
+                ``GroupKFold``).
         """
         _check_task(self.task)
         x = as_features(z)
@@ -515,19 +524,24 @@ class GroupLogisticProbe(LogisticProbe):
     """The logistic probe of :class:`aligninfo.probes.LogisticProbe`, inner folds over groups.
 
     Standardised features, multinomial logistic regression, the inverse penalty ``C`` chosen
-    by the cross-validated log-loss (scikit-learn's ``LogisticRegressionCV``) on inner folds
-    that keep every group on one side (``GroupKFold``), or on the stratified shuffled folds of
-    :class:`~aligninfo.probes.LogisticProbe` without groups (then, with the same solver, the
-    same probe).
+    by the cross-validated log-loss or another ``scoring`` (scikit-learn's
+    ``LogisticRegressionCV``) on inner folds that keep every group on one side and balance the
+    classes as far as whole groups allow (``StratifiedGroupKFold``), or on the stratified
+    shuffled folds of :class:`~aligninfo.probes.LogisticProbe` without groups (then, with the
+    same solver and scoring, the same probe).
 
     Args:
         cs: Number of candidate inverse penalties (log-spaced, 1e-4 to 1e4) or the list.
         cv: Inner folds.
         max_iter: Solver iterations.
-        seed: Seed of the fold shuffling (folds without groups).
+        seed: Seed of the fold shuffling.
         c: A fixed inverse penalty instead of the cross-validated choice.
         solver: scikit-learn's solver (``"lbfgs"``; ``"newton-cg"`` converges in fewer, more
             costly steps, faster on weakly penalised fits of a few dozen features).
+        scoring: scikit-learn's scorer of the inner folds (``"neg_log_loss"``; with whole
+            groups held out, ``"accuracy"``: the log-loss of samples of unseen groups, or of
+            classes absent from an inner training side, rewards flat, under-confident
+            predictions and drives ``C`` to the smallest candidate).
 
     Attributes:
         inner_splits_: The inner ``(train, held-out)`` index pairs (None with a fixed ``c``).
@@ -541,9 +555,10 @@ class GroupLogisticProbe(LogisticProbe):
         seed: int = 0,
         c: float | None = None,
         solver: str = "lbfgs",
+        scoring: str = "neg_log_loss",
     ) -> None:
         super().__init__(cs=cs, cv=cv, max_iter=max_iter, seed=seed, c=c)
-        self.solver = solver
+        self.solver, self.scoring = solver, scoring
 
     def fit(
         self, z: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
@@ -568,7 +583,7 @@ class GroupLogisticProbe(LogisticProbe):
                 Cs=self.cs,
                 cv=self.inner_splits_,
                 max_iter=self.max_iter,
-                scoring="neg_log_loss",
+                scoring=self.scoring,
                 solver=self.solver,
             )
         self.model_ = make_pipeline(StandardScaler(), clf)
