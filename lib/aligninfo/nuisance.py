@@ -295,15 +295,20 @@ def spiked_model(
 
 
 # ------------------------------------------------------------------------ cross-prediction
+def _whitened_cross(model: GaussianModel) -> tuple[Array, Array]:
+    """``C_11^{-1/2}`` (pseudo-inverse root) and ``C_11^{-1/2} C_12``."""
+    c11, c12 = model.covariance("X1"), model.cross_covariance("X1", "X2")
+    root_inv = np.asarray(np.linalg.pinv(sqrtm_psd(c11), rtol=RTOL, hermitian=True), np.float64)
+    return root_inv, root_inv @ c12
+
+
 def cross_prediction_values(model: GaussianModel) -> Array:
     """Singular values of ``C_11^{-1/2} C_12``, descending, shape (min(dim_1, dim_2),).
 
     Their squares are the eigenvalues of ``C_21 C_11⁻¹ C_12 = Cov(E[X_2 | X_1])``: the variance
     of X2 that each direction of cross-prediction from X1 explains.
     """
-    c11, c12 = model.covariance("X1"), model.cross_covariance("X1", "X2")
-    root_inv = np.linalg.pinv(sqrtm_psd(c11), rtol=RTOL, hermitian=True)
-    return np.asarray(np.linalg.svd(root_inv @ c12, compute_uv=False), dtype=np.float64)
+    return np.asarray(np.linalg.svd(_whitened_cross(model)[1], compute_uv=False), np.float64)
 
 
 def cross_prediction_projection(model: GaussianModel, k: int) -> Array:
@@ -324,9 +329,8 @@ def cross_prediction_projection(model: GaussianModel, k: int) -> Array:
     p1 = model.dims[0]
     if isinstance(k, bool) or int(k) != k or not 1 <= k <= p1:
         raise ValueError(f"k must be an integer in [1, {p1}], got {k!r}")
-    c11, c12 = model.covariance("X1"), model.cross_covariance("X1", "X2")
-    root_inv = np.linalg.pinv(sqrtm_psd(c11), rtol=RTOL, hermitian=True)
-    u, _, _ = np.linalg.svd(root_inv @ c12)
+    root_inv, whitened = _whitened_cross(model)
+    u, _, _ = np.linalg.svd(whitened)
     return u[:, :k].T @ root_inv
 
 
