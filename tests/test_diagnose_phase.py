@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from aligninfo.book.cli import main
 from aligninfo.diagnose import diagnose
 from aligninfo.diagnose.core import class_strata
 from aligninfo.diagnose.estimates import cross_prediction_directions, draw_groups
@@ -160,3 +162,22 @@ def test_resample_groups_are_resampled_and_the_folds_split_them() -> None:
     rows = diagnose(x1, x2, y, n_boot=20, progress=False)
     assert rows.resampling == "rows"
     assert rows.lost_share["X1"].estimate == pytest.approx(d.lost_share["X1"].estimate)
+
+
+def test_cli_resample_groups(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resample-groups reads one label per row and says what the intervals resample."""
+    nm = _spiked(*CASES["both"])
+    s = nm.model.sample(600, seed=4)
+    for name in ("X1", "X2"):
+        np.save(tmp_path / f"{name}.npy", s[name])
+    np.save(tmp_path / "y.npy", s["Y1"][:, 0])
+    np.save(tmp_path / "g.npy", np.arange(600) // 50)
+    files = [str(tmp_path / f) for f in ("X1.npy", "X2.npy", "y.npy")]
+    options = ["--resample-groups", str(tmp_path / "g.npy"), "--n-boot", "20"]
+    assert main(["diagnose", *files, *options]) == 0
+    out = capsys.readouterr().out
+    assert "12 groups; intervals resample groups, split by the folds" in out
+    assert "phase diagram (Kamai et al.): BOTH" in out
+    both = ["--groups", str(tmp_path / "g.npy"), *options]
+    assert main(["diagnose", *files, *both]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -217,6 +217,11 @@ def _diagnose_parser(commands: Any) -> None:
         "lfmc, lfmc-context, houston",
     )
     diag.add_argument("--groups", help="group label of each row (.npy or .csv), e.g. sites")
+    diag.add_argument(
+        "--resample-groups",
+        help="group label of each row that the bootstrap resamples while the folds split the "
+        "groups (too few to hold out, e.g. polygons); not with --groups",
+    )
     diag.add_argument("--out", help="folder for diagnosis.json and diagnosis.png")
     diag.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (200)")
     diag.add_argument("--seed", type=int, default=0, help="seed of folds and resamples (0)")
@@ -268,7 +273,7 @@ def _diagnose_inputs(args: argparse.Namespace) -> Any:
 
     inputs = args.inputs
     if len(inputs) == 1:
-        if args.groups:
+        if args.groups or args.resample_groups:
             raise diag.DiagnoseInputError("--groups goes with files; a data set has its own")
         return diag.load_named(inputs[0], args.data_dir)
     if len(inputs) > 3:
@@ -276,7 +281,9 @@ def _diagnose_inputs(args: argparse.Namespace) -> Any:
     x1, x2 = diag.read_array(inputs[0], "X1"), diag.read_array(inputs[1], "X2")
     y = diag.read_labels(inputs[2], "Y", len(x1)) if len(inputs) == 3 else None
     groups = diag.read_labels(args.groups, "groups", len(x1)) if args.groups else None
-    return diag.NamedPair(x1, x2, y, groups, None, ("X1", "X2"))
+    resample = args.resample_groups
+    polygons = diag.read_labels(resample, "resample groups", len(x1)) if resample else None
+    return diag.NamedPair(x1, x2, y, groups, polygons, ("X1", "X2"))
 
 
 def _pretrain_parser(commands: Any) -> None:
