@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -422,3 +423,126 @@ def test_torch_dataloader_workers_reopen_the_files(tmp_path: Path) -> None:
         loader = torch_data.DataLoader(pairs, batch_size=2, num_workers=1)
         got = np.concatenate([x2.numpy() for _, x2 in loader])
     np.testing.assert_array_equal(got, np.stack(expected))
+
+
+# --- a demanding user's inputs ---------------------------------------------------------------
+
+
+def test_fine_geographic_grids_half_a_pixel_apart_are_resampled(tmp_path: Path) -> None:
+    """0.5 m pixels in degrees (4.5e-6): a half-pixel shift is far below 1e-5 degree, yet real."""
+    res = 4.5e-6
+    values = pattern(12, 12)
+    a = write(tmp_path / "a.tif", values, from_origin(15.0, 45.0, res, res), "EPSG:4326")
+    b = write(tmp_path / "b.tif", values, from_origin(15.0 - res / 2, 45.0, res, res), "EPSG:4326")
+    pairs = read_patch_pairs(a, b, size=10, resampling="bilinear")
+    expected = (values[0, :10, :10] + values[0, :10, 1:11]) / 2
+    np.testing.assert_allclose(pairs.second[0, 0], expected, rtol=1e-6)
+    coarser = write(
+        tmp_path / "c.tif", values, from_origin(15.0, 45.0, 2 * res, 2 * res), "EPSG:4326"
+    )
+    nearest = read_patch_pairs(a, coarser, size=12, resampling="nearest")
+    np.testing.assert_array_equal(nearest.second[0, 0], np.kron(values[0, :6, :6], np.ones((2, 2))))
+
+
+def test_alpha_band_masks_and_is_not_a_data_band(tmp_path: Path) -> None:
+    """An RGBA GeoTIFF: three bands come out; pixels with alpha 0 are invalid, on and off grid."""
+    rgba = np.concatenate([pattern(10, 10) % 250] * 3 + [np.full((1, 10, 10), 255.0)])
+    rgba = rgba.astype(np.uint8)
+    rgba[3, :5, :5] = 0
+    ref = write(tmp_path / "ref.tif", pattern(10, 10))
+    options = {"photometric": "RGB", "alpha": "YES"}
+    on_grid = write(tmp_path / "rgba.tif", rgba, **options)
+    pairs = read_patch_pairs(ref, on_grid, size=5)
+    assert pairs.second.shape == (3, 3, 5, 5) and pairs.dropped == 1
+    assert pairs.second_bands.names == ("rgba_1", "rgba_2", "rgba_3")
+    np.testing.assert_array_equal(pairs.second[-1], rgba[:3, 5:, 5:])
+    half_pixel = from_origin(500_000.0 + 5.0, 4_000_000.0, 10.0, 10.0)
+    off_grid = write(tmp_path / "rgba_off.tif", rgba, half_pixel, **options)
+    pairs = read_patch_pairs(ref, off_grid, size=5, resampling="nearest")
+    assert pairs.second.shape == (3, 3, 5, 5) and len(pairs.second_bands.names) == 3
+
+
+def test_complex_rasters_are_refused_by_name(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """A SAR single-look complex file: its imaginary part must not be dropped silently."""
+    slc = write(tmp_path / "slc.tif", (pattern(10, 10) * (1 + 1j)).astype(np.complex64))
+    with pytest.raises(DataFileError, match=f"{slc}: complex values"):
+        read_patch_pairs(pair[0], slc, size=5)
+
+
+def test_directory_is_named_as_such(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match=f"{tmp_path}: a directory GDAL cannot read"):
+        read_patch_pairs(pair[0], tmp_path, size=5)
+
+
+def test_gdal_virtual_paths_are_read(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """Files inside a zip, named as GDAL names them (``/vsizip/``) and as rasterio does."""
+    archive = tmp_path / "second.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(pair[1], "inside/b.tif")
+    expected = read_patch_pairs(pair[0], pair[1], size=5).second
+    for name in (f"/vsizip/{archive}/inside/b.tif", f"zip://{archive}!inside/b.tif"):
+        pairs = read_patch_pairs(pair[0], name, size=5)
+        np.testing.assert_array_equal(pairs.second, expected)
+        assert pairs.second_bands.names == ("b",)
+    with pytest.raises(DataFileError, match=f"/vsizip/{archive}/missing.tif: GDAL cannot"):
+        read_patch_pairs(pair[0], f"/vsizip/{archive}/missing.tif", size=5)
+
+
+def test_index_must_be_an_integer(pair: tuple[Path, Path]) -> None:
+    with PatchPairs(*pair, size=5) as pairs:
+        assert len(pairs) == 4
+        np.testing.assert_array_equal(pairs[np.int64(-4)][0], pairs[0][0])
+        for bad in (1.0, slice(0, 2)):
+            with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+                pairs[bad]  # type: ignore[index]
+
+
+def test_band_metadata_compares_and_hashes(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.tif", pattern(6, 6, bands=2))
+    bands = read_patch_pairs(a, a, size=6).first_bands
+    assert bands == bands and len({bands}) == 1 and len(bands) == 2
+
+
+@pytest.mark.parametrize(("size", "stride"), [(1, 1), (3, 1), (4, 3), (5, 5), (3, 7), (9, 2)])
+@pytest.mark.parametrize("max_nodata", [0.0, 0.2, 1.0])
+def test_scan_matches_a_brute_force_count(
+    tmp_path: Path, size: int, stride: int, max_nodata: float
+) -> None:
+    """Random invalid pixels in both sensors (NaN, nodata), every patch counted by hand."""
+    rng = np.random.default_rng(size * 100 + stride)
+    first, second = pattern(17, 13), pattern(17, 13, bands=2)
+    first[0][rng.random((17, 13)) < 0.05] = np.nan
+    second[1][rng.random((17, 13)) < 0.05] = -1.0
+    a = write(tmp_path / "a.tif", first)
+    b = write(tmp_path / "b.tif", second, nodata=-1.0)
+    pairs = PatchPairs(a, b, size=size, stride=stride, max_nodata=max_nodata)
+    bad = np.isnan(first[0]), np.any(second == -1.0, axis=0)
+    kept = []
+    for row in range(0, 17 - size + 1, stride):
+        for col in range(0, 13 - size + 1, stride):
+            window = np.s_[row : row + size, col : col + size]
+            if all(b[window].mean() <= max_nodata for b in bad):
+                kept.append([row, col])
+    assert pairs.origins.tolist() == kept
+    candidates = len(range(0, 17 - size + 1, stride)) * len(range(0, 13 - size + 1, stride))
+    assert pairs.dropped == candidates - len(kept)
+
+
+def test_scan_reads_each_covered_row_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overlapping patches (stride < size) cost one pass; rows below the last patch are not read."""
+    from aligninfo.data import raster
+
+    windows: list[tuple[int, int]] = []
+    valid = raster._Source.valid
+
+    def spy(self: raster._Source, window: raster.Window) -> np.ndarray:
+        windows.append((window.row_off, window.height))
+        return valid(self, window)
+
+    monkeypatch.setattr(raster._Source, "valid", spy)
+    a = write(tmp_path / "a.tif", pattern(40, 30))
+    b = write(tmp_path / "b.tif", pattern(20, 15), from_origin(500_000.0, 4e6, 20.0, 20.0))
+    pairs = PatchPairs(a, b, size=8, stride=3)
+    assert pairs.origins[-1].tolist() == [30, 21]  # the last patch ends at row 38
+    rows = sorted(r for start, height in windows for r in range(start, start + height))
+    assert rows == sorted(list(range(38)) * 2)  # each of rows 0-37, once per file

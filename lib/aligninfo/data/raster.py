@@ -1,28 +1,48 @@
 """Paired patches from two co-registered rasters (two sensors over the same place).
 
 Each sensor is one raster file or several (for instance one GeoTIFF per band), in any format GDAL
-reads. The first file of the first sensor fixes the *reference grid* (CRS, transform, size);
-every other file, of either sensor, whose grid differs (resolution, CRS, extent or pixel
-alignment) is resampled onto it on the fly through a :class:`rasterio.vrt.WarpedVRT`, with the
-resampling method chosen by the caller (``"bilinear"`` by default, for continuous values;
-``"nearest"`` for classes, ``"average"`` to aggregate finer pixels). Files already on the
-reference grid are read as they are. All reads are windowed: nothing larger than one strip of
-patches is ever held in memory while scanning.
+reads: a local path, or a name GDAL resolves itself (``/vsizip/...``, ``/vsicurl/https://...``,
+``zip://archive.zip!band.tif``, ``s3://...``), which is handed to GDAL untouched. The first file of
+the first sensor fixes the *reference grid* (CRS, transform, size); every other file, of either
+sensor, whose grid differs (CRS, resolution, extent, or pixel alignment by more than 1e-4 pixel)
+is resampled onto it on the fly through a :class:`rasterio.vrt.WarpedVRT`, with the resampling
+method chosen by the caller (``"bilinear"`` by default, for continuous values; ``"nearest"`` for
+classes, ``"average"`` to aggregate finer pixels). Files already on the reference grid are read as
+they are. Between two CRSs, GDAL places the resampled pixels with its approximate transformer,
+within 1/8 pixel of the exact position (GDAL's default error threshold); between grids of one
+CRS the placement is exact.
 
 Patches of ``size`` x ``size`` pixels start at rows and columns ``0, stride, 2 * stride, ...`` of
-the reference grid, as long as they fit (a remainder narrower than a patch at the right or bottom
-edge is not covered).
+the reference grid, as long as they fit: a remainder narrower than a patch at the right or bottom
+edge is not covered, and never read.
 
-Validity rule. A pixel is *invalid* for a sensor when, in any band of any of its files, GDAL
-masks it (the file's nodata value, an internal mask band or an alpha band), its value is not
-finite (NaN, infinity), or it lies outside that file's extent once resampled. A patch pair is
-dropped when more than a fraction ``max_nodata`` of its pixels is invalid in either sensor (the
-default 0 keeps only fully valid pairs); :attr:`PatchPairs.dropped` counts the dropped pairs.
-Invalid pixels of a kept pair are set to ``fill_value`` and reported by the validity masks.
+Validity rule. A pixel of the reference grid is *invalid* for a sensor when it is invalid in any
+band of any of the sensor's files. In a file on the reference grid, a pixel is invalid when GDAL
+masks it (the file's nodata value, an internal mask band or an alpha band) or its value is not
+finite (NaN, infinity). For a resampled file, GDAL's warper decides from the file's own pixels,
+invalid by that same rule: a pixel whose centre falls outside the file is invalid; with
+``"nearest"`` and the interpolating methods (``"bilinear"``, ``"cubic"``, ``"lanczos"``, ...) a
+pixel is invalid when the file's pixel under its centre is, and otherwise interpolates the valid
+neighbours only (their weights renormalised); with ``"average"`` and the other aggregating
+methods (``"mode"``, ``"min"``, ``"max"``, ``"sum"``, ``"rms"``, ...) a pixel is invalid only when
+every pixel of the file it covers is, and otherwise aggregates the valid ones (one valid 10 m
+pixel out of 16 makes a valid 40 m average). A patch pair is dropped when more than a fraction
+``max_nodata`` of its pixels is invalid in either sensor (the default 0 keeps only fully valid
+pairs); :attr:`PatchPairs.dropped` counts the dropped pairs. Invalid pixels of a kept pair are set
+to ``fill_value`` and reported by the validity masks.
 
 Band names come from the files' band descriptions (else the file name, with the band number for
-multi-band files); values are scaled by the files' scales and offsets (``value * scale +
-offset``, as GDAL defines them), and handed out as float32.
+multi-band files). An alpha band only masks: it is not handed out as a band. Values are read as
+float32 (integers above 2**24 and float64 values lose precision), then scaled by the files' scales
+and offsets (``value * scale + offset``, as GDAL defines them) and handed out as float32;
+``fill_value`` is in these scaled units. Complex rasters (SAR single-look complex) are refused:
+convert them to real bands (amplitude, intensity, phase) first.
+
+Memory. All reads are windowed. Opening scans both sensors once, in strips of about 4 million
+pixels of the reference grid, whatever the stride, and keeps per patch only running counts;
+items are then read one patch window per file. GDAL keeps recently read blocks in its own cache,
+up to ``GDAL_CACHEMAX`` (5 % of the machine's memory by default, in each process): set it lower
+(``rasterio.Env(GDAL_CACHEMAX=256)``, in MB, or the environment variable) where memory is tight.
 
 Example::
 
@@ -38,16 +58,17 @@ Example::
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, SupportsIndex
 
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.transform import Affine
@@ -60,6 +81,13 @@ from aligninfo.data.registry import DataFileError
 PathLike = str | os.PathLike[str]
 Files = PathLike | Sequence[PathLike]
 """One sensor: a raster file, or a sequence of files whose bands are stacked in that order."""
+Source = Path | str
+"""A local file (a Path), or a name GDAL resolves itself (a str: ``/vsi...``, ``scheme://...``)."""
+
+_SCAN_PIXELS = 1 << 22
+"""Pixels of the reference grid read at once per file while scanning (full-width strips)."""
+_GRID_TOLERANCE = 1e-4
+"""Largest difference, in pixels of the reference grid, between two transforms taken as equal."""
 
 
 @dataclass(frozen=True)
@@ -91,19 +119,19 @@ class Grid:
         return self.transform @ Affine.translation(col, row)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bands:
     """What one sensor's bands are, from its files' metadata.
 
     Attributes:
         files: The sensor's files, in the order their bands are stacked.
         names: (bands,) band names: descriptions, else file name (``stem_k`` for band k of a
-            multi-band file without descriptions).
+            multi-band file without descriptions); alpha bands are left out.
         scales: (bands,) float64 scale of each band (1 where the file gives none).
         offsets: (bands,) float64 offset of each band (0 where the file gives none).
     """
 
-    files: tuple[Path, ...]
+    files: tuple[Source, ...]
     names: tuple[str, ...]
     scales: np.ndarray
     offsets: np.ndarray
@@ -142,10 +170,15 @@ class PatchArrays:
 class _Source:
     """One file opened for reading on the reference grid (directly or through a WarpedVRT)."""
 
-    def __init__(self, path: Path, grid: Grid, reference: Path, resampling: Resampling) -> None:
+    def __init__(self, path: Source, grid: Grid, reference: Source, resampling: Resampling) -> None:
         self.path = path
         self.dataset = _open(path)
         self.view: DatasetReader | WarpedVRT = self.dataset
+        try:
+            self.indexes = _data_bands(self.dataset, path)
+        except Exception:
+            self.dataset.close()
+            raise
         if not _same_grid(self.dataset, grid):
             try:
                 _check_overlap(self.dataset, path, grid, reference)
@@ -170,16 +203,36 @@ class _Source:
             window: Window of the reference grid.
 
         Returns:
-            ``(values, valid)``: (bands, h, w) float32 raw values (unscaled) and (h, w) bool,
-            True where every band is unmasked and finite.
+            ``(values, valid)``: (bands, h, w) float32 raw values (unscaled) of the data bands
+            (alpha bands left out) and (h, w) bool, True where every band is unmasked and
+            finite.
         """
         try:
-            values = self.view.read(window=window, out_dtype="float32")
-            masks = self.view.read_masks(window=window)
+            values = self.view.read(self.indexes, window=window, out_dtype="float32")
+            masks = self.view.read_masks(self.indexes, window=window)
         except RasterioIOError as err:
             raise DataFileError(f"{self.path}: reading failed ({err})") from err
         valid = np.all(masks > 0, axis=0) & np.all(np.isfinite(values), axis=0)
         return values, valid
+
+    def valid(self, window: Window) -> np.ndarray:
+        """Read only where one window of the reference grid is valid, one band at a time.
+
+        Args:
+            window: Window of the reference grid.
+
+        Returns:
+            (h, w) bool, True where every data band is unmasked and finite.
+        """
+        valid = np.ones((int(window.height), int(window.width)), dtype=bool)
+        try:
+            for index in self.indexes:
+                valid &= self.view.read_masks(index, window=window) > 0
+                if np.dtype(self.view.dtypes[index - 1]).kind == "f":
+                    valid &= np.isfinite(self.view.read(index, window=window))
+        except RasterioIOError as err:
+            raise DataFileError(f"{self.path}: reading failed ({err})") from err
+        return valid
 
     def close(self) -> None:
         """Close the VRT (if any) and the file."""
@@ -191,14 +244,15 @@ class _Source:
 class PatchPairs:
     """Paired patches of two sensors on one grid, as a map-style dataset.
 
-    Opening checks every file and scans both sensors once, one full-width strip of patch rows
-    at a time, to find the kept pairs (so it costs about one pass over the data when the stride
-    equals the size); items are then read on demand, one window per file. File handles are
-    opened per process (a torch ``DataLoader`` with workers reopens them in each worker) and
-    are not pickled.
+    Opening checks every file and scans both sensors once to find the kept pairs: one pass over
+    the rows and columns that patches cover, in full-width strips, whatever the stride, holding
+    per patch column only running counts of invalid pixels. Items are then read on demand, one
+    window per file. File handles are opened per process (a torch ``DataLoader`` with workers
+    reopens them in each worker) and are not pickled.
 
     Args:
-        first: The first sensor's file or files; its first file fixes the reference grid.
+        first: The first sensor's file or files (local paths, or names GDAL resolves such as
+            ``/vsizip/...``); its first file fixes the reference grid.
         second: The second sensor's file or files, resampled onto that grid when needed.
         size: Patch side in pixels of the reference grid.
         stride: Step between patch origins in pixels (default: ``size``, no overlap).
@@ -209,9 +263,10 @@ class PatchPairs:
         fill_value: Value given to invalid pixels of kept patches.
 
     Raises:
-        DataFileError: If a file is missing or GDAL cannot read it, a file off the reference
-            grid lacks a CRS (while the grid has one, or the other way round), or does not
-            overlap the reference grid; the error names the file.
+        DataFileError: If a file is missing, is a directory or anything else GDAL cannot read,
+            holds complex values or only alpha bands, a file off the reference grid lacks a CRS
+            (while the grid has one, or the other way round), or does not overlap the reference
+            grid; the error names the file.
         ValueError: For a size or stride that is not a positive integer, a patch larger than
             the reference grid (naming its file), an unknown resampling method, or
             ``max_nodata`` outside [0, 1], or a sensor given no file.
@@ -261,7 +316,7 @@ class PatchPairs:
     def __len__(self) -> int:
         return int(self.origins.shape[0])
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: SupportsIndex) -> tuple[np.ndarray, np.ndarray]:
         """Read the ``index``-th kept pair.
 
         Args:
@@ -279,7 +334,7 @@ class PatchPairs:
         for index in range(len(self)):
             yield self[index]
 
-    def read(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def read(self, index: SupportsIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Read the ``index``-th kept pair with its validity masks.
 
         Args:
@@ -290,8 +345,10 @@ class PatchPairs:
             (size, size) bool masks, True where the sensor's pixel is valid.
 
         Raises:
+            TypeError: If ``index`` is not an integer (a slice, a float).
             IndexError: If ``index`` is out of range.
         """
+        index = operator.index(index)
         if not -len(self) <= index < len(self):
             raise IndexError(f"patch pair {index} out of range for {len(self)} kept pairs")
         row, col = (int(v) for v in self.origins[index])
@@ -370,29 +427,65 @@ class PatchPairs:
         scaled = values * bands.scales[:, None, None] + bands.offsets[:, None, None]
         return scaled.astype(np.float32), valid
 
+    def _valid(self, sensor: int, window: Window) -> np.ndarray:
+        """(h, w) bool: True where every band of every file of one sensor is valid."""
+        return np.logical_and.reduce([source.valid(window) for source in self._sources()[sensor]])
+
     def _scan(self) -> tuple[np.ndarray, int]:
-        """Find the kept patch origins, one full-width strip of rows at a time.
+        """Find the kept patch origins in one pass over the rows that patches cover.
+
+        Strips of full-width rows are read in turn; for each sensor, the invalid pixels of every
+        patch column are summed along each row, then accumulated down the rows. A patch's count
+        is the accumulated value at its bottom row minus the one at its top row, kept from when
+        the scan passed it (at most ``size / stride + 1`` rows of counts are pending).
 
         Returns:
             ``(origins, dropped)``: (n, 2) int64 (row, column) of the kept patches, and the
             number of candidates dropped by the validity rule.
         """
-        size, grid = self.size, self.grid
-        cols = np.arange(0, grid.width - size + 1, self.stride)
+        size = self.size
+        tops = range(0, self.grid.height - size + 1, self.stride)
+        cols = np.arange(0, self.grid.width - size + 1, self.stride)
+        height, width = tops[-1] + size, int(cols[-1]) + size
+        above = np.zeros((2, len(cols)), dtype=np.int64)  # invalid pixels in the rows scanned
+        pending: dict[int, np.ndarray] = {}  # top row -> counts above it, until its bottom row
         kept: list[tuple[int, int]] = []
-        candidates = 0
-        for row in range(0, grid.height - size + 1, self.stride):
-            strip = Window(0, row, grid.width, size)
-            ok = np.ones(len(cols), dtype=bool)
-            for sensor in (0, 1):
-                _, valid = self._read_sensor(sensor, strip)
-                per_col = np.concatenate([[0], np.cumsum((~valid).sum(axis=0))])
-                invalid = (per_col[cols + size] - per_col[cols]) / (size * size)
-                ok &= invalid <= self.max_nodata
-            kept += [(row, int(c)) for c in cols[ok]]
-            candidates += len(cols)
+        step = max(1, _SCAN_PIXELS // width)
+        for first_row in range(0, height, step):
+            rows = min(step, height - first_row)
+            counts = self._row_counts(Window(0, first_row, width, rows), cols, above)
+            above = counts[:, -1]
+            first_top = -(-first_row // self.stride) * self.stride
+            for top in range(first_top, min(first_row + rows, tops.stop), self.stride):
+                pending[top] = counts[:, top - first_row]
+            for top in sorted(t for t in pending if t + size <= first_row + rows):
+                invalid = (counts[:, top + size - first_row] - pending.pop(top)) / (size * size)
+                ok = np.all(invalid <= self.max_nodata, axis=0)
+                kept += [(top, int(c)) for c in cols[ok]]
         origins = np.array(kept, dtype=np.int64).reshape(-1, 2)
-        return origins, candidates - len(kept)
+        return origins, len(tops) * len(cols) - len(kept)
+
+    def _row_counts(self, strip: Window, cols: np.ndarray, above: np.ndarray) -> np.ndarray:
+        """Accumulated invalid pixels of every patch column, at each row boundary of a strip.
+
+        Args:
+            strip: Full-width rows of the reference grid.
+            cols: (m,) first column of each patch column.
+            above: (2, m) int64 invalid pixels of each sensor and patch column above the strip.
+
+        Returns:
+            (2, rows + 1, m) int64: entry [s, i, j] counts the invalid pixels of sensor s in
+            patch column j from the top of the grid to row ``strip.row_off + i`` (excluded).
+        """
+        counts = np.empty((2, int(strip.height) + 1, len(cols)), dtype=np.int64)
+        for sensor in (0, 1):
+            invalid = ~self._valid(sensor, strip)
+            along = np.zeros((invalid.shape[0], invalid.shape[1] + 1), dtype=np.int32)
+            np.cumsum(invalid, axis=1, out=along[:, 1:])
+            counts[sensor, 0] = above[sensor]
+            np.cumsum(along[:, cols + self.size] - along[:, cols], axis=0, out=counts[sensor, 1:])
+            counts[sensor, 1:] += above[sensor]
+        return counts
 
 
 def read_patch_pairs(
@@ -434,17 +527,26 @@ def read_patch_pairs(
         return pairs.arrays()
 
 
-def _paths(files: Files, which: str) -> tuple[Path, ...]:
-    """One sensor's files as a non-empty tuple of paths."""
-    if isinstance(files, str | os.PathLike):
-        return (Path(files),)
-    paths = tuple(Path(f) for f in files)
-    if not paths:
+def _paths(files: Files, which: str) -> tuple[Source, ...]:
+    """One sensor's files as a non-empty tuple: local Paths, or names GDAL resolves (str)."""
+    given = [files] if isinstance(files, str | os.PathLike) else list(files)
+    if not given:
         raise ValueError(f"the {which} sensor has no file")
-    return paths
+    return tuple(_source(os.fspath(f)) for f in given)
 
 
-def _positive(value: int, name: str, reference: Path) -> int:
+def _source(name: str) -> Source:
+    """A GDAL virtual file system name or URL stays a str (Path would mangle ``//``)."""
+    return name if name.startswith("/vsi") or "://" in name else Path(name)
+
+
+def _stem(path: Source) -> str:
+    """The file name without its extension, also inside an archive (``a.zip!b.tif``: ``b``)."""
+    name = path.name if isinstance(path, Path) else path.rsplit("!", 1)[-1]
+    return PurePosixPath(name).stem
+
+
+def _positive(value: int, name: str, reference: Source) -> int:
     """Stop unless ``value`` is a positive integer (patch size or stride)."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(
@@ -464,26 +566,48 @@ def _resampling(method: str | Resampling) -> Resampling:
         raise ValueError(f"unknown resampling {method!r}; expected one of: {known}") from None
 
 
-def _open(path: Path) -> DatasetReader:
-    """Open a raster, with errors that name the file."""
-    if not path.is_file():
+def _open(path: Source) -> DatasetReader:
+    """Open a raster, with errors that name the file (names GDAL resolves go to GDAL as given)."""
+    if isinstance(path, Path) and not path.exists():
         raise DataFileError(f"{path}: no such file")
     try:
         return rasterio.open(path)
     except RasterioIOError as err:
-        raise DataFileError(f"{path}: GDAL cannot read it as a raster ({err})") from err
+        folder = isinstance(path, Path) and path.is_dir()
+        what = "a directory GDAL cannot read" if folder else "GDAL cannot read it"
+        raise DataFileError(f"{path}: {what} as a raster ({err})") from err
+
+
+def _data_bands(dataset: DatasetReader, path: Source) -> list[int]:
+    """Indexes (from 1) of a file's bands that hold values: all but alpha bands."""
+    complex_types = [t for t in dataset.dtypes if np.dtype(t).kind == "c"]
+    if complex_types:
+        raise DataFileError(
+            f"{path}: complex values ({complex_types[0]}); convert them to real bands "
+            "(amplitude, intensity or phase) first"
+        )
+    indexes = [k + 1 for k, colour in enumerate(dataset.colorinterp) if colour != ColorInterp.alpha]
+    if not indexes:
+        raise DataFileError(f"{path}: only alpha bands, no values")
+    return indexes
 
 
 def _same_grid(dataset: DatasetReader, grid: Grid) -> bool:
-    """Whether a file lies exactly on the reference grid (same CRS, transform and size)."""
-    return (
-        dataset.crs == grid.crs
-        and (dataset.height, dataset.width) == (grid.height, grid.width)
-        and dataset.transform.almost_equals(grid.transform)
+    """Whether a file lies on the reference grid: same CRS and size, transforms within 1e-4 px.
+
+    The transforms are compared in pixels of the reference grid, not in coordinate units (in
+    degrees, a pixel can be far smaller than any fixed tolerance).
+    """
+    if dataset.crs != grid.crs or (dataset.height, dataset.width) != (grid.height, grid.width):
+        return False
+    in_pixels = ~grid.transform @ dataset.transform  # file pixel -> reference pixel
+    return all(
+        abs(a - b) <= _GRID_TOLERANCE
+        for a, b in zip(in_pixels[:6], Affine.identity()[:6], strict=True)
     )
 
 
-def _check_overlap(dataset: DatasetReader, path: Path, grid: Grid, reference: Path) -> None:
+def _check_overlap(dataset: DatasetReader, path: Source, grid: Grid, reference: Source) -> None:
     """Stop unless a file off the reference grid can be resampled onto it and overlaps it."""
     if dataset.crs is None or grid.crs is None:
         lacking = path if dataset.crs is None else reference
@@ -499,17 +623,18 @@ def _check_overlap(dataset: DatasetReader, path: Path, grid: Grid, reference: Pa
         raise DataFileError(f"{path}: does not overlap {reference} (no pixel in common)")
 
 
-def _bands(files: tuple[Path, ...]) -> Bands:
-    """Band names, scales and offsets of one sensor, from its files' metadata."""
+def _bands(files: tuple[Source, ...]) -> Bands:
+    """Band names, scales and offsets of one sensor's data bands, from its files' metadata."""
     names: list[str] = []
     scales: list[float] = []
     offsets: list[float] = []
     for path in files:
         with _open(path) as dataset:
-            count = dataset.count
-            for k, description in enumerate(dataset.descriptions):
-                default = path.stem if count == 1 else f"{path.stem}_{k + 1}"
-                names.append(description or default)
-            scales += [1.0 if s is None else float(s) for s in dataset.scales]
-            offsets += [0.0 if o is None else float(o) for o in dataset.offsets]
+            indexes = _data_bands(dataset, path)
+            for index in indexes:
+                default = _stem(path) if len(indexes) == 1 else f"{_stem(path)}_{index}"
+                names.append(dataset.descriptions[index - 1] or default)
+                scale, offset = dataset.scales[index - 1], dataset.offsets[index - 1]
+                scales.append(1.0 if scale is None else float(scale))
+                offsets.append(0.0 if offset is None else float(offset))
     return Bands(tuple(files), tuple(names), np.array(scales), np.array(offsets))
