@@ -255,3 +255,18 @@ def test_batchnorm_becomes_sync_batchnorm_sharing_its_tensors_and_comes_back() -
     for parent, name, module in restore:
         setattr(parent, name, module)
     assert model.projectors["x1"][1] is original
+
+
+def test_seed_step_depends_on_seed_step_and_rank_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(distributed, "world_size", lambda: WORLD)
+
+    def draw(seed: int, step: int, rank: int) -> torch.Tensor:
+        monkeypatch.setattr(distributed, "rank", lambda: rank)
+        torch.manual_seed(123)  # whatever state the generator was in
+        distributed.seed_step(seed, step)
+        return torch.rand(3)
+
+    assert torch.equal(draw(0, 5, 1), draw(0, 5, 1))
+    assert not torch.equal(draw(0, 5, 0), draw(0, 5, 1))
+    assert not torch.equal(draw(0, 5, 0), draw(0, 6, 0))
+    draw(train.SEED_LIMIT - 1, 10**9, 1)  # the largest seeds fit torch's 64-bit seed

@@ -328,7 +328,7 @@ def seed_step(seed: int, step: int) -> None:
         step: The global step about to be taken.
     """
     if _parallel():
-        torch.manual_seed((seed * 1_000_003 + step) * 4099 + rank())
+        torch.manual_seed(((seed * 1_000_003 + step) * 4099 + rank()) % 2**64)
 
 
 def mean_across(value: Tensor) -> Tensor:

@@ -120,7 +120,8 @@ class TrainConfig:
     Attributes:
         epochs: Passes over the training data, an integer (a budget: a later call with more
             continues a checkpointed run).
-        batch_size: Samples per step (the last incomplete batch of an epoch is dropped).
+        batch_size: Samples per step (the last incomplete batch of an epoch is dropped); under
+            a process group of several processes, the global batch, a multiple of their number.
         lr: AdamW learning rate.
         temperature_lr: AdamW learning rate of the objective's learnt temperatures (the
             parameters of every :class:`aligninfo.losses.LearnableTemperature`, the log inverse
