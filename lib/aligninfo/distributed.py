@@ -9,8 +9,10 @@ Each process runs the same program. :func:`init_from_env` reads torchrun's envir
 process group: backend ``nccl`` with one GPU per process (``cuda:LOCAL_RANK``) when CUDA is
 asked for or ``"auto"`` finds it, ``gloo`` on CPU. From then on :func:`aligninfo.train.fit`
 trains under :class:`~torch.nn.parallel.DistributedDataParallel` (:func:`wrap`), with these
-rules, which make a run on ``W`` processes follow the run on one process with the same seed
-(the same global batches, the same losses, gradients equal up to floating-point rounding):
+rules, which make a run on ``W`` processes follow the run on one process with the same seed:
+the same global batches and, for objectives without random augmentations (and models without
+dropout or, on CPU, BatchNorm), the same losses, with gradients equal up to floating-point
+rounding.
 
 - ``batch_size`` is the *global* batch, a multiple of ``W``. Each epoch's permutation depends
   on the seed and the epoch only; each global batch is cut into ``W`` consecutive blocks, block
@@ -28,8 +30,8 @@ rules, which make a run on ``W`` processes follow the run on one process with th
   to the encoders.) Per-sample terms (reconstruction, the supervised heads) stay local, and
   DDP's average makes them the mean over the global batch.
 - BatchNorm layers use the global batch on CUDA (converted to
-  :class:`~torch.nn.SyncBatchNorm` for the run, then restored); on CPU SyncBatchNorm does not
-  exist, and each process normalises with its own block's statistics.
+  :class:`~torch.nn.SyncBatchNorm` for the run, then restored); SyncBatchNorm runs on GPUs
+  only, so on CPU each process normalises with its own block's statistics.
 - Only rank 0 writes checkpoints (:func:`is_main`). A checkpoint holds the global step and
   epoch, which with the seed fix the data order for any number of processes. The random draws
   of augmentations and dropout come, at each step, from torch's generator seeded by
@@ -40,7 +42,11 @@ rules, which make a run on ``W`` processes follow the run on one process with th
   early-stopping state, and from then on the global batches and the loss they define. What is
   not: the augmentation and dropout draws, CPU BatchNorm statistics (per process), and the
   floating-point rounding of the gradient (a sum over other blocks), so the parameters agree
-  with an uninterrupted run up to rounding, not bit for bit.
+  with an uninterrupted run up to rounding, not bit for bit. (A single-process run draws its
+  augmentations from one generator seeded once; moving between one process and several changes
+  the draws in the same way.)
+- Every process must take the same steps: a process that fails leaves the others waiting at
+  their next collective operation until the group's timeout (:func:`init_from_env`).
 
 Without a process group (or with one of a single process) nothing here changes anything:
 :func:`gather` returns its inputs, :func:`shard` the permutation, :func:`wrap` calls the
