@@ -270,3 +270,8 @@ def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
 def test_setup_rejects_unknown_probes() -> None:
     with pytest.raises(ValueError, match="unknown probes"):
         Setup(make_model=setup().make_model, targets={"y": "regression"}, probes=("svm",))
+
+
+def test_no_sigma_curves_without_noise_levels() -> None:
+    (row,) = compare(["raw"], splits(300), dataclasses.replace(setup(), sigmas=()), [0], False)
+    assert "y/z1" in row and not any(key.startswith("sigma/") for key in row)

@@ -79,7 +79,8 @@ class Setup:
         train: How every job trains (:class:`aligninfo.train.TrainConfig`: epochs, batch size,
             learning rates, device); each job's seed replaces ``train.seed``, and no job shows
             a progress bar.
-        sigmas: Noise levels of the σ-informativeness curves.
+        sigmas: Noise levels of the σ-informativeness curves (empty: no curves, which saves
+            an eigendecomposition of each view's features per target).
         logistic_c: Fixed inverse regularisation of the classification probes (None, the
             default: chosen by inner cross-validation on the training data).
         projector: ``(out_dim, hidden)`` of the projection heads (:func:`make_projector`)
@@ -385,7 +386,7 @@ def _probe_view(
             if task == "classification":
                 out[name + "/per_class"] = per_class_accuracy(y_test, probe.predict(f_test))
                 out[name + "/balanced"] = float(out[name + "/per_class"].mean())
-            else:
+            elif setup.sigmas:
                 out[f"sigma/{name}"] = sigma_informativeness(
                     f_fit, y_fit, setup.sigmas, f_test, y_test
                 )
