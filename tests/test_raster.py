@@ -546,3 +546,29 @@ def test_scan_reads_each_covered_row_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert pairs.origins[-1].tolist() == [30, 21]  # the last patch ends at row 38
     rows = sorted(r for start, height in windows for r in range(start, start + height))
     assert rows == sorted(list(range(38)) * 2)  # each of rows 0-37, once per file
+
+
+def test_validity_of_resampled_pixels_is_gdals_rule(tmp_path: Path) -> None:
+    """10 m onto 40 m: interpolators follow the 10 m pixel under the centre, averages any valid one.
+
+    Reference pixel (0, 0) covers 16 fine pixels, one valid (value 5) and its centre pixel
+    invalid; (1, 0) covers 16 invalid ones. Invalid values (-1e6) never enter a valid pixel.
+    """
+    fine = pattern(16, 16) + 100
+    fine[0, :8, :4] = -1e6
+    fine[0, 0, 0] = 5.0
+    ref = write(tmp_path / "ref.tif", pattern(4, 4), from_origin(500_000.0, 4e6, 40.0, 40.0))
+    b = write(tmp_path / "fine.tif", fine, nodata=-1e6)
+    expected = {
+        "nearest": [[False, True], [False, True]],
+        "bilinear": [[False, True], [False, True]],
+        "average": [[True, True], [False, True]],
+    }
+    for method, valid in expected.items():
+        pairs = read_patch_pairs(ref, b, size=4, resampling=method, max_nodata=1.0)
+        np.testing.assert_array_equal(pairs.valid_second[0, :2, :2], valid)
+        assert pairs.second[0, 0][pairs.valid_second[0]].min() >= 5.0
+        assert pairs.valid_second[0, 2:].all() and pairs.valid_second[0, :, 2:].all()
+    average = read_patch_pairs(ref, b, size=4, resampling="average", max_nodata=1.0).second
+    assert average[0, 0, 0, 0] == 5.0
+    assert average[0, 0, 0, 1] == pytest.approx(fine[0, :4, 4:8].mean())

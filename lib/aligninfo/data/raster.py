@@ -209,10 +209,11 @@ class _Source:
         """
         try:
             values = self.view.read(self.indexes, window=window, out_dtype="float32")
-            masks = self.view.read_masks(self.indexes, window=window)
+            valid = np.all(np.isfinite(values), axis=0)
+            if self.view is self.dataset:  # a warped view masks only by its NaN nodata
+                valid &= np.all(self.dataset.read_masks(self.indexes, window=window) > 0, axis=0)
         except RasterioIOError as err:
             raise DataFileError(f"{self.path}: reading failed ({err})") from err
-        valid = np.all(masks > 0, axis=0) & np.all(np.isfinite(values), axis=0)
         return values, valid
 
     def valid(self, window: Window) -> np.ndarray:
@@ -224,10 +225,12 @@ class _Source:
         Returns:
             (h, w) bool, True where every data band is unmasked and finite.
         """
+        warped = self.view is not self.dataset  # its only mask is its NaN nodata: no mask read
         valid = np.ones((int(window.height), int(window.width)), dtype=bool)
         try:
             for index in self.indexes:
-                valid &= self.view.read_masks(index, window=window) > 0
+                if not warped:
+                    valid &= self.dataset.read_masks(index, window=window) > 0
                 if np.dtype(self.view.dtypes[index - 1]).kind == "f":
                     valid &= np.isfinite(self.view.read(index, window=window))
         except RasterioIOError as err:
@@ -432,59 +435,67 @@ class PatchPairs:
         return np.logical_and.reduce([source.valid(window) for source in self._sources()[sensor]])
 
     def _scan(self) -> tuple[np.ndarray, int]:
-        """Find the kept patch origins in one pass over the rows that patches cover.
+        """Find the kept patch origins in one pass over the rows and columns patches cover.
 
-        Strips of full-width rows are read in turn; for each sensor, the invalid pixels of every
-        patch column are summed along each row, then accumulated down the rows. A patch's count
-        is the accumulated value at its bottom row minus the one at its top row, kept from when
-        the scan passed it (at most ``size / stride + 1`` rows of counts are pending).
+        Full-width strips are read in turn. For each sensor, the invalid pixels of every column
+        are counted from the top of the grid, at the rows where patches start and end only
+        (sums over the rows in between); a patch row's per-column counts are the difference
+        between its bottom and its top, summed over each patch's columns. At most
+        ``size / stride + 1`` rows of per-column counts are pending at a time.
 
         Returns:
             ``(origins, dropped)``: (n, 2) int64 (row, column) of the kept patches, and the
             number of candidates dropped by the validity rule.
         """
-        size = self.size
-        tops = range(0, self.grid.height - size + 1, self.stride)
-        cols = np.arange(0, self.grid.width - size + 1, self.stride)
+        size, stride = self.size, self.stride
+        tops = range(0, self.grid.height - size + 1, stride)
+        cols = np.arange(0, self.grid.width - size + 1, stride)
         height, width = tops[-1] + size, int(cols[-1]) + size
-        above = np.zeros((2, len(cols)), dtype=np.int64)  # invalid pixels in the rows scanned
-        pending: dict[int, np.ndarray] = {}  # top row -> counts above it, until its bottom row
+
+        def tops_from(low: int, high: int) -> range:
+            """Patch top rows in [low, high)."""
+            return range(max(0, -(-low // stride) * stride), min(high, tops.stop), stride)
+
+        above = np.zeros((2, width), dtype=np.int32)  # invalid pixels per column, rows scanned
+        pending: dict[int, np.ndarray] = {}  # top row -> `above` there, until its bottom row
         kept: list[tuple[int, int]] = []
         step = max(1, _SCAN_PIXELS // width)
-        for first_row in range(0, height, step):
-            rows = min(step, height - first_row)
-            counts = self._row_counts(Window(0, first_row, width, rows), cols, above)
-            above = counts[:, -1]
-            first_top = -(-first_row // self.stride) * self.stride
-            for top in range(first_top, min(first_row + rows, tops.stop), self.stride):
-                pending[top] = counts[:, top - first_row]
-            for top in sorted(t for t in pending if t + size <= first_row + rows):
-                invalid = (counts[:, top + size - first_row] - pending.pop(top)) / (size * size)
-                ok = np.all(invalid <= self.max_nodata, axis=0)
-                kept += [(top, int(c)) for c in cols[ok]]
+        for first in range(0, height, step):
+            last = min(first + step, height)
+            starting, ending = tops_from(first, last), tops_from(first - size + 1, last - size + 1)
+            marks = sorted({first, last, *starting, *(top + size for top in ending)})
+            counts = self._column_counts(Window(0, first, width, last - first), marks, above)
+            at = dict(zip(marks, counts, strict=True))
+            above = at[last]
+            pending.update((top, at[top]) for top in starting)
+            for top in ending:
+                along = np.zeros((2, width + 1), dtype=np.int64)
+                np.cumsum(at[top + size] - pending.pop(top), axis=1, out=along[:, 1:])
+                invalid = (along[:, cols + size] - along[:, cols]) / (size * size)
+                kept += [(top, int(c)) for c in cols[np.all(invalid <= self.max_nodata, axis=0)]]
         origins = np.array(kept, dtype=np.int64).reshape(-1, 2)
         return origins, len(tops) * len(cols) - len(kept)
 
-    def _row_counts(self, strip: Window, cols: np.ndarray, above: np.ndarray) -> np.ndarray:
-        """Accumulated invalid pixels of every patch column, at each row boundary of a strip.
+    def _column_counts(self, strip: Window, marks: list[int], above: np.ndarray) -> np.ndarray:
+        """Invalid pixels per column from the top of the grid, at some rows of a strip.
 
         Args:
-            strip: Full-width rows of the reference grid.
-            cols: (m,) first column of each patch column.
-            above: (2, m) int64 invalid pixels of each sensor and patch column above the strip.
+            strip: Full-width rows of the reference grid (from its first column).
+            marks: Sorted rows, from the strip's first row to the row after its last.
+            above: (2, w) int32 invalid pixels of each sensor and column above the strip.
 
         Returns:
-            (2, rows + 1, m) int64: entry [s, i, j] counts the invalid pixels of sensor s in
-            patch column j from the top of the grid to row ``strip.row_off + i`` (excluded).
+            (len(marks), 2, w) int32: entry [i, s, c] counts the invalid pixels of sensor s in
+            column c from the top of the grid down to row ``marks[i]`` (excluded).
         """
-        counts = np.empty((2, int(strip.height) + 1, len(cols)), dtype=np.int64)
+        counts = np.empty((len(marks), 2, int(strip.width)), dtype=np.int32)
+        starts = [mark - int(strip.row_off) for mark in marks[:-1]]
         for sensor in (0, 1):
             invalid = ~self._valid(sensor, strip)
-            along = np.zeros((invalid.shape[0], invalid.shape[1] + 1), dtype=np.int32)
-            np.cumsum(invalid, axis=1, out=along[:, 1:])
-            counts[sensor, 0] = above[sensor]
-            np.cumsum(along[:, cols + self.size] - along[:, cols], axis=0, out=counts[sensor, 1:])
-            counts[sensor, 1:] += above[sensor]
+            between = np.add.reduceat(invalid, starts, axis=0, dtype=np.int32)
+            counts[0, sensor] = above[sensor]
+            np.cumsum(between, axis=0, out=counts[1:, sensor])
+            counts[1:, sensor] += above[sensor]
         return counts
 
 
