@@ -572,3 +572,9 @@ def test_validity_of_resampled_pixels_is_gdals_rule(tmp_path: Path) -> None:
     average = read_patch_pairs(ref, b, size=4, resampling="average", max_nodata=1.0).second
     assert average[0, 0, 0, 0] == 5.0
     assert average[0, 0, 0, 1] == pytest.approx(fine[0, :4, 4:8].mean())
+    # 10 m onto 10 m shifted 6 m: column 0's centre lies outside, 40 % of the pixel inside
+    shifted = write(tmp_path / "shifted.tif", pattern(4, 4), from_origin(500_006.0, 4e6, 10, 10))
+    ref10 = write(tmp_path / "ref10.tif", pattern(4, 4))
+    for method, inside in (("nearest", False), ("bilinear", False), ("average", True)):
+        pairs = read_patch_pairs(ref10, shifted, size=4, resampling=method, max_nodata=1.0)
+        assert pairs.valid_second[0, :, 0].tolist() == [inside] * 4

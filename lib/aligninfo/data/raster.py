@@ -20,13 +20,14 @@ Validity rule. A pixel of the reference grid is *invalid* for a sensor when it i
 band of any of the sensor's files. In a file on the reference grid, a pixel is invalid when GDAL
 masks it (the file's nodata value, an internal mask band or an alpha band) or its value is not
 finite (NaN, infinity). For a resampled file, GDAL's warper decides from the file's own pixels,
-invalid by that same rule: a pixel whose centre falls outside the file is invalid; with
-``"nearest"`` and the interpolating methods (``"bilinear"``, ``"cubic"``, ``"lanczos"``, ...) a
-pixel is invalid when the file's pixel under its centre is, and otherwise interpolates the valid
-neighbours only (their weights renormalised); with ``"average"`` and the other aggregating
-methods (``"mode"``, ``"min"``, ``"max"``, ``"sum"``, ``"rms"``, ...) a pixel is invalid only when
-every pixel of the file it covers is, and otherwise aggregates the valid ones (one valid 10 m
-pixel out of 16 makes a valid 40 m average). A patch pair is dropped when more than a fraction
+invalid by that same rule, the space outside the file counting as invalid: with ``"nearest"`` and
+the interpolating methods (``"bilinear"``, ``"cubic"``, ``"lanczos"``, ...) a pixel is invalid
+when its centre falls on an invalid pixel of the file or outside it, and otherwise interpolates
+the valid neighbours only (their weights renormalised); with ``"average"`` and the other
+aggregating methods (``"mode"``, ``"min"``, ``"max"``, ``"sum"``, ``"rms"``, ...) a pixel is
+invalid only when no valid pixel of the file overlaps it, and otherwise aggregates the valid ones
+(one valid 10 m pixel out of 16 makes a valid 40 m average; a pixel 40 % inside the file is
+valid). A patch pair is dropped when more than a fraction
 ``max_nodata`` of its pixels is invalid in either sensor (the default 0 keeps only fully valid
 pairs); :attr:`PatchPairs.dropped` counts the dropped pairs. Invalid pixels of a kept pair are set
 to ``fill_value`` and reported by the validity masks.
@@ -38,9 +39,10 @@ and offsets (``value * scale + offset``, as GDAL defines them) and handed out as
 ``fill_value`` is in these scaled units. Complex rasters (SAR single-look complex) are refused:
 convert them to real bands (amplitude, intensity, phase) first.
 
-Memory. All reads are windowed. Opening scans both sensors once, in strips of about 4 million
-pixels of the reference grid, whatever the stride, and keeps per patch only running counts;
-items are then read one patch window per file. GDAL keeps recently read blocks in its own cache,
+Memory. All reads are windowed. Opening scans both sensors once, in full-width strips of about
+4 million pixels of the reference grid, whatever the stride, keeping only per-column counts of
+invalid pixels at the rows where pending patches start; items are then read one patch window
+per file. GDAL keeps recently read blocks in its own cache,
 up to ``GDAL_CACHEMAX`` (5 % of the machine's memory by default, in each process): set it lower
 (``rasterio.Env(GDAL_CACHEMAX=256)``, in MB, or the environment variable) where memory is tight.
 
@@ -249,7 +251,7 @@ class PatchPairs:
 
     Opening checks every file and scans both sensors once to find the kept pairs: one pass over
     the rows and columns that patches cover, in full-width strips, whatever the stride, holding
-    per patch column only running counts of invalid pixels. Items are then read on demand, one
+    only per-column counts of invalid pixels. Items are then read on demand, one
     window per file. File handles are opened per process (a torch ``DataLoader`` with workers
     reopens them in each worker) and are not pickled.
 
@@ -458,7 +460,7 @@ class PatchPairs:
 
         above = np.zeros((2, width), dtype=np.int32)  # invalid pixels per column, rows scanned
         pending: dict[int, np.ndarray] = {}  # top row -> `above` there, until its bottom row
-        kept: list[tuple[int, int]] = []
+        kept: list[np.ndarray] = [np.zeros((0, 2), dtype=np.int64)]  # (k, 2) per patch row
         step = max(1, _SCAN_PIXELS // width)
         for first in range(0, height, step):
             last = min(first + step, height)
@@ -472,9 +474,10 @@ class PatchPairs:
                 along = np.zeros((2, width + 1), dtype=np.int64)
                 np.cumsum(at[top + size] - pending.pop(top), axis=1, out=along[:, 1:])
                 invalid = (along[:, cols + size] - along[:, cols]) / (size * size)
-                kept += [(top, int(c)) for c in cols[np.all(invalid <= self.max_nodata, axis=0)]]
-        origins = np.array(kept, dtype=np.int64).reshape(-1, 2)
-        return origins, len(tops) * len(cols) - len(kept)
+                ok = cols[np.all(invalid <= self.max_nodata, axis=0)]
+                kept.append(np.stack([np.full_like(ok, top), ok], axis=1).astype(np.int64))
+        origins = np.concatenate(kept)
+        return origins, len(tops) * len(cols) - len(origins)
 
     def _column_counts(self, strip: Window, marks: list[int], above: np.ndarray) -> np.ndarray:
         """Invalid pixels per column from the top of the grid, at some rows of a strip.
