@@ -1,4 +1,5 @@
-"""Chapter 8 (LFMC) as a sweep point: parameters validated, results file complete for the sweep."""
+"""Chapter 8 (LFMC) as a sweep point: parameters validated, results file complete for the sweep,
+and its lean mode (``extras=False``) the full run's backbone verdicts only."""
 
 from __future__ import annotations
 
@@ -15,17 +16,32 @@ CHAPTER = "08_lfmc"
 POINT = {"scale": "smoke", "embedding_dim": 64, "methods": ["raw", "info_nce", "simclr"]}
 
 
+def _run(point: dict, data_dir: Path, folder: Path) -> dict:
+    """Run chapter 8 at ``point`` into ``folder`` (once per folder) and return its record."""
+    record = load_results(CHAPTER, point, folder)
+    if record is None:
+        run.run_chapter(
+            CHAPTER,
+            None,
+            {**point, "data_dir": str(data_dir), "results_dir": str(folder)},
+            progress=False,
+        )
+        record = load_results(CHAPTER, point, folder)
+    assert record is not None
+    return record
+
+
+@pytest.fixture(scope="module")
+def point_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One results folder for the module's runs of the chapter (the full point runs once)."""
+    return tmp_path_factory.mktemp("lfmc_points")
+
+
 @pytest.mark.chapters
 def test_a_sweep_point_saves_intervals_verdicts_and_the_contrast(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, point_dir: Path
 ) -> None:
-    run.run_chapter(
-        CHAPTER,
-        tmp_path / "out.ipynb",
-        {**POINT, "data_dir": str(data_dir), "results_dir": str(tmp_path)},
-        progress=False,
-    )
-    record = load_results(CHAPTER, POINT, tmp_path)
+    record = _run(POINT, data_dir, point_dir)
     assert record is not None
     res = record["results"]
     assert res["settings"]["embedding_dim"] == 64
@@ -55,6 +71,31 @@ def test_a_sweep_point_saves_intervals_verdicts_and_the_contrast(
 
 
 @pytest.mark.chapters
+def test_a_lean_point_computes_the_backbone_verdicts_of_the_full_run_only(
+    data_dir: Path, point_dir: Path
+) -> None:
+    full = _run(POINT, data_dir, point_dir)["results"]
+    lean = _run(POINT | {"extras": False}, data_dir, point_dir)["results"]
+    assert lean["settings"]["extras"] is False and full["settings"]["extras"] is True
+    # the same trainings, probes and bootstrap draws: the backbone's scores and verdicts agree
+    read = {(s["pair"], s["method"], s["probe"]): s for s in lean["scores"]}
+    assert {s["view"] for s in lean["scores"]} == {"z1"}  # no CoMM: only the optical backbone
+    for s in full["scores"]:
+        if s["view"] == "z1":
+            got = read.pop((s["pair"], s["method"], s["probe"]))
+            assert got == pytest.approx(s, abs=1e-9)
+    assert not read
+    backbone = [d for d in full["differences"] if d["column"] == "backbone"]
+    assert len(lean["differences"]) == len(backbone)
+    for got, want in zip(lean["differences"], backbone, strict=True):
+        assert got == pytest.approx(want, abs=1e-9)
+    # and nothing that chapter 10 does not read
+    assert lean["contrast"] == [] and lean["chosen"] is None and lean["sigma_z1"] is None
+    assert set(lean["r2_raw"]) == {"ridge"} and set(full["r2_raw"]) == {"ridge", "forest"}
+    assert lean["headline"][0]["raw"]["z2"] is None
+
+
+@pytest.mark.chapters
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -63,6 +104,7 @@ def test_a_sweep_point_saves_intervals_verdicts_and_the_contrast(
         ("workers", 0),
         ("temperature", -0.1),
         ("embedding_dim", 1),
+        ("extras", "no"),
     ],
 )
 def test_bad_parameters_stop_the_chapter_naming_them(

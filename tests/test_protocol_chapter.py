@@ -42,10 +42,21 @@ def test_the_sweep_reads_the_chapters_own_runs_as_centres(smoke_results: Path) -
             if p["label"] == "centre":
                 continue
             assert set(p["parameters"]["methods"]) <= set(res["methods"])  # the sweep's methods
-            assert p["parameters"].get("extras", False) is False  # chapter 7 runs lean
+            assert p["parameters"]["extras"] is False  # both chapters run lean
             assert p["scores"] and all(s["low"] <= s["mean"] <= s["high"] for s in p["scores"])
             found, why = find_results(chapter, p["parameters"], smoke_results)
             assert found is not None and found["key"] == p["key"], why
+    # LFMC is read on the view its verdicts read, the optical backbone (not Z2 or both), and
+    # the learnt temperature is the mean over seeds that chapter 8 saved (not mean and sd mixed)
+    lfmc = centres["08_lfmc"]["results"]
+    centre_a = next(p for p in points if p["setting"] == "lfmc_A" and p["label"] == "centre")
+    z1 = {
+        (s["method"], s["probe"]): s["mean"]
+        for s in lfmc["scores"]
+        if s["pair"] == "A" and s["view"] == ("fused" if s["method"] == "comm" else "z1")
+    }
+    assert {(s["method"], s["probe"]): s["mean"] for s in centre_a["scores"]} == z1
+    assert centre_a["learnt_tau"] == lfmc["temperature"]["A"]["info_nce"][0]
     # the off-centre points' keys differ from the centre's: they were computed, not the centre
     others = {p["key"] for p in points if p["label"] != "centre"}
     assert others and not others & {c["key"] for c in centres.values()}
