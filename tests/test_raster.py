@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.control import GroundControlPoint
 from rasterio.enums import Resampling
 from rasterio.transform import Affine, from_origin
 from rasterio.warp import calculate_default_transform, reproject, transform
@@ -366,6 +367,18 @@ def test_missing_crs_off_grid_is_named(pair: tuple[Path, Path], tmp_path: Path) 
     bare = write(tmp_path / "bare.tif", pattern(5, 5), from_origin(500_000.0, 4e6, 20, 20), None)
     with pytest.raises(DataFileError, match=f"{bare}: has no CRS"):
         read_patch_pairs(pair[0], bare, size=5)
+
+
+def test_ground_control_points_only_are_named(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    """Like a Sentinel-1 GRD measurement file: GCPs, no geotransform, no CRS."""
+    corners = [(r, c) for r in (0, 10) for c in (0, 10)]
+    gcps = [GroundControlPoint(r, c, 500_000.0 + 10 * c, 4e6 - 10 * r) for r, c in corners]
+    grd = tmp_path / "grd.tif"
+    profile = {"driver": "GTiff", "count": 1, "height": 10, "width": 10, "dtype": "float32"}
+    with rasterio.open(grd, "w", **profile, gcps=gcps, crs=UTM33) as dataset:
+        dataset.write(pattern(10, 10))
+    with pytest.raises(DataFileError, match=f"{grd}: georeferenced by ground control points"):
+        read_patch_pairs(pair[0], grd, size=5)
 
 
 def test_patch_larger_than_the_raster_is_named(pair: tuple[Path, Path]) -> None:

@@ -270,8 +270,9 @@ class PatchPairs:
     Raises:
         DataFileError: If a file is missing, is a directory or anything else GDAL cannot read,
             holds complex values or only alpha bands, a file off the reference grid lacks a CRS
-            (while the grid has one, or the other way round), or does not overlap the reference
-            grid; the error names the file.
+            (while the grid has one, or the other way round; ground control points, as in
+            Sentinel-1 GRD files, are not used), or does not overlap the reference grid; the
+            error names the file.
         ValueError: For a size or stride that is not a positive integer, a patch larger than
             the reference grid (naming its file), an unknown resampling method, or
             ``max_nodata`` outside [0, 1], or a sensor given no file.
@@ -623,6 +624,12 @@ def _same_grid(dataset: DatasetReader, grid: Grid) -> bool:
 
 def _check_overlap(dataset: DatasetReader, path: Source, grid: Grid, reference: Source) -> None:
     """Stop unless a file off the reference grid can be resampled onto it and overlaps it."""
+    if dataset.crs is None and dataset.gcps[0]:
+        raise DataFileError(
+            f"{path}: georeferenced by ground control points only ({len(dataset.gcps[0])}), "
+            f"which are not used here: warp it onto a CRS first (for instance gdalwarp -t_srs "
+            f"with {reference}'s CRS)"
+        )
     if dataset.crs is None or grid.crs is None:
         lacking = path if dataset.crs is None else reference
         raise DataFileError(
