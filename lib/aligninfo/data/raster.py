@@ -212,14 +212,17 @@ class _Source:
         try:
             values = self.view.read(self.indexes, window=window, out_dtype="float32")
             valid = np.all(np.isfinite(values), axis=0)
-            if self.view is self.dataset:  # a warped view masks only by its NaN nodata
+            if self.view is self.dataset:  # a WarpedVRT's mask is its NaN nodata: seen above
                 valid &= np.all(self.dataset.read_masks(self.indexes, window=window) > 0, axis=0)
         except RasterioIOError as err:
             raise DataFileError(f"{self.path}: reading failed ({err})") from err
         return values, valid
 
     def valid(self, window: Window) -> np.ndarray:
-        """Read only where one window of the reference grid is valid, one band at a time.
+        """Where one window of the reference grid is valid, reading one band at a time.
+
+        Masks are read for a file on the grid, values only for floating-point bands (NaN,
+        infinity) and for a WarpedVRT (whose mask is its NaN nodata).
 
         Args:
             window: Window of the reference grid.
@@ -227,7 +230,7 @@ class _Source:
         Returns:
             (h, w) bool, True where every data band is unmasked and finite.
         """
-        warped = self.view is not self.dataset  # its only mask is its NaN nodata: no mask read
+        warped = self.view is not self.dataset
         valid = np.ones((int(window.height), int(window.width)), dtype=bool)
         try:
             for index in self.indexes:
@@ -251,9 +254,9 @@ class PatchPairs:
 
     Opening checks every file and scans both sensors once to find the kept pairs: one pass over
     the rows and columns that patches cover, in full-width strips, whatever the stride, holding
-    only per-column counts of invalid pixels. Items are then read on demand, one
-    window per file. File handles are opened per process (a torch ``DataLoader`` with workers
-    reopens them in each worker) and are not pickled.
+    only per-column counts of invalid pixels. Items are then read on demand, one window per
+    file. File handles are opened per process (a torch ``DataLoader`` with workers reopens them
+    in each worker) and are not pickled.
 
     Args:
         first: The first sensor's file or files (local paths, or names GDAL resolves such as
@@ -469,8 +472,8 @@ class PatchPairs:
             marks = sorted({first, last, *starting, *(top + size for top in ending)})
             counts = self._column_counts(Window(0, first, width, last - first), marks, above)
             at = dict(zip(marks, counts, strict=True))
-            above = at[last]
-            pending.update((top, at[top]) for top in starting)
+            above = at[last].copy()  # copies: the strip's counts are then freed
+            pending.update((top, at[top].copy()) for top in starting)
             for top in ending:
                 along = np.zeros((2, width + 1), dtype=np.int64)
                 np.cumsum(at[top + size] - pending.pop(top), axis=1, out=along[:, 1:])
