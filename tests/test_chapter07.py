@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from papermill.exceptions import PapermillExecutionError
+from scipy.stats import ttest_1samp
 
 from aligninfo.book import run
 from aligninfo.book.chapter import load_results
-from aligninfo.stats import VERDICTS
+from aligninfo.stats import VERDICTS, holm
 
 POINT = {
     "scale": "smoke",
@@ -49,6 +50,32 @@ def test_one_sweep_point_saves_what_the_sweep_reads(tmp_path: Path) -> None:
     means = [res["summary"][m]["z1"]["U1/linear"]["mean"] for m in ("info_nce", "raw")]
     assert d["estimate"] == pytest.approx(means[0] - means[1])
     assert np.isfinite(res["headline"]["z1"]["info_nce"])
+    # each seed draws its own data: intervals are Student's over the seeds, and differences
+    # are paired t tests on the same seeds (not a bootstrap over so few seeds)
+    runs = {(r["method"], r["draw"]): r for r in res["runs"]}
+    seeds = range(record["parameters"]["n_seeds"])
+    per_seed = {m: np.array([runs[m, j]["U1/z1"] for j in seeds]) for m in ("info_nce", "raw")}
+    ci = ttest_1samp(per_seed["info_nce"], 0.0).confidence_interval(0.95)
+    assert (entry := res["summary"]["info_nce"]["z1"]["U1/linear"])["mean"] == pytest.approx(
+        per_seed["info_nce"].mean()
+    )
+    assert (entry["low"], entry["high"]) == pytest.approx((ci.low, ci.high))
+    paired = ttest_1samp(per_seed["info_nce"] - per_seed["raw"], 0.0)
+    assert d["p"] == pytest.approx(paired.pvalue)
+    ci = paired.confidence_interval(d["level"])
+    assert (d["low"], d["high"]) == pytest.approx((ci.low, ci.high))
+    # Holm's family: one method against one reference on one view (every block and probe),
+    # whichever other methods run, so that sweep points are judged like the full chapter
+    family = {
+        f"{block}/{probe}": ttest_1samp(
+            np.array([runs["info_nce", j][key] - runs["raw", j][key] for j in seeds]), 0.0
+        ).pvalue
+        for block in ("S", "U1", "Y1")
+        for probe, key in (("linear", f"{block}/z1"), ("knn", f"{block}/z1/knn"))
+    }
+    adjusted, _ = holm(np.array(list(family.values())))
+    recorded = res["differences"]["raw"]["info_nce"]["z1"]
+    assert [recorded[name]["p_holm"] for name in family] == pytest.approx(list(adjusted))
 
 
 @pytest.mark.chapters
