@@ -433,7 +433,7 @@ def test_torch_dataloader_workers_reopen_the_files(tmp_path: Path) -> None:
     b = write(tmp_path / "b.tif", pattern(6, 6), from_origin(500_000.0, 4_000_000.0, 20.0, 20.0))
     with PatchPairs(a, b, size=6) as pairs:
         expected = [pairs[k][1] for k in range(len(pairs))]  # opens the files in this process
-        loader = torch_data.DataLoader(pairs, batch_size=2, num_workers=1)
+        loader = torch_data.DataLoader(pairs, batch_size=2, num_workers=2)
         got = np.concatenate([x2.numpy() for _, x2 in loader])
     np.testing.assert_array_equal(got, np.stack(expected))
 
