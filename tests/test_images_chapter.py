@@ -1,0 +1,63 @@
+"""Chapter 13 at smoke scale: on the six example pairs, and on a download's folder layout."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aligninfo.book import run
+from aligninfo.book.chapter import load_results
+from aligninfo.data import bigearthnet
+from aligninfo.stats import VERDICTS
+
+if importlib.util.find_spec("bigearthnet_common") is None:
+    pytest.skip("bigearthnet-common is not installed (the 'data' extra)", allow_module_level=True)
+
+
+def _results(folder: Path, **parameters: object) -> dict:
+    wanted = {"scale": "smoke", **parameters}
+    record = load_results("13_images", wanted, folder)
+    if record is None:
+        run.run_chapter("13_images", None, {**wanted, "results_dir": str(folder)}, progress=False)
+        record = load_results("13_images", wanted, folder)
+    assert record is not None
+    return record["results"]
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_examples_every_patch_held_out_and_verdicts_follow_their_intervals(
+    smoke_results: Path,
+) -> None:
+    res = _results(smoke_results)
+    assert res["n_pairs"] == 6 and res["label_map"] is None
+    scores = res["within_patch_correlation"]
+    for key, values in scores.items():
+        method, quantity, side, probe = key.split("|")
+        assert len(values) == 6 and all(-1 <= v <= 1 for v in values), key
+    # raw pixels follow their own sensor's VH / VV ratio almost exactly (it is linear in them)
+    assert min(scores["raw|cross_ratio|own|linear"]) > 0.9
+    for name, v in res["verdicts"].items():
+        assert v["verdict"] in VERDICTS and v["low"] <= v["high"], name
+        if v["verdict"] != "no detectable cost":
+            assert v["low"] > 0 or v["high"] < 0, name
+    assert set(res["specific"]) == {"red_edge", "vegetation", "cross_ratio"}
+
+
+@pytest.mark.chapters
+def test_a_download_layout_adds_land_cover_probes(tmp_path: Path) -> None:
+    roots = bigearthnet.example_roots()
+    download = tmp_path / "download"
+    download.mkdir()
+    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
+        os.symlink(roots[sensor], download / folder)
+    res = _results(tmp_path / "results", data_dir=str(download))
+    maps = res["label_map"]
+    assert set(maps) == {"raw", "random", "info_nce", "vicreg"}
+    for by_view in maps.values():
+        assert set(by_view) == {"z1", "z2"}
+        assert all(np.isnan(v) or 0 <= v <= 1 for v in by_view.values())
