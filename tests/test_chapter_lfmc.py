@@ -4,6 +4,7 @@ and its lean mode (``extras=False``) the full run's backbone verdicts only."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from papermill.exceptions import PapermillExecutionError
@@ -13,10 +14,14 @@ from aligninfo.book.chapter import load_results
 from aligninfo.stats import VERDICTS
 
 CHAPTER = "08_lfmc"
-POINT = {"scale": "smoke", "embedding_dim": 64, "methods": ["raw", "info_nce", "simclr"]}
+POINT: dict[str, Any] = {
+    "scale": "smoke",
+    "embedding_dim": 64,
+    "methods": ["raw", "info_nce", "simclr"],
+}
 
 
-def _run(point: dict, data_dir: Path, folder: Path) -> dict:
+def _run(point: dict[str, Any], data_dir: Path, folder: Path) -> dict[str, Any]:
     """Run chapter 8 at ``point`` into ``folder`` (once per folder) and return its record."""
     record = load_results(CHAPTER, point, folder)
     if record is None:
