@@ -374,3 +374,117 @@ def test_bad_metadata_is_named(copy: dict[str, Path]) -> None:
     meta.write_text("{not json")
     with pytest.raises(DataFileError, match="cannot be read as JSON metadata"):
         ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+
+
+# --------------------------------------------------------------------------- inputs users get wrong
+
+
+def test_bilinear_matches_gdal_warp_onto_the_10m_grid(examples: ben.BigEarthNetPairs) -> None:
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    pair = examples.pairs[0]
+    got = ben.read_s2(pair.s2_dir, "bilinear")
+    with rasterio.open(band_path(pair.s2_dir, "B02")) as ten:
+        grid, crs = ten.transform, ten.crs
+    for k, band in enumerate(ben.S2_BANDS):
+        with rasterio.open(band_path(pair.s2_dir, band)) as src:
+            warped = np.zeros((120, 120), np.float32)
+            reproject(
+                src.read(1).astype(np.float32), warped, src_transform=src.transform,
+                src_crs=src.crs, dst_transform=grid, dst_crs=crs, resampling=Resampling.bilinear,
+            )  # fmt: skip
+        np.testing.assert_allclose(got[k], warped, rtol=1e-5, atol=1e-2)
+
+
+def test_the_unlisted_example_is_the_one_under_seasonal_snow(
+    examples: ben.BigEarthNetPairs,
+) -> None:
+    snow = bz2.decompress(
+        Path(ben.package_file("train.csv.bz2").parent, "patches_with_seasonal_snow.csv.bz2")
+        .read_bytes()
+    ).decode()  # fmt: skip
+    found = dict(zip((p.s2_name for p in examples.pairs), examples.splits(), strict=True))
+    unlisted = [name for name, part in found.items() if part is None]
+    assert unlisted and all(name in snow for name in unlisted)
+    assert all(name not in snow for name, part in found.items() if part is not None)
+    doc = ben.BigEarthNetPairs.examples.__doc__ or ""
+    assert " ".join(unlisted) in doc and "none of them" not in doc
+
+
+def test_a_missing_root_is_named_before_any_pair(copy: dict[str, Path], tmp_path: Path) -> None:
+    only_s2 = tmp_path / "download"  # a data_dir holding only the S2 folder
+    only_s2.mkdir()
+    copy["s2"].rename(only_s2 / ben.ARCHIVE_FOLDERS["s2"])
+    with pytest.raises(DataFileError, match=rf"{ben.ARCHIVE_FOLDERS['s1']}: patch folder root"):
+        ben.BigEarthNetPairs.from_archive(only_s2, on_error="skip")
+    for on_error in ("raise", "skip"):  # only the S1 folder: named, not each S1 patch's S2 part
+        with pytest.raises(DataFileError, match=rf"{copy['s2'].name}: patch folder root does"):
+            ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error=on_error)
+
+
+def test_hidden_folders_are_not_patches(copy: dict[str, Path]) -> None:
+    for root in copy.values():
+        (root / ".ipynb_checkpoints").mkdir()
+    data = ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+    assert len(data) == 6 and data.skipped == []
+
+
+def test_an_s1_patch_naming_no_s2_patch_is_named_or_skipped(copy: dict[str, Path]) -> None:
+    victim = sorted(copy["s1"].iterdir())[5]
+    meta = victim / f"{victim.name}_labels_metadata.json"
+    content = json.loads(meta.read_text())
+    orphan = copy["s2"] / content.pop("corresponding_s2_patch")
+    meta.write_text(json.dumps(content))
+    with pytest.raises(DataFileError, match=rf"{meta.name}: no 'corresponding_s2_patch'"):
+        ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+    data = ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error="skip")
+    assert len(data) == 5 and [s.path for s in data.skipped] == [victim, orphan]
+    meta.write_text(json.dumps({**content, "corresponding_s2_patch": "../" + orphan.name}))
+    with pytest.raises(DataFileError, match="is not a patch name"):
+        ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+
+
+def test_an_unlistable_patch_folder_is_named_or_skipped(
+    copy: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = sorted(copy["s2"].iterdir())[2]
+    scandir = ben.os.scandir
+
+    def refuse(path: object) -> object:  # what an unreadable folder does (chmod 000, not root)
+        if Path(str(path)) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(ben.os, "scandir", refuse)
+    with pytest.raises(DataFileError, match=rf"{victim.name}: cannot list the folder"):
+        ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+    data = ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error="skip")
+    assert len(data) == 5 and [s.path for s in data.skipped] == [victim]
+
+
+def test_an_unwritable_cache_is_read_and_warned_about_once(
+    roots: dict[str, Path], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")  # a cache_dir below a file cannot be created, like a read-only one
+    data = ben.BigEarthNetPairs(roots["s2"], roots["s1"], cache_dir=blocker / "cache")
+    with pytest.warns(RuntimeWarning, match="cannot write the decoded-patch cache") as caught:
+        items = [data[i] for i in range(len(data))]
+    assert len(caught) == 1
+    plain = ben.BigEarthNetPairs(roots["s2"], roots["s1"])
+    assert all(torch.equal(item["s2"], plain[i]["s2"]) for i, item in enumerate(items))
+
+
+def test_two_workers_fill_one_cache_at_once(roots: dict[str, Path], tmp_path: Path) -> None:
+    cache = tmp_path / "decoded"
+    data = ben.BigEarthNetPairs(roots["s2"], roots["s1"], cache_dir=cache)
+    for _ in range(2):  # the first pass fills the cache from two processes, the second reads it
+        batches = list(DataLoader(data, batch_size=1, num_workers=2))
+        plain = ben.BigEarthNetPairs(roots["s2"], roots["s1"])
+        for batch in batches:
+            index = int(batch["index"][0])
+            assert torch.equal(batch["s2"][0], plain[index]["s2"])
+            assert torch.equal(batch["s1"][0], plain[index]["s1"])
+    names = sorted(p.name for p in (cache / ben.CACHE_VERSION).iterdir())
+    assert names == sorted(f"{p.s2_name}.npy" for p in data.pairs)  # no scratch file left

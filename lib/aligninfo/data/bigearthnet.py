@@ -8,13 +8,14 @@ and ``<patch>_labels_metadata.json``.
   pixels at 10 m, 60 x 60 at 20 m and 20 x 20 at 60 m over the same 1.2 km square. They are
   brought to one 120 x 120 grid by :data:`RESAMPLING` ``"nearest"`` (the default: each 20 m or
   60 m pixel is replicated over the 2 x 2 or 6 x 6 block of 10 m pixels it covers, so every value
-  is a measured one) or ``"bilinear"`` (interpolation between pixel centres,
-  ``torch.nn.functional.interpolate`` with ``align_corners=False``). Values are the files' own:
-  surface reflectance x 10,000 (stored as uint16), returned as float32.
+  is a measured one; the same as GDAL's nearest) or ``"bilinear"`` (interpolation between pixel
+  centres, ``torch.nn.functional.interpolate`` with ``align_corners=False``, edge pixels
+  clamped: in float32, the values of GDAL's bilinear warp onto the 10 m grid). Values are the
+  files' own: surface reflectance x 10,000 (stored as uint16), returned as float32.
 - Sentinel-1 (GRD, IW): VV and VH backscatter, 120 x 120 at 10 m, in dB as stored (float32).
 - Labels: the CORINE Land Cover 2018 level-3 classes present in the patch (the 43 of
   :data:`LABELS43`, listed by name in the metadata), and the 19-class nomenclature of Sumbul et
-  al. (2020, arXiv:2001.06372), :data:`LABELS19`, reached through :data:`TO_19`.
+  al. (2021, arXiv:2001.06372), :data:`LABELS19`, reached through :data:`TO_19`.
 - Pairing: an S1 patch's metadata names its S2 patch (``corresponding_s2_patch``). Labels are
   read from the S2 metadata.
 - Official splits: the train / validation / test lists of S2 patch names (the 19-class
@@ -49,6 +50,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,7 +200,7 @@ LABELS19: tuple[str, ...] = (
 def _nomenclature_19() -> dict[str, str | None]:
     """Map each of the 43 classes to its 19-class class, or None where the class was dropped.
 
-    Dropped (Sumbul et al. 2020): the artificial classes other than urban fabric and industrial
+    Dropped (Sumbul et al. 2021): the artificial classes other than urban fabric and industrial
     or commercial units, and bare rock, burnt areas and intertidal flats, which the authors
     judged not to be recognisable from the Sentinel images alone. Merged: classes within one
     CORINE level-2 group that the images do not tell apart.
@@ -435,10 +437,19 @@ def _metadata(folder: Path) -> dict[str, Any]:
     return content
 
 
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of a folder; stop, naming it, if it cannot be listed (e.g. no permission)."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as err:
+        raise DataFileError(f"{folder}: cannot list the folder ({err})") from err
+
+
 def _band_files(folder: Path, bands: Sequence[str]) -> list[Path]:
     """The band files of one patch folder; stop naming the first one missing."""
     files = [folder / f"{folder.name}_{band}.tif" for band in bands]
-    present = {entry.name for entry in os.scandir(folder)}
+    present = {entry.name for entry in _entries(folder)}
     for path in files:
         if path.name not in present:
             raise DataFileError(f"{path}: band file missing")
@@ -448,10 +459,11 @@ def _band_files(folder: Path, bands: Sequence[str]) -> list[Path]:
 def _s2_name_of(s1_dir: Path) -> str:
     """The S2 patch name that an S1 patch folder's metadata names."""
     s2_name = _metadata(s1_dir).get("corresponding_s2_patch")
+    path = s1_dir / f"{s1_dir.name}_labels_metadata.json"
     if not isinstance(s2_name, str) or not s2_name:
-        raise DataFileError(
-            f"{s1_dir / (s1_dir.name + '_labels_metadata.json')}: no 'corresponding_s2_patch'"
-        )
+        raise DataFileError(f"{path}: no 'corresponding_s2_patch'")
+    if s2_name != Path(s2_name).name or s2_name.startswith("."):
+        raise DataFileError(f"{path}: 'corresponding_s2_patch' {s2_name!r} is not a patch name")
     return s2_name
 
 
@@ -465,11 +477,20 @@ def _pair_of(s1_dir: Path, s2_dir: Path) -> Pair:
     return Pair(s2_dir.name, s1_dir.name, s2_dir, s1_dir, labels)
 
 
-def _folders(root: Path) -> list[Path]:
-    """Patch folders directly under ``root``, sorted by name."""
+def _check_root(root: Path) -> None:
+    """Stop, naming it, unless ``root`` is a folder."""
     if not root.is_dir():
         raise DataFileError(f"{root}: patch folder root does not exist")
-    return sorted(Path(entry.path) for entry in os.scandir(root) if entry.is_dir())
+
+
+def _folders(root: Path) -> list[Path]:
+    """Patch folders directly under ``root``, sorted by name; hidden ones (``.*``) left out."""
+    _check_root(root)
+    return sorted(
+        Path(entry.path)
+        for entry in _entries(root)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
 
 
 def scan(
@@ -480,9 +501,11 @@ def scan(
 ) -> tuple[list[Pair], list[Skipped]]:
     """Pair every S1 patch with the S2 patch its metadata names, checking files and labels.
 
-    Checked here: both metadata files (readable JSON, known class names), every band file
-    present, the S2 patch present, every S2 patch claimed by exactly one S1 patch. Not checked:
-    the band files' content (see :meth:`BigEarthNetPairs.verify`).
+    Checked here: both roots present, both metadata files (readable JSON, known class names),
+    every band file present, the S2 patch present, every S2 patch claimed by exactly one S1
+    patch. Hidden folders (names starting with ``.``, e.g. ``.ipynb_checkpoints``) are not patch
+    folders and are passed over. Not checked: the band files' content (see
+    :meth:`BigEarthNetPairs.verify`).
 
     Args:
         s2_root: Folder of the S2 patch folders.
@@ -496,6 +519,8 @@ def scan(
     Raises:
         DataFileError: On a problem, naming the file or folder, with ``on_error="raise"``.
     """
+    _check_root(s2_root)  # both roots first: a missing one is named, not each pair's part
+    _check_root(s1_root)
     listed = official_splits() if split is not None else None
     pairs: list[Pair] = []
     skipped: list[Skipped] = []
@@ -676,8 +701,12 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
 
     Decoded patches can be cached: ``cache_dir`` keeps one ``.npy`` per pair (the native bands,
     275,200 bytes, about the size of the GeoTIFFs: roughly 160 GB for the 590,326 pairs of the
-    full archive), written atomically so workers may share the folder; ``memory_items`` keeps
-    that many resampled pairs in a least-recently-used cache in each process.
+    full archive), written atomically (a temporary file renamed into place) so that workers and
+    processes may fill one folder at once. A cache file is keyed by the S2 patch name only: clear
+    the folder after changing the GeoTIFFs it was made from. A folder that refuses writing (e.g.
+    read-only) is still read; the first failed write warns (``RuntimeWarning``, once per process)
+    and later pairs are decoded without caching. ``memory_items`` keeps that many resampled pairs
+    in a least-recently-used cache in each process.
 
     Attributes:
         pairs: The pairs, sorted by S2 patch name.
@@ -712,7 +741,8 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
             verify: Decode every pair now (:meth:`verify`), so that unreadable or mis-sized
                 band files are found (and skipped or raised) before training.
             resampling: One of :data:`RESAMPLING`.
-            cache_dir: Folder of the decoded-patch cache (created when first written).
+            cache_dir: Folder of the decoded-patch cache (created when first written; read
+                but not written where writing fails, with a warning).
             memory_items: Pairs kept decoded in memory, per process.
 
         Raises:
@@ -733,6 +763,7 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
         self.memory_items = memory_items
         self.pairs, self.skipped = scan(Path(s2_root), Path(s1_root), split, on_error)
         self._memory: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache_writable = True
         if verify:
             self.verify()
 
@@ -747,7 +778,9 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
             **options: Keyword arguments of the constructor.
 
         Returns:
-            The dataset of the example pairs (none of them is in an official split list).
+            The dataset of the example pairs. Five of the six are in an official list (one in
+            ``test``, four in ``train``); the sixth, ``S2B_MSIL2A_20180204T94161_57_38``, is
+            under seasonal snow and in none (see :meth:`splits`).
         """
         roots = example_roots(cache_dir)
         return cls(roots["s2"], roots["s1"], **options)
@@ -856,9 +889,22 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
             if record is not None and record.dtype == np.uint8 and record.size == _CACHE_BYTES:
                 return _unpack(record)
         s2, s1 = _native_s2(pair.s2_dir), _native_s1(pair.s1_dir)
-        if path is not None:
-            _write_atomic(path, _pack(s2, s1))
+        if path is not None and self._cache_writable:
+            self._store(path, _pack(s2, s1))
         return s2, s1
+
+    def _store(self, path: Path, record: np.ndarray) -> None:
+        """Write one cache file; on a folder that refuses it, warn once and stop writing."""
+        try:
+            _write_atomic(path, record)
+        except OSError as err:
+            self._cache_writable = False
+            warnings.warn(
+                f"{path.parent}: cannot write the decoded-patch cache ({err}); its files are "
+                "still read, but pairs it lacks are decoded from the GeoTIFFs every time",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     def _cache_path(self, pair: Pair) -> Path | None:
         if self.cache_dir is None:
