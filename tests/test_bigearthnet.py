@@ -488,3 +488,31 @@ def test_two_workers_fill_one_cache_at_once(roots: dict[str, Path], tmp_path: Pa
             assert torch.equal(batch["s1"][0], plain[index]["s1"])
     names = sorted(p.name for p in (cache / ben.CACHE_VERSION).iterdir())
     assert names == sorted(f"{p.s2_name}.npy" for p in data.pairs)  # no scratch file left
+
+
+def shift(path: Path, metres: float) -> None:
+    """Rewrite a band file with the same pixels, its grid moved ``metres`` east."""
+    from rasterio.transform import Affine
+
+    with rasterio.open(path) as src:
+        profile, pixels = src.profile, src.read()
+    profile.update(transform=Affine.translation(metres, 0) @ profile["transform"])
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(pixels)
+
+
+def test_bands_off_the_pairs_ground_square_are_named(copy: dict[str, Path]) -> None:
+    data = ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+    first, second = data.pairs[0], data.pairs[1]
+    shift(band_path(first.s1_dir, "VH"), 1200.0)  # the neighbouring patch's VH
+    shift(band_path(second.s2_dir, "B11"), 20.0)  # one 20 m pixel off
+    with pytest.raises(DataFileError, match=rf"{first.s1_name}_VH\.tif: covers .* not the ground"):
+        data[0]
+    with pytest.raises(DataFileError, match=rf"{second.s2_name}_B11\.tif: covers"):
+        data[1]
+    with pytest.raises(DataFileError, match=r"_B11\.tif: covers"):
+        ben.read_s2(second.s2_dir)
+    kept = ben.BigEarthNetPairs(copy["s2"], copy["s1"], on_error="skip", verify=True)
+    assert [s.path for s in kept.skipped] == [first.s2_dir, second.s2_dir] and len(kept) == 4
+    shift(band_path(data.pairs[2].s2_dir, "B01"), ben.FOOTPRINT_TOLERANCE / 2)  # rounding: kept
+    assert data[2]["s2"].shape == (12, 120, 120)

@@ -17,7 +17,9 @@ and ``<patch>_labels_metadata.json``.
   :data:`LABELS43`, listed by name in the metadata), and the 19-class nomenclature of Sumbul et
   al. (2021, arXiv:2001.06372), :data:`LABELS19`, reached through :data:`TO_19`.
 - Pairing: an S1 patch's metadata names its S2 patch (``corresponding_s2_patch``). Labels are
-  read from the S2 metadata.
+  read from the S2 metadata. When a pair is decoded, every band file of both patches must
+  cover the same ground square (bounds within :data:`FOOTPRINT_TOLERANCE`, 5 m), so a band or
+  an S1 patch from another place is an error naming the file, not a silent mismatch.
 - Official splits: the train / validation / test lists of S2 patch names (the 19-class
   benchmark's lists, which leave out patches under seasonal snow, clouds or cloud shadows).
 
@@ -556,8 +558,18 @@ def _fail(err: DataFileError, where: Path, on_error: str, skipped: list[Skipped]
 # --------------------------------------------------------------------------- reading bands
 
 
-def _read_band(path: Path, side: int, kind: str) -> np.ndarray:
-    """Decode one single-band GeoTIFF; stop, naming it, unless it is ``side`` x ``side``."""
+Footprint = tuple[float, float, float, float]
+"""Ground bounds of a band file: (left, bottom, right, top), in its CRS's units (metres, UTM)."""
+FOOTPRINT_TOLERANCE = 5.0
+"""Largest difference (m, half a 10 m pixel) between the bounds of a patch's band files."""
+
+
+def _read_band(path: Path, side: int, kind: str) -> tuple[np.ndarray, Footprint]:
+    """Decode one single-band GeoTIFF; stop, naming it, unless it is ``side`` x ``side``.
+
+    Returns:
+        The (side, side) array and the file's ground bounds.
+    """
     try:
         with rasterio.open(path) as src:
             if src.count != 1 or src.shape != (side, side):
@@ -566,27 +578,61 @@ def _read_band(path: Path, side: int, kind: str) -> np.ndarray:
                     f"got {src.count} of {src.shape[0]} x {src.shape[1]}"
                 )
             array = src.read(1)
+            bounds = tuple(float(x) for x in src.bounds)
     except DataFileError:
         raise
     except Exception as err:  # GDAL raises rasterio's errors and its own CPLE_* on bad files
         raise DataFileError(f"{path}: cannot be read as a GeoTIFF ({err})") from err
     if array.dtype.kind not in kind:
         raise DataFileError(f"{path}: expected dtype kind {kind!r}, got {array.dtype}")
-    return array
+    return array, (bounds[0], bounds[1], bounds[2], bounds[3])
 
 
-def _native_s2(folder: Path) -> list[np.ndarray]:
-    """The 12 S2 bands at their native sizes (uint16), in :data:`S2_BANDS` order."""
+def _read_bands(
+    files: Sequence[Path], sides: Sequence[int], kind: str, footprint: tuple[Path, Footprint] | None
+) -> tuple[list[np.ndarray], tuple[Path, Footprint]]:
+    """Decode band files that must cover one ground square.
+
+    Args:
+        files: The band files.
+        sides: Each file's side in pixels.
+        kind: The dtype kinds accepted (``"u"``, ``"f"``).
+        footprint: The file and bounds the bands must match (the S2 patch's, for S1 bands);
+            None: the first band's.
+
+    Returns:
+        The arrays, and the footprint they match.
+
+    Raises:
+        DataFileError: Naming the file, if one is unreadable or mis-sized, or its bounds differ
+            from the footprint's by more than :data:`FOOTPRINT_TOLERANCE`.
+    """
+    arrays = []
+    for path, side in zip(files, sides, strict=True):
+        array, bounds = _read_band(path, side, kind)
+        if footprint is None:
+            footprint = (path, bounds)
+        elif max(abs(a - b) for a, b in zip(bounds, footprint[1], strict=True)) > (
+            FOOTPRINT_TOLERANCE
+        ):
+            raise DataFileError(
+                f"{path}: covers {bounds} (left, bottom, right, top), not the ground square "
+                f"{footprint[1]} of {footprint[0]}"
+            )
+        arrays.append(array)
+    assert footprint is not None, "no band files"
+    return arrays, footprint
+
+
+def _native_s2(folder: Path) -> tuple[list[np.ndarray], tuple[Path, Footprint]]:
+    """The 12 S2 bands at their native sizes (uint16), in :data:`S2_BANDS` order; footprint."""
     files = _band_files(folder, S2_BANDS)
-    return [
-        _read_band(path, PATCH * 10 // S2_RESOLUTION[band], "u")
-        for path, band in zip(files, S2_BANDS, strict=True)
-    ]
+    return _read_bands(files, _S2_SIDES, "u", None)
 
 
-def _native_s1(folder: Path) -> list[np.ndarray]:
-    """The 2 S1 bands (float32 dB), in :data:`S1_BANDS` order."""
-    return [_read_band(path, PATCH, "f") for path in _band_files(folder, S1_BANDS)]
+def _native_s1(folder: Path, footprint: tuple[Path, Footprint] | None = None) -> list[np.ndarray]:
+    """The 2 S1 bands (float32 dB), in :data:`S1_BANDS` order, on ``footprint`` if given."""
+    return _read_bands(_band_files(folder, S1_BANDS), [PATCH] * len(S1_BANDS), "f", footprint)[0]
 
 
 def _to_grid(band: np.ndarray, resampling: str) -> np.ndarray:
@@ -620,11 +666,12 @@ def read_s2(folder: str | os.PathLike[str], resampling: str = "nearest") -> np.n
         (12, 120, 120) float32, bands in :data:`S2_BANDS` order, reflectance x 10,000.
 
     Raises:
-        DataFileError: Naming the file, if a band is missing, unreadable or of the wrong size.
+        DataFileError: Naming the file, if a band is missing, unreadable, of the wrong size
+            or not on the first band's ground square.
         ValueError: For an unknown ``resampling``.
     """
     _check_resampling(resampling)
-    return _stack_s2(_native_s2(Path(folder)), resampling)
+    return _stack_s2(_native_s2(Path(folder))[0], resampling)
 
 
 def read_s1(folder: str | os.PathLike[str]) -> np.ndarray:
@@ -637,7 +684,8 @@ def read_s1(folder: str | os.PathLike[str]) -> np.ndarray:
         (2, 120, 120) float32, VV then VH backscatter in dB.
 
     Raises:
-        DataFileError: Naming the file, if a band is missing, unreadable or of the wrong size.
+        DataFileError: Naming the file, if a band is missing, unreadable, of the wrong size
+            or not on the first band's ground square.
     """
     return np.stack(_native_s1(Path(folder)))
 
@@ -829,7 +877,8 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
 
         Raises:
             IndexError: For an index out of range.
-            DataFileError: Naming the file, if a band file is missing, unreadable or mis-sized.
+            DataFileError: Naming the file, if a band file is missing, unreadable, mis-sized
+                or off the pair's ground square.
         """
         index = range(len(self.pairs))[index]  # IndexError out of range; -1 is the last
         pair = self.pairs[index]
@@ -888,7 +937,8 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
                 record = None  # a damaged cache file is decoded again and replaced
             if record is not None and record.dtype == np.uint8 and record.size == _CACHE_BYTES:
                 return _unpack(record)
-        s2, s1 = _native_s2(pair.s2_dir), _native_s1(pair.s1_dir)
+        s2, footprint = _native_s2(pair.s2_dir)
+        s1 = _native_s1(pair.s1_dir, footprint)
         if path is not None and self._cache_writable:
             self._store(path, _pack(s2, s1))
         return s2, s1
