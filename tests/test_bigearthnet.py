@@ -516,3 +516,16 @@ def test_bands_off_the_pairs_ground_square_are_named(copy: dict[str, Path]) -> N
     assert [s.path for s in kept.skipped] == [first.s2_dir, second.s2_dir] and len(kept) == 4
     shift(band_path(data.pairs[2].s2_dir, "B01"), ben.FOOTPRINT_TOLERANCE / 2)  # rounding: kept
     assert data[2]["s2"].shape == (12, 120, 120)
+
+
+def test_patches_nested_one_level_deeper_are_explained(copy: dict[str, Path]) -> None:
+    tile = copy["s1"] / "33UUP"  # as BigEarthNet v2 groups patches by tile
+    tile.mkdir()
+    for patch in [p for p in copy["s1"].iterdir() if p != tile]:
+        patch.rename(tile / patch.name)
+    with pytest.raises(DataFileError, match=r"33UUP holds folders .* not the v1 layout"):
+        ben.BigEarthNetPairs(copy["s2"], copy["s1"])
+    (tile / next(tile.iterdir()).name).rename(copy["s1"] / "moved")  # a plain missing file:
+    shutil.rmtree(tile)
+    with pytest.raises(DataFileError, match=r"No such file or directory: [^;]*$"):
+        ben.BigEarthNetPairs(copy["s2"], copy["s1"])  # no hint

@@ -429,7 +429,8 @@ def _metadata(folder: Path) -> dict[str, Any]:
     try:
         content = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataFileError(f"{path}: cannot be read as JSON metadata ({err})") from err
+        hint = _nesting_hint(folder) if isinstance(err, FileNotFoundError) else ""
+        raise DataFileError(f"{path}: cannot be read as JSON metadata ({err}){hint}") from err
     labels = content.get("labels") if isinstance(content, dict) else None
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise DataFileError(f"{path}: expected a list of class names under 'labels'")
@@ -446,6 +447,18 @@ def _entries(folder: Path) -> list[os.DirEntry[str]]:
             return list(entries)
     except OSError as err:
         raise DataFileError(f"{folder}: cannot list the folder ({err})") from err
+
+
+def _nesting_hint(folder: Path) -> str:
+    """What to say when a folder taken for a patch holds folders (a layout nested deeper)."""
+    inner = sorted(entry.name for entry in _entries(folder) if entry.is_dir())
+    if not inner:
+        return ""
+    return (
+        f"; {folder} holds folders ({inner[0]}, ...), not a patch's files: patches nested one "
+        "level deeper (BigEarthNet v2 groups them by tile; an archive unpacked into a folder of "
+        "its own name) are not the v1 layout read here: give the folder of the patch folders"
+    )
 
 
 def _band_files(folder: Path, bands: Sequence[str]) -> list[Path]:
