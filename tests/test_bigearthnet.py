@@ -529,3 +529,13 @@ def test_patches_nested_one_level_deeper_are_explained(copy: dict[str, Path]) ->
     shutil.rmtree(tile)
     with pytest.raises(DataFileError, match=r"No such file or directory: [^;]*$"):
         ben.BigEarthNetPairs(copy["s2"], copy["s1"])  # no hint
+
+
+def test_examples_take_the_decoded_cache_like_any_pairs(tmp_path: Path) -> None:
+    data = ben.BigEarthNetPairs.examples(tmp_path / "extracted", cache_dir=tmp_path / "decoded")
+    assert data.cache_dir == tmp_path / "decoded"
+    assert all(p.s2_dir.is_relative_to(tmp_path / "extracted") for p in data.pairs)
+    data[0]
+    assert [f.stem for f in (tmp_path / "decoded" / ben.CACHE_VERSION).iterdir()] == [
+        data.pairs[0].s2_name
+    ]

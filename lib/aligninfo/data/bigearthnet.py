@@ -830,20 +830,22 @@ class BigEarthNetPairs(Dataset[dict[str, Any]]):
 
     @classmethod
     def examples(
-        cls, cache_dir: str | os.PathLike[str] | None = None, **options: Any
+        cls, extract_dir: str | os.PathLike[str] | None = None, **options: Any
     ) -> BigEarthNetPairs:
         """The six real example pairs shipped by ``bigearthnet-common``.
 
         Args:
-            cache_dir: Where the archives are extracted (see :func:`example_roots`).
-            **options: Keyword arguments of the constructor.
+            extract_dir: Where the archives are extracted (``cache_dir`` of
+                :func:`example_roots`).
+            **options: Keyword arguments of the constructor (``cache_dir`` among them: the
+                decoded-patch cache, as for any other pairs).
 
         Returns:
             The dataset of the example pairs. Five of the six are in an official list (one in
             ``test``, four in ``train``); the sixth, ``S2B_MSIL2A_20180204T94161_57_38``, is
             under seasonal snow and in none (see :meth:`splits`).
         """
-        roots = example_roots(cache_dir)
+        roots = example_roots(extract_dir)
         return cls(roots["s2"], roots["s1"], **options)
 
     @classmethod
