@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from aligninfo import pretrain as pretrain_module
 from aligninfo.book.cli import main
 from aligninfo.losses import make_objective
-from aligninfo.pretrain import build_model, load_encoders
+from aligninfo.pretrain import NEEDS_MORE, build_model, load_encoders
 
 N = 96
 
@@ -137,6 +138,34 @@ def test_bad_input_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "enc" / "encoders.pt").exists()
+
+
+def test_an_unknown_objective_is_answered_with_those_pretrain_trains(
+    pairs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(pairs, tmp_path / "enc", "--objective", "infonce")) == 2
+    choices = capsys.readouterr().err.split("choose from ")[1]
+    assert "info_nce" in choices and "simclr" in choices
+    offered = choices.strip().split(", ")
+    assert "info_nce" in offered and "simclr" in offered
+    assert not set(offered) & set(NEEDS_MORE)
+
+
+def test_a_training_loss_that_turns_nan_is_refused_in_one_line(
+    pairs: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A diverging run (what fit raises then) ends with one line and status 2, no traceback."""
+
+    def diverging(*args: object, **kwargs: object) -> None:
+        raise FloatingPointError("training loss is nan at step 7")
+
+    monkeypatch.setattr(pretrain_module, "fit", diverging)
+    assert main(_args(pairs, tmp_path / "enc")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: training loss is nan at step 7") and err.count("\n") == 1
 
 
 def test_load_encoders_names_a_folder_without_encoders(tmp_path: Path) -> None:

@@ -104,8 +104,9 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
+            trainable = (name for name in OBJECTIVES if name not in NEEDS_MORE)
             raise PretrainInputError(
-                f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}"
+                f"unknown objective {self.objective!r}; choose from {', '.join(trainable)}"
             )
         if self.objective in NEEDS_MORE:
             raise PretrainInputError(
@@ -330,6 +331,8 @@ def pretrain(
         ValueError: For training settings :func:`aligninfo.train.fit` refuses (a batch larger
             than the data, or not a multiple of the number of processes), or a checkpoint of
             another run.
+        FloatingPointError: If the training loss becomes NaN or infinite (the checkpoint keeps
+            the last finite epoch).
     """
     out = _out_folder(Path(out))
     scaling = {"x1": _scaling(x1), "x2": _scaling(x2)}

@@ -26,7 +26,8 @@ it refuses, 1 when a point failed. ``diagnose`` refuses input it cannot diagnose
 file, unknown data set, mismatched rows, NaN, constant columns, too few samples) with one line
 and exit status 2. ``pretrain`` (:mod:`aligninfo.pretrain`) refuses input it cannot train on
 (unknown data set or objective, unreadable or unpaired files, NaN, bad sizes, an ``--out`` that
-is a file, a checkpoint of another run) in the same way.
+is a file, a checkpoint of another run) and ends a run whose training loss turns NaN or
+infinite in the same way.
 """
 
 from __future__ import annotations
@@ -353,7 +354,7 @@ def _pretrain(args: argparse.Namespace) -> int:
             config = replace(config, train=replace(train, device=str(device)))
         record = pre.pretrain(x1, x2, config, args.out, names, source)
         failed, main = False, distributed.is_main()
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, FloatingPointError) as err:  # the last: a diverging run
         print(f"error: {_first_line(str(err))}", file=sys.stderr)
         return 2
     finally:
