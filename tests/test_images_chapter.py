@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from papermill.exceptions import PapermillExecutionError
 
 from aligninfo.book import run
 from aligninfo.book.chapter import load_results
@@ -61,3 +63,24 @@ def test_a_download_layout_adds_land_cover_probes(tmp_path: Path) -> None:
     for by_view in maps.values():
         assert set(by_view) == {"z1", "z2"}
         assert all(np.isnan(v) or 0 <= v <= 1 for v in by_view.values())
+
+
+@pytest.mark.chapters
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"objectives": ["vicreg", "vicreg"]}, "parameter 'objectives' must be .* distinct"),
+        ({"sub_patch": 64, "stride": 64}, "parameters 'sub_patch' .* and 'stride'"),
+        ({"n_folds": 7}, r"parameter 'n_folds' \(7\) exceeds the 6 pairs"),
+        ({"data_dir": "."}, "parameter 'data_dir' .* must hold a BigEarthNet v1 download"),
+    ],
+)
+def test_a_wrong_parameter_stops_with_its_name(
+    tmp_path: Path, parameters: dict, message: str
+) -> None:
+    """Each case starts a kernel that stops in the first cells, with a line naming the parameter."""
+    wanted = {"scale": "smoke", "results_dir": str(tmp_path), **parameters}
+    with pytest.raises(PapermillExecutionError) as caught:
+        run.run_chapter("13_images", None, wanted, progress=False)
+    assert caught.value.ename == "ValueError"
+    assert re.search(message, caught.value.evalue.splitlines()[0]), caught.value.evalue

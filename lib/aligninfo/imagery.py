@@ -3,9 +3,9 @@
 ::
 
     s2, s1 = ...                          # (n, 12, 120, 120) reflectance x 1e4, (n, 2, 120, 120) dB
-    x1, patch = tile(s2, size=16, stride=8)   # (n * 169, 12, 16, 16), the patch of each
+    x1, patch = tile(s2, size=16, stride=8)   # (n * 196, 12, 16, 16), the patch of each
     x2, _ = tile(s1, size=16, stride=8)
-    ndre = band_quantity(x1, "red_edge", S2_BANDS)   # (n * 169,)
+    ndre = band_quantity(x1, "red_edge", S2_BANDS)   # (n * 196,)
 
 The quantities of :data:`QUANTITIES` are computed from one sensor's pixels: a red-edge index and
 the vegetation index NDVI from Sentinel-2, the VH / VV ratio from Sentinel-1. Radar backscatter
