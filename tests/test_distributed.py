@@ -69,8 +69,27 @@ def _data(n: int) -> dict[str, torch.Tensor]:
     return {"x1": x1, "x2": x2}
 
 
+class _TwoViews:
+    """A deterministic augmentation: the first and second calls map ``x`` differently.
+
+    SimCLR draws two views of each batch; random ones would differ between the processes and
+    the single process, this one does not, so SimCLR's gathering can be compared.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x * 0.8 + 0.1 if self.calls % 2 else x * 1.3 - 0.2
+
+
 def _objective(name: str) -> Objective:
-    return make_objective(name) if name == "info_nce" else make_objective(name, lambd=0.05)
+    if name == "barlow_twins":
+        return make_objective(name, lambd=0.05)
+    if name == "simclr":
+        return make_objective(name, augment=_TwoViews())
+    return make_objective(name)
 
 
 def _gradients(model: MultimodalEncoder, objective: Objective) -> dict[str, torch.Tensor]:
@@ -78,8 +97,9 @@ def _gradients(model: MultimodalEncoder, objective: Objective) -> dict[str, torc
     return {name: p.grad.clone() for name, p in named if p.grad is not None}
 
 
-OBJECTIVES = ("info_nce", "barlow_twins")
-"""A contrastive objective (learnt temperature) and a non-contrastive one (batch statistics)."""
+OBJECTIVES = ("info_nce", "barlow_twins", "simclr", "cca")
+"""Contrastive objectives across modalities (learnt temperature) and within each (SimCLR's
+negatives are gathered per modality), and two of batch statistics."""
 
 
 def _loss_and_gradients(rank: int, out: Path) -> None:
