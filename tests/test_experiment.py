@@ -275,3 +275,6 @@ def test_setup_rejects_unknown_probes() -> None:
 def test_no_sigma_curves_without_noise_levels() -> None:
     (row,) = compare(["raw"], splits(300), dataclasses.replace(setup(), sigmas=()), [0], False)
     assert "y/z1" in row and not any(key.startswith("sigma/") for key in row)
+    as_array = dataclasses.replace(setup(), sigmas=np.array([0.0, 1.0]))  # type: ignore[arg-type]
+    (row,) = compare(["raw"], splits(300), as_array, [0], False)
+    assert len(row["sigma/y/z1"]) == 2

@@ -386,7 +386,7 @@ def _probe_view(
             if task == "classification":
                 out[name + "/per_class"] = per_class_accuracy(y_test, probe.predict(f_test))
                 out[name + "/balanced"] = float(out[name + "/per_class"].mean())
-            elif setup.sigmas:
+            elif len(setup.sigmas):
                 out[f"sigma/{name}"] = sigma_informativeness(
                     f_fit, y_fit, setup.sigmas, f_test, y_test
                 )
@@ -510,6 +510,10 @@ def compare(
         return rows
     methods_available = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
+    if context.get_start_method() == "fork":
+        # torch's optimisers import torch._dynamo on their first step (~1.5 s of CPU): once
+        # here, and every forked worker inherits it, instead of once in each worker
+        import torch._dynamo  # noqa: F401
     with (
         ProcessPoolExecutor(
             min(workers, len(jobs)),
@@ -570,6 +574,10 @@ def parallel_map(
         return out
     methods_available = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
+    if context.get_start_method() == "fork":
+        # torch's optimisers import torch._dynamo on their first step (~1.5 s of CPU): once
+        # here, and every forked worker inherits it, instead of once in each worker
+        import torch._dynamo  # noqa: F401
     with (
         ProcessPoolExecutor(
             min(workers, len(jobs)), mp_context=context, initializer=_init_map, initargs=(function,)
