@@ -133,7 +133,11 @@ def cross_prediction_directions(cov: Array, b: Blocks) -> tuple[Array, Array]:
     ridge = CCA_RIDGE * np.eye(b.p1)
     lam, vec = np.linalg.eigh(cov[b.x1, b.x1] + ridge)
     root_inv = (vec / np.sqrt(lam)) @ vec.T
-    u, s, _ = np.linalg.svd(root_inv @ cov[b.x1, b.x2], full_matrices=False)
+    u, s, vt = np.linalg.svd(root_inv @ cov[b.x1, b.x2], full_matrices=False)
+    # one sign convention for every fold (each right singular vector's largest entry positive;
+    # u and v flip together): the held-out features of the folds are pooled, and features of
+    # opposite signs would cancel
+    u = u * np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
     return s, u.T @ root_inv
 
 
