@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,20 @@ def one_chapter_book(monkeypatch: pytest.MonkeyPatch, folder: Path, name: str, t
     chapter.write_text(text)
     monkeypatch.setattr(run, "BOOK", book)
     return chapter
+
+
+def smoke_record(chapter: str, folder: Path, **parameters: object) -> dict[str, Any]:
+    """A chapter's results at smoke scale from ``folder``, running the chapter first if absent.
+
+    Tests that read a chapter's results share the ``smoke_results`` folder (and the xdist
+    group ``"readers"``), so the chapter runs once per test worker whichever test asks first.
+    """
+    from aligninfo.book.chapter import load_results
+
+    wanted = {"scale": "smoke", **parameters}
+    record = load_results(chapter, wanted, folder)
+    if record is None:
+        run.run_chapter(chapter, None, {**wanted, "results_dir": str(folder)}, progress=False)
+        record = load_results(chapter, wanted, folder)
+    assert record is not None, f"{chapter} wrote no results for {wanted}"
+    return record

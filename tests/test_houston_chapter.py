@@ -6,25 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures import smoke_record
 
-from aligninfo.book import run
-from aligninfo.book.chapter import load_results
 from aligninfo.stats import VERDICTS
 
 
 @pytest.mark.chapters
 @pytest.mark.xdist_group("readers")
 def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
-    record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
-    if record is None:  # not yet run by test_chapters in this worker
-        run.run_chapter(
-            "09_houston",
-            None,
-            {"scale": "smoke", "results_dir": str(smoke_results)},
-            progress=False,
-        )
-        record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
-    assert record is not None
+    record = smoke_record("09_houston", smoke_results)
     res = record["results"]
     methods = res["methods"]
     assert {"raw", "supervised", "simclr", "info_nce", "comm"} <= set(methods)

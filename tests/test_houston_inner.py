@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import smoke_record
 
-from aligninfo.book import run
-from aligninfo.book.chapter import load_results
 from aligninfo.cvprobes import GroupLogisticProbe, KNNCVProbe, chosen_hyperparameters
 from aligninfo.data import houston
 from aligninfo.groups import scan_order_groups
@@ -52,16 +51,7 @@ def test_grouped_inner_folds_of_classes_see_every_class_on_both_sides(make, seed
 def test_houston_inner_folds_never_split_a_polygon_group(
     smoke_results: Path, data_dir: Path
 ) -> None:
-    record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
-    if record is None:  # not yet run by test_chapters in this worker
-        run.run_chapter(
-            "09_houston",
-            None,
-            {"scale": "smoke", "results_dir": str(smoke_results)},
-            progress=False,
-        )
-        record = load_results("09_houston", {"scale": "smoke"}, smoke_results)
-    assert record is not None
+    record = smoke_record("09_houston", smoke_results)
     inner = record["results"]["inner_folds"]
     y = houston.load(data_dir).y
     groups = scan_order_groups(y, record["results"]["official_resampling"]["polygon_gap"])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import smoke_record
 from papermill.exceptions import PapermillExecutionError
 
 from aligninfo.book import run
-from aligninfo.book.chapter import load_results
 from aligninfo.data import bigearthnet
 from aligninfo.stats import VERDICTS
 
@@ -21,13 +21,7 @@ if importlib.util.find_spec("bigearthnet_common") is None:
 
 
 def _results(folder: Path, **parameters: object) -> dict:
-    wanted = {"scale": "smoke", **parameters}
-    record = load_results("13_images", wanted, folder)
-    if record is None:
-        run.run_chapter("13_images", None, {**wanted, "results_dir": str(folder)}, progress=False)
-        record = load_results("13_images", wanted, folder)
-    assert record is not None
-    return record["results"]
+    return smoke_record("13_images", folder, **parameters)["results"]
 
 
 @pytest.mark.chapters

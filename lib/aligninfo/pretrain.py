@@ -39,10 +39,12 @@ import numpy as np
 import torch
 
 from aligninfo import __version__, distributed
+from aligninfo.data.named import NAMES
 from aligninfo.encoders import MultimodalEncoder, make_encoder, make_projector
 from aligninfo.jsonio import write_json
 from aligninfo.losses import OBJECTIVES, make_objective
 from aligninfo.train import TrainConfig, encode, fit, load_checkpoint
+from aligninfo.userio import first_line, out_folder
 
 __all__ = [
     "DATASETS",
@@ -60,7 +62,7 @@ FORMAT = 1
 
 SPEC, WEIGHTS, CHECKPOINT = "encoders.json", "encoders.pt", "checkpoint.pt"
 
-DATASETS = ("lfmc", "houston")
+DATASETS = NAMES
 """Data sets known by name (their training rows)."""
 
 NEEDS_MORE = {
@@ -201,7 +203,7 @@ def load_pairs(
 
 
 def _named(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
-    from aligninfo.data import houston, lfmc
+    from aligninfo.data import named
     from aligninfo.data.registry import DataFileError
 
     if name not in DATASETS:
@@ -209,15 +211,11 @@ def _named(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, tup
             f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}, or two .npy files"
         )
     try:
-        if name == "houston":
-            h = houston.load(data_dir)
-            return _float(h.hsi), _float(h.lidar), ("HSI", "LiDAR")
-        data = lfmc.load(data_dir)
+        pair = named.load(name, data_dir)
     except (DataFileError, OSError, ValueError) as err:
-        raise PretrainInputError(f"{name}: cannot load the data: {_first_line(err)}") from err
-    rows = data.train_idx  # the official training sites only: test sites stay unseen
-    optical = data.modality("optical", flatten=True)[rows]
-    return _float(optical), _float(data.modality("sar", flatten=True)[rows]), ("optical", "SAR")
+        raise PretrainInputError(f"{name}: cannot load the data: {first_line(err)}") from err
+    rows = pair.train_rows  # the official training rows only: test sites stay unseen
+    return _float(pair.x1[rows]), _float(pair.x2[rows]), pair.names
 
 
 def _read(path: str, name: str) -> np.ndarray:
@@ -226,7 +224,7 @@ def _read(path: str, name: str) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
-        raise PretrainInputError(f"{name}: cannot read {path}: {_first_line(err)}") from err
+        raise PretrainInputError(f"{name}: cannot read {path}: {first_line(err)}") from err
     if array.dtype.kind not in "biuf":
         raise PretrainInputError(f"{name}: {path} holds {array.dtype} values, not numbers")
     if array.ndim < 2 or 0 in array.shape[1:]:
@@ -238,11 +236,6 @@ def _read(path: str, name: str) -> np.ndarray:
 
 def _float(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _scaling(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,7 +327,7 @@ def pretrain(
         FloatingPointError: If the training loss becomes NaN or infinite (the checkpoint keeps
             the last finite epoch).
     """
-    out = _out_folder(Path(out))
+    out = out_folder(out, PretrainInputError)
     scaling = {"x1": _scaling(x1), "x2": _scaling(x2)}
     data = {
         key: (torch.as_tensor(x) - mean) / scale
@@ -380,17 +373,6 @@ def pretrain(
         write_json(out / SPEC, record)
     distributed.barrier()
     return record
-
-
-def _out_folder(out: Path) -> Path:
-    """Create the output folder (every process: it may be on a node of its own)."""
-    if out.exists() and not out.is_dir():
-        raise PretrainInputError(f"--out: {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PretrainInputError(f"--out: cannot create {out}: {err.strerror or err}") from err
-    return out
 
 
 def _plain(value: Any) -> Any:

@@ -35,10 +35,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from aligninfo.book import run
+from aligninfo.userio import first_line, out_folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,14 +141,14 @@ def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> in
     except PapermillExecutionError as err:
         print(
             f"error: {chapter} stopped at cell {err.exec_count}: {err.ename}: "
-            f"{_first_line(err.evalue)}",
+            f"{first_line(err.evalue)}",
             file=sys.stderr,
         )
         return 1
     except (DeadKernelError, CellTimeoutError) as err:
         print(
             f"error: {chapter}: its kernel died or hung (out of memory?): "
-            f"{type(err).__name__}: {_first_line(str(err))}",
+            f"{type(err).__name__}: {first_line(err)}",
             file=sys.stderr,
         )
         return 1
@@ -242,7 +242,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     try:
         if args.out:
-            _out_folder(Path(args.out))
+            out_folder(args.out, diag.DiagnoseInputError)
         pair = _diagnose_inputs(args)
         options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
         result = diag.diagnose(**pair.arguments(), **options)
@@ -251,21 +251,9 @@ def _diagnose(args: argparse.Namespace) -> int:
             for path in result.save(args.out):
                 print(f"wrote {path}")
     except (diag.DiagnoseInputError, OSError) as err:
-        print(f"error: {_first_line(str(err))}", file=sys.stderr)
+        print(f"error: {first_line(err)}", file=sys.stderr)
         return 2
     return 0
-
-
-def _out_folder(out: Path) -> None:
-    """Create the --out folder before any work, or refuse it in one line."""
-    from aligninfo.diagnose import DiagnoseInputError
-
-    if out.exists() and not out.is_dir():
-        raise DiagnoseInputError(f"--out: {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DiagnoseInputError(f"--out: cannot create {out}: {err.strerror or err}") from err
 
 
 def _diagnose_inputs(args: argparse.Namespace) -> Any:
@@ -355,7 +343,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         record = pre.pretrain(x1, x2, config, args.out, names, source)
         failed, main = False, distributed.is_main()
     except (ValueError, OSError, FloatingPointError) as err:  # the last: a diverging run
-        print(f"error: {_first_line(str(err))}", file=sys.stderr)
+        print(f"error: {first_line(err)}", file=sys.stderr)
         return 2
     finally:
         if joined:
@@ -375,11 +363,6 @@ def _pretrained_summary(record: dict[str, Any], out: str) -> str:
         f"final training loss {loss:.4g}, {record['samples_per_second']:,.0f} samples/s "
         f"({record['samples_per_cpu_second']:,.0f} per CPU second)"
     )
-
-
-def _first_line(text: str) -> str:
-    """The first line of a message."""
-    return str(text).strip().splitlines()[0] if str(text).strip() else ""
 
 
 def _list() -> int:

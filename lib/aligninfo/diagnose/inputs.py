@@ -14,9 +14,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from aligninfo.data.named import NAMES
 from aligninfo.diagnose.estimates import Blocks
 from aligninfo.diagnose.settings import MAX_CLASSES, N_FOLDS, SAMPLES_PER_DIM
 from aligninfo.linalg import Array
+from aligninfo.userio import first_line
 
 __all__ = [
     "HOUSTON_POLYGON_GAP",
@@ -35,7 +37,7 @@ __all__ = [
     "transposed_hint",
 ]
 
-LOADERS = ("lfmc", "lfmc-context", "houston")
+LOADERS = NAMES
 """Data sets known by name: LFMC optical vs SAR, optical vs SAR + context, Houston HSI vs LiDAR."""
 HOUSTON_POLYGON_GAP = 349
 """Pixels of one class at most this far apart in Houston's scan order share a polygon group
@@ -159,15 +161,13 @@ class NamedPair(NamedTuple):
 def load_named(name: str, data_dir: str | os.PathLike[str] | None = None) -> NamedPair:
     """The two modalities, target and groups of a data set known by name.
 
-    ``lfmc``: Sentinel-2 optical (36 columns) vs Sentinel-1 SAR (6), live fuel moisture,
-    grouped by site. ``lfmc-context``: optical vs SAR + ERA5/SRTM context (static columns
-    repeated over the time steps kept once). ``houston``: hyperspectral (144) vs LiDAR (21)
-    pixels of the official training set, 15 classes. Its pixels come without coordinates;
-    the polygons recovered from their scan order (:func:`aligninfo.groups.scan_order_groups`
-    with chapter 9's gap, :data:`HOUSTON_POLYGON_GAP`) are resampled, as chapter 9 resamples
-    its test polygons, but they give most classes 1 to 4 polygons, too few to hold whole
-    polygons out (held-out-polygon R² below 0): the folds split them, and the reasons say
-    the out-of-fold R² is optimistic.
+    The pairs are :func:`aligninfo.data.named.load`'s, every row of them. LFMC's rows are
+    grouped by site. Houston's pixels come without coordinates; the polygons recovered from
+    their scan order (:func:`aligninfo.groups.scan_order_groups` with chapter 9's gap,
+    :data:`HOUSTON_POLYGON_GAP`) are resampled, as chapter 9 resamples its test polygons,
+    but they give most classes 1 to 4 polygons, too few to hold whole polygons out
+    (held-out-polygon R² below 0): the folds split them, and the reasons say the out-of-fold
+    R² is optimistic.
 
     Returns:
         The :class:`NamedPair`.
@@ -175,7 +175,7 @@ def load_named(name: str, data_dir: str | os.PathLike[str] | None = None) -> Nam
     Raises:
         DiagnoseInputError: For an unknown name or data that cannot be loaded.
     """
-    from aligninfo.data import houston, lfmc
+    from aligninfo.data import named
     from aligninfo.data.registry import DataFileError
     from aligninfo.groups import scan_order_groups
 
@@ -184,29 +184,13 @@ def load_named(name: str, data_dir: str | os.PathLike[str] | None = None) -> Nam
             f"unknown data set {name!r}: expected one of {', '.join(LOADERS)}, or files X1 X2 [Y]"
         )
     try:
-        if name == "houston":
-            h = houston.load(data_dir)
-            polygons = scan_order_groups(h.y, HOUSTON_POLYGON_GAP)
-            x1, x2, y = np.array(h.hsi), np.array(h.lidar), np.array(h.y)
-            return NamedPair(x1, x2, y, None, polygons, ("HSI", "LiDAR"))
-        data = lfmc.load(data_dir)
+        pair = named.load(name, data_dir)
     except (DataFileError, OSError, ValueError) as err:
         raise DiagnoseInputError(f"{name}: cannot load the data: {first_line(err)}") from err
-    optical = data.modality("optical", flatten=True)
-    partner = data.modality("sar", flatten=True)
-    names = ("optical", "SAR")
-    if name == "lfmc-context":
-        partner = np.hstack([partner, data.modality("context", flatten=True)])
-        _, first = np.unique(partner, axis=1, return_index=True)
-        partner = partner[:, np.sort(first)]
-        names = ("optical", "SAR + context")
-    return NamedPair(optical, partner, np.array(data.y), np.array(data.sites), None, names)
-
-
-def first_line(err: BaseException) -> str:
-    """The first line of an error's message (its type when empty)."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    if pair.sites is None:  # Houston
+        polygons = scan_order_groups(pair.y, HOUSTON_POLYGON_GAP)
+        return NamedPair(pair.x1, pair.x2, pair.y, None, polygons, pair.names)
+    return NamedPair(pair.x1, pair.x2, pair.y, pair.sites, None, pair.names)
 
 
 # ------------------------------------------------------------------------- checking
