@@ -15,21 +15,22 @@ def first_line(err: BaseException | str) -> str:
     return type(err).__name__ if isinstance(err, BaseException) else ""
 
 
-def out_folder(out: str | Path, error: type[Exception]) -> Path:
-    """Create an ``--out`` folder before any work is done, or refuse it in one line.
+def out_folder(out: str | Path, error: type[Exception], label: str = "--out") -> Path:
+    """Create an output folder before any work is done, or refuse it in one line.
 
     Args:
         out: The folder (created with its parents; every process may call it).
         error: The exception raised when ``out`` is a file or cannot be created.
+        label: What the message calls the folder (an option or a parameter).
 
     Returns:
         The folder.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise error(f"--out: {out} is a file, not a folder")
+        raise error(f"{label}: {str(out)!r} is a file, not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise error(f"--out: cannot create {out}: {err.strerror or err}") from err
+        raise error(f"{label}: cannot create {str(out)!r} ({err.strerror or err})") from None
     return out

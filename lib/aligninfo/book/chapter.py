@@ -330,17 +330,10 @@ def _assigned(source: Any) -> dict[str, Any]:
 def _check_writable(results_dir: Any) -> None:
     """Create the results folder when missing, and stop unless files can be written there."""
     from aligninfo.data.registry import is_writable
+    from aligninfo.userio import out_folder
 
     _check_folder_name("results_dir", results_dir)
-    folder = Path(results_dir)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"parameter 'results_dir': {str(folder)!r} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(
-            f"parameter 'results_dir': cannot create {str(folder)!r} ({err.strerror})"
-        ) from None
+    folder = out_folder(results_dir, ValueError, "parameter 'results_dir'")
     if not is_writable(folder):
         raise ValueError(f"parameter 'results_dir': {str(folder)!r} is not writable")
 
