@@ -9,7 +9,8 @@ import torch
 
 from aligninfo.cvprobes import chosen_hyperparameters, make_probe
 from aligninfo.encoders import MLP
-from aligninfo.experiment import EndToEnd, parallel_map, train_classifier
+from aligninfo.experiment import parallel_map
+from aligninfo.supervised import EndToEnd, train_classifier
 
 
 def _noisy_job(offset: float):

@@ -31,13 +31,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
-from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from aligninfo.cvprobes import PROBE_KINDS, chosen_hyperparameters, make_probe
@@ -45,9 +43,9 @@ from aligninfo.encoders import FUSED, MultimodalEncoder, make_projector
 from aligninfo.losses import OBJECTIVES, CoMM, Objective, learned_temperatures, make_objective
 from aligninfo.probes import retrieval_accuracy, sigma_informativeness
 from aligninfo.runtime import eval_mode, resolve_device
+from aligninfo.supervised import Supervised, Task
 from aligninfo.train import TrainConfig, encode, fit
 
-Task = Literal["regression", "classification"]
 BASELINES = ("raw", "random", "supervised")
 VIEWS = ("z1", "z2", "joint")
 """Backbone views, always probed: each modality's backbone and their concatenation."""
@@ -133,32 +131,6 @@ class Setup:
                 )
         if self.projector is not None and self.projector[0] < 1:
             raise ValueError(f"projector output size must be positive, got {self.projector}")
-
-
-class Supervised(Objective):
-    """Each modality's encoder predicts its own target through a linear head (the baseline).
-
-    Args:
-        heads: ``{modality key: (target key, task, number of outputs)}``.
-        dim: Embedding size of the encoders.
-    """
-
-    def __init__(self, heads: Mapping[str, tuple[str, Task, int]], dim: int) -> None:
-        super().__init__()
-        self.spec = dict(heads)
-        self.heads = nn.ModuleDict({k: nn.Linear(dim, n) for k, (_, _, n) in self.spec.items()})
-
-    def forward(self, model: MultimodalEncoder, batch: Mapping[str, Tensor]) -> Tensor:
-        """Mean over modalities of the MSE (regression) or cross-entropy (classification)."""
-        losses = []
-        for key, (target, task, _) in self.spec.items():
-            out = self.heads[key](model.encode(key, batch[key])).float()
-            y = batch[target]
-            if task == "classification":
-                losses.append(F.cross_entropy(out, y.long()))
-            else:
-                losses.append(F.mse_loss(out, y.float().reshape(out.shape)))
-        return torch.stack(losses).mean()
 
 
 def make_method(method: str, data: Splits, setup: Setup, dim: int) -> Objective:
@@ -588,110 +560,6 @@ def parallel_map(
         for future in futures:
             future.add_done_callback(lambda _: bar.update())
         return [future.result() for future in futures]
-
-
-@dataclass
-class EndToEnd:
-    """A classifier trained end to end (encoder and linear head together), read directly.
-
-    Attributes:
-        model: The trained encoder, under the key ``"x"``.
-        head: The linear head on its output.
-        lr: The learning rate chosen on the validation data.
-        val_accuracy: Validation accuracy of each learning rate tried, by learning rate.
-        epochs: Epoch whose weights were kept (lowest validation loss), by learning rate.
-    """
-
-    model: MultimodalEncoder
-    head: nn.Module
-    lr: float
-    val_accuracy: dict[float, float]
-    epochs: dict[float, int]
-
-    def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
-        return _predict_classes(self.model, self.head, x, batch_size)
-
-
-def _predict_classes(
-    model: MultimodalEncoder, head: nn.Module, x: np.ndarray, batch_size: int = 4096
-) -> np.ndarray:
-    z = encode(model, np.asarray(x, dtype=np.float32), "x", batch_size)
-    head = head.cpu()
-    with torch.no_grad(), eval_mode(head):
-        return head(torch.as_tensor(z)).argmax(dim=1).numpy()
-
-
-def train_classifier(
-    make_encoder: Callable[[], nn.Module],
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
-    lrs: Sequence[float],
-    epochs: int,
-    batch_size: int = 256,
-    seed: int = 0,
-    device: str = "cpu",
-    patience: int | None = None,
-) -> EndToEnd:
-    """A supervised reference trained end to end and tuned on validation data only.
-
-    For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
-    together with cross-entropy (:class:`Supervised`, AdamW) for at most ``epochs`` passes,
-    keeping the weights of the epoch with the lowest validation loss (the number of epochs is
-    chosen on the validation data); the learning rate with the highest validation accuracy is
-    kept (ties: the first in ``lrs``).
-
-    Args:
-        make_encoder: Builds a fresh encoder ``(n, *shape) -> (n, k)``.
-        train: Inputs ``(n, *shape)`` and classes ``(n,)`` (integers from 0).
-        val: The validation inputs and classes (never the test data).
-        lrs: Candidate learning rates.
-        epochs: Largest number of passes over ``train``.
-        batch_size: Samples per step.
-        seed: Seed of the initialisation and the batches.
-        device: Where to train.
-        patience: Stop a run after this many epochs without a lower validation loss (None:
-            run every epoch).
-
-    Returns:
-        The chosen classifier, its learning rate and the validation scores.
-    """
-    if not lrs:
-        raise ValueError("give at least one learning rate")
-    (x_tr, y_tr), (x_va, y_va) = train, val
-    n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
-    best: EndToEnd | None = None
-    scores: dict[float, float] = {}
-    kept_epochs: dict[float, int] = {}
-    for lr in lrs:
-        torch.manual_seed(seed)
-        model = MultimodalEncoder({"x": make_encoder()})
-        data = Splits({"x": x_tr}, {"x": x_va}, {})
-        objective = Supervised(
-            {"x": ("y", "classification", n_classes)}, _embedding_dim(model, data, "x")
-        )
-        history = fit(
-            model,
-            objective,
-            {"x": x_tr, "y": y_tr},
-            val={"x": x_va, "y": y_va},
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            patience=patience,
-            progress=False,
-        )
-        model.cpu()
-        head = objective.heads["x"]
-        pred = _predict_classes(model, head, x_va)
-        scores[float(lr)] = float(np.mean(pred == np.asarray(y_va)))
-        kept_epochs[float(lr)] = int(np.nanargmin(history.val_loss)) + 1
-        if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
-            best = EndToEnd(model, head, float(lr), scores, kept_epochs)
-    assert best is not None
-    return best
 
 
 def summarize(

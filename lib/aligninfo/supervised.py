@@ -1,0 +1,153 @@
+"""The supervised baselines: encoders trained to predict their targets.
+
+:class:`Supervised` is the objective of the ``"supervised"`` method of
+:mod:`aligninfo.experiment` (each modality's encoder with a linear head on its own target);
+:func:`train_classifier` trains one encoder and its head end to end as a classifier, tuned on
+validation data only (the chapters' supervised reference), read by its own head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aligninfo.encoders import MultimodalEncoder
+from aligninfo.losses import Objective
+from aligninfo.runtime import eval_mode
+from aligninfo.train import encode, fit
+
+Task = Literal["regression", "classification"]
+
+
+class Supervised(Objective):
+    """Each modality's encoder predicts its own target through a linear head (the baseline).
+
+    Args:
+        heads: ``{modality key: (target key, task, number of outputs)}``.
+        dim: Embedding size of the encoders.
+    """
+
+    def __init__(self, heads: Mapping[str, tuple[str, Task, int]], dim: int) -> None:
+        super().__init__()
+        self.spec = dict(heads)
+        self.heads = nn.ModuleDict({k: nn.Linear(dim, n) for k, (_, _, n) in self.spec.items()})
+
+    def forward(self, model: MultimodalEncoder, batch: Mapping[str, Tensor]) -> Tensor:
+        """Mean over modalities of the MSE (regression) or cross-entropy (classification)."""
+        losses = []
+        for key, (target, task, _) in self.spec.items():
+            out = self.heads[key](model.encode(key, batch[key])).float()
+            y = batch[target]
+            if task == "classification":
+                losses.append(F.cross_entropy(out, y.long()))
+            else:
+                losses.append(F.mse_loss(out, y.float().reshape(out.shape)))
+        return torch.stack(losses).mean()
+
+
+@dataclass
+class EndToEnd:
+    """A classifier trained end to end (encoder and linear head together), read directly.
+
+    Attributes:
+        model: The trained encoder, under the key ``"x"``.
+        head: The linear head on its output.
+        lr: The learning rate chosen on the validation data.
+        val_accuracy: Validation accuracy of each learning rate tried, by learning rate.
+        epochs: Epoch whose weights were kept (lowest validation loss), by learning rate.
+    """
+
+    model: MultimodalEncoder
+    head: nn.Module
+    lr: float
+    val_accuracy: dict[float, float]
+    epochs: dict[float, int]
+
+    def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
+        return _predict_classes(self.model, self.head, x, batch_size)
+
+
+def _predict_classes(
+    model: MultimodalEncoder, head: nn.Module, x: np.ndarray, batch_size: int = 4096
+) -> np.ndarray:
+    z = encode(model, np.asarray(x, dtype=np.float32), "x", batch_size)
+    head = head.cpu()
+    with torch.no_grad(), eval_mode(head):
+        return head(torch.as_tensor(z)).argmax(dim=1).numpy()
+
+
+def train_classifier(
+    make_encoder: Callable[[], nn.Module],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    lrs: Sequence[float],
+    epochs: int,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
+    patience: int | None = None,
+) -> EndToEnd:
+    """A supervised reference trained end to end and tuned on validation data only.
+
+    For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
+    together with cross-entropy (:class:`Supervised`, AdamW) for at most ``epochs`` passes,
+    keeping the weights of the epoch with the lowest validation loss (the number of epochs is
+    chosen on the validation data); the learning rate with the highest validation accuracy is
+    kept (ties: the first in ``lrs``).
+
+    Args:
+        make_encoder: Builds a fresh encoder ``(n, *shape) -> (n, k)``.
+        train: Inputs ``(n, *shape)`` and classes ``(n,)`` (integers from 0).
+        val: The validation inputs and classes (never the test data).
+        lrs: Candidate learning rates.
+        epochs: Largest number of passes over ``train``.
+        batch_size: Samples per step.
+        seed: Seed of the initialisation and the batches.
+        device: Where to train.
+        patience: Stop a run after this many epochs without a lower validation loss (None:
+            run every epoch).
+
+    Returns:
+        The chosen classifier, its learning rate and the validation scores.
+    """
+    if not lrs:
+        raise ValueError("give at least one learning rate")
+    (x_tr, y_tr), (x_va, y_va) = train, val
+    n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
+    best: EndToEnd | None = None
+    scores: dict[float, float] = {}
+    kept_epochs: dict[float, int] = {}
+    for lr in lrs:
+        torch.manual_seed(seed)
+        model = MultimodalEncoder({"x": make_encoder()})
+        dim = encode(model, x_tr[:2], "x").shape[1]
+        objective = Supervised({"x": ("y", "classification", n_classes)}, dim)
+        history = fit(
+            model,
+            objective,
+            {"x": x_tr, "y": y_tr},
+            val={"x": x_va, "y": y_va},
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            device=device,
+            patience=patience,
+            progress=False,
+        )
+        model.cpu()
+        head = objective.heads["x"]
+        pred = _predict_classes(model, head, x_va)
+        scores[float(lr)] = float(np.mean(pred == np.asarray(y_va)))
+        kept_epochs[float(lr)] = int(np.nanargmin(history.val_loss)) + 1
+        if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
+            best = EndToEnd(model, head, float(lr), scores, kept_epochs)
+    assert best is not None
+    return best
