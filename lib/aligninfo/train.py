@@ -55,7 +55,7 @@ import numbers
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,8 @@ from aligninfo.runtime import (
 __all__ = ["CheckpointError", "History", "TrainConfig", "encode", "fit", "load_checkpoint"]
 
 Data = Mapping[str, Tensor | np.ndarray]
+ValScore = Callable[[MultimodalEncoder, Objective], float]
+"""A validation score of the model and objective (higher is better), see :func:`fit`."""
 
 DIGEST_BYTES = 2**26
 """Bytes of one array read for the data digest of the checkpoint fingerprint (64 MiB)."""
@@ -209,7 +211,8 @@ class History:
         val_loss: Validation loss after the epoch (NaN without validation data).
         time: Seconds of training since the start, at the end of the epoch.
         steps: Optimiser steps taken by the end of the epoch.
-        best_epoch: Epoch with the lowest validation loss (None without validation data).
+        best_epoch: Epoch with the lowest validation loss, or the highest ``val_score`` when
+            :func:`fit` is given one (None without either).
         stopped_early: Whether early stopping ended the run.
     """
 
@@ -316,6 +319,15 @@ def _evaluate(
             batch = _to({k: t[i * size : (i + 1) * size] for k, t in data.items()}, device)
             total += objective(model, batch).float()
     return distributed.broadcast_float(float(total) / batches)  # one value on every process
+
+
+def _score(val_score: ValScore, model: nn.Module, objective: Objective) -> float:
+    """``val_score(model, objective)`` in eval mode without gradients, one value everywhere."""
+    with eval_mode(model), eval_mode(objective):
+        value = float(val_score(model, objective))  # type: ignore[arg-type]
+    if not math.isfinite(value):
+        raise ValueError(f"val_score returned {value}; it must be a finite number")
+    return distributed.broadcast_float(value)
 
 
 def _snapshot(module: nn.Module) -> dict[str, Tensor]:
@@ -509,6 +521,7 @@ def fit(
     train: Data,
     val: Data | None = None,
     config: TrainConfig | None = None,
+    val_score: ValScore | None = None,
     **overrides: Any,
 ) -> History:
     """Train ``model`` on ``objective``; resume from ``config.checkpoint`` when it exists.
@@ -526,6 +539,12 @@ def fit(
         train: ``(n, *in_shape)`` tensor or array per key (e.g. ``"x1"``, ``"x2"``).
         val: Validation data of the same layout (early stopping, best weights).
         config: Settings; defaults to :class:`TrainConfig`.
+        val_score: Scores the model after each epoch, higher is better (for instance a
+            validation accuracy), called as ``val_score(model, objective)`` in eval mode
+            without gradients. When given, it decides the best epoch (kept with
+            ``restore_best``) and early stopping (``patience``, ``min_delta``) in place of the
+            validation loss, which is still recorded. Its qualified name enters the checkpoint
+            fingerprint.
         **overrides: Fields of :class:`TrainConfig` to change.
 
     Returns:
@@ -553,6 +572,8 @@ def fit(
     fingerprint = (
         {} if path is None else _fingerprint(model, objective, train_t, val_t, cfg, device)
     )
+    if path is not None and val_score is not None:
+        fingerprint["val_score"] = getattr(val_score, "__qualname__", type(val_score).__name__)
     steps_per_epoch = n // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
@@ -657,7 +678,9 @@ def fit(
             if state["step"] < (epoch + 1) * steps_per_epoch:
                 break  # the step budget ran out mid-epoch
             state["running"] = distributed.mean_across(state["running"])
-            _end_epoch(state, history, steps_per_epoch, cfg, model, objective, val_data, device)
+            _end_epoch(
+                state, history, steps_per_epoch, cfg, model, objective, val_data, device, val_score
+            )
             history.time.append(elapsed())
             shown = {"loss": history.train_loss[-1], "val": history.val_loss[-1]}
             bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items() if not math.isnan(v)})
@@ -665,7 +688,7 @@ def fit(
             checkpoint()
     checkpoint()
     distributed.barrier()  # rank 0's checkpoint is complete before any process goes on
-    if val_data is not None and cfg.restore_best and state["best_model"] is not None:
+    if cfg.restore_best and state["best_model"] is not None:  # set only with val or val_score
         model.load_state_dict(state["best_model"])
         objective.load_state_dict(state["best_objective"])
     return history
@@ -719,8 +742,13 @@ def _end_epoch(
     objective: Objective,
     val_data: dict[str, Tensor] | None,
     device: torch.device,
+    val_score: ValScore | None = None,
 ) -> None:
-    """Record the finished epoch, evaluate, update early stopping (``state``, ``history``)."""
+    """Record the finished epoch, evaluate, update early stopping (``state``, ``history``).
+
+    The best epoch has the lowest validation loss, or the highest ``val_score`` when given (its
+    negative is what ``state["best_val"]`` holds).
+    """
     train_loss = float(state["running"]) / steps_per_epoch
     if not math.isfinite(train_loss):
         raise FloatingPointError(f"training loss is {train_loss} in epoch {state['epoch'] + 1}")
@@ -728,9 +756,11 @@ def _end_epoch(
     val_loss = math.nan
     if val_data is not None:
         val_loss = _evaluate(model, objective, val_data, cfg, device)
-        if val_loss < state["best_val"] - cfg.min_delta:
+    if val_data is not None or val_score is not None:
+        criterion = val_loss if val_score is None else -_score(val_score, model, objective)
+        if criterion < state["best_val"] - cfg.min_delta:
             state.update(
-                best_val=val_loss,
+                best_val=criterion,
                 bad_epochs=0,
                 best_model=_snapshot(model),
                 best_objective=_snapshot(objective),
