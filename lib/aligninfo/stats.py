@@ -20,7 +20,8 @@ One place for every interval the chapters quote::
 - :func:`holm`: Holm's step-down adjustment of a family of p-values;
   :func:`bootstrap_p_value`: the two-sided p-value dual to the percentile interval.
 - :func:`verdict` (one comparison) and :func:`verdicts` (a family, Holm at level ``alpha``):
-  a difference counts as a cost or a gain only when its interval excludes zero.
+  a difference counts as a cost or a gain only when its interval excludes zero;
+  :func:`holm_draws` / :func:`require_holm_draws`: enough draws for Holm's first step.
 - :func:`student_interval` and :func:`seed_verdicts`: the same decisions from a few
   independent replicates (seeds that each draw their own data) by Student's t. With five
   seeds the percentile bootstrap covers about 84 % at a nominal 95 %, and its p-value floor
@@ -35,8 +36,10 @@ treats the seeds as fixed and gives intervals too narrow when training is seed-s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -51,10 +54,13 @@ __all__ = [
     "bootstrap",
     "bootstrap_p_value",
     "bootstrap_r2",
+    "family_verdicts",
     "hierarchical_bootstrap_mean",
     "hierarchical_bootstrap_r2",
     "holm",
+    "holm_draws",
     "percentile_interval",
+    "require_holm_draws",
     "seed_verdicts",
     "student_interval",
     "verdict",
@@ -63,6 +69,7 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+K = TypeVar("K", bound=Hashable)
 VERDICTS = ("costs", "no detectable cost", "gains")
 """The three verdicts on a difference (method minus reference, higher is better)."""
 
@@ -416,6 +423,43 @@ def holm(p_values: ArrayLike, alpha: float = 0.05) -> tuple[Array, NDArray[np.bo
     return adjusted, adjusted <= alpha
 
 
+def holm_draws(family_size: int, alpha: float = 0.05) -> int:
+    """The fewest bootstrap draws with which Holm's first step can reject in a family.
+
+    :func:`bootstrap_p_value` cannot go below ``2 / (n_boot + 1)``, and Holm's procedure rejects
+    its smallest p-value only when ``p <= alpha / family_size``. Fewer draws than this make every
+    verdict of the family "no detectable cost" whatever the data, and the more so the larger the
+    family: a verdict would then change with the family's size alone.
+
+    Args:
+        family_size: ``m``, the number of comparisons judged together.
+        alpha: Family-wise error rate.
+
+    Returns:
+        The smallest ``n_boot`` with ``2 / (n_boot + 1) <= alpha / m``.
+    """
+    if isinstance(family_size, bool) or not isinstance(family_size, int) or family_size < 1:
+        raise ValueError(f"family_size must be a positive integer, got {family_size!r}")
+    _level(1 - alpha)
+    return max(1, math.ceil(2 * family_size / alpha - 1 - 1e-9))
+
+
+def require_holm_draws(n_boot: int, family_size: int, alpha: float = 0.05) -> None:
+    """Stop when ``n_boot`` draws are too few for Holm's first step (:func:`holm_draws`).
+
+    Raises:
+        ValueError: naming the draws, the family size and the number needed.
+    """
+    needed = holm_draws(family_size, alpha)
+    if n_boot < needed:
+        raise ValueError(
+            f"n_boot = {n_boot} bootstrap draws cannot decide a Holm family of {family_size} "
+            f"comparisons at alpha = {alpha:g}: the smallest bootstrap p-value, "
+            f"2 / (n_boot + 1) = {2 / (n_boot + 1):.4g}, is above alpha / {family_size} = "
+            f"{alpha / family_size:.4g}; use n_boot >= {needed}"
+        )
+
+
 def verdict(interval: Interval) -> str:
     """The verdict on one difference (method minus reference; higher is better).
 
@@ -449,10 +493,10 @@ class Verdict:
 
 
 def verdicts(
-    differences: Mapping[str, ArrayLike],
-    estimates: Mapping[str, float],
+    differences: Mapping[K, ArrayLike],
+    estimates: Mapping[K, float],
     alpha: float = 0.05,
-) -> dict[str, Verdict]:
+) -> dict[K, Verdict]:
     """Judge a family of differences (method minus reference) with Holm's procedure.
 
     A difference is a cost (or a gain) only when Holm's procedure rejects "no difference" at
@@ -484,6 +528,45 @@ def verdicts(
         judged = verdict(interval) if rejected[i] else VERDICTS[1]
         out[name] = Verdict(interval, float(p[i]), float(adjusted[i]), judged)
     return out
+
+
+def family_verdicts(
+    differences: Mapping[K, ArrayLike],
+    estimates: Mapping[K, float],
+    family: Callable[[K], Hashable],
+    alpha: float = 0.05,
+) -> dict[K, Verdict]:
+    """Judge many comparisons, Holm's procedure within each family that ``family`` names.
+
+    A verdict depends on its own family only: with families defined by what a comparison is
+    (one method against one reference on one view, say) rather than by which other
+    comparisons a run happens to make, the same comparison gets the same verdict in a run of
+    every method and in a run of a few. Each family is checked for enough bootstrap draws
+    (:func:`require_holm_draws`).
+
+    Args:
+        differences: ``(n_boot,)`` paired bootstrap replicates of each difference, by key.
+        estimates: The difference on the full data, by the same keys.
+        family: Maps a key to the name of its family.
+        alpha: Family-wise error rate of every family.
+
+    Returns:
+        A :class:`Verdict` per key, as :func:`verdicts` gives it within the key's family.
+
+    Raises:
+        ValueError: when the keys differ, or a family has too few draws for Holm.
+    """
+    if set(differences) != set(estimates):
+        raise ValueError("differences and estimates must name the same comparisons")
+    members: dict[Hashable, list[K]] = {}
+    for key in differences:
+        members.setdefault(family(key), []).append(key)
+    out: dict[K, Verdict] = {}
+    for keys in members.values():
+        for key in keys:
+            require_holm_draws(np.size(differences[key]), len(keys), alpha)
+        out |= verdicts({k: differences[k] for k in keys}, {k: estimates[k] for k in keys}, alpha)
+    return {key: out[key] for key in differences}
 
 
 # --------------------------------------------------------------------------- few replicates
