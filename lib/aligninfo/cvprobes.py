@@ -58,6 +58,7 @@ __all__ = [
     "KNNCVProbe",
     "MLPProbe",
     "chosen_hyperparameters",
+    "class_holdout",
     "make_probe",
 ]
 
@@ -114,6 +115,47 @@ def _vote(labels: NDArray[Any]) -> NDArray[Any]:
     counts = np.zeros((len(labels), len(classes)), dtype=np.int64)
     np.add.at(counts, (np.arange(len(labels))[:, None], codes), 1)
     return classes[counts.argmax(axis=1)]
+
+
+def class_holdout(
+    groups: ArrayLike, y: ArrayLike, fraction: float, seed: int = 0
+) -> NDArray[np.bool_]:
+    """Hold out whole groups so that every class with two groups or more is on both sides.
+
+    Each class with ``m >= 2`` groups gets about ``fraction * m`` of them held out (at least
+    one, at most ``m - 1``); a class with a single group stays on the training side only (it
+    cannot lie on both). Groups are visited in a seeded random order and a group is held out
+    when a class it holds still needs one and every class it holds keeps a group in training,
+    so groups that mix classes are handled too (a class may then miss the held-out side:
+    compare ``np.unique(y[held])`` with the classes).
+
+    Args:
+        groups: ``(n,)`` group of each sample.
+        y: ``(n,)`` class of each sample.
+        fraction: Share of each class's groups to hold out, in (0, 1).
+        seed: Seed of the order in which groups are visited.
+
+    Returns:
+        ``(n,)`` boolean mask of the held-out samples (all False when no class has two groups).
+    """
+    g, labels = np.asarray(groups), np.asarray(y)
+    if g.shape != labels.shape or g.ndim != 1:
+        raise ValueError(f"groups and y must both be (n,), got {g.shape} and {labels.shape}")
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    unique, g_code = np.unique(g, return_inverse=True)
+    y_code = np.unique(labels, return_inverse=True)[1]
+    member = np.zeros((len(unique), int(y_code.max(initial=-1)) + 1), dtype=bool)
+    member[g_code, y_code] = True  # (groups, classes): which classes each group holds
+    n_groups = member.sum(axis=0)
+    target = np.minimum(np.maximum(np.rint(fraction * n_groups), 1), n_groups - 1)
+    kept, held_count = n_groups.copy(), np.zeros_like(n_groups)
+    held = np.zeros(len(unique), dtype=bool)
+    for i in np.random.default_rng(seed).permutation(len(unique)):
+        cls = member[i]
+        if np.all(kept[cls] >= 2) and np.any(held_count[cls] < target[cls]):
+            held[i], kept[cls], held_count[cls] = True, kept[cls] - 1, held_count[cls] + 1
+    return held[g_code]
 
 
 Target = ArrayLike | Mapping[str, ArrayLike]
@@ -393,8 +435,14 @@ class MLPProbe(BaseEstimator):
     ``validation_fraction`` of the *training* data has not improved for ``patience`` epochs,
     and keeps the weights of its best epoch. Without groups the validation part is a random
     one (stratified for classes: scikit-learn's own early stopping); with ``groups`` it holds
-    out whole groups (:func:`aligninfo.groups.holdout_groups`), so that early stopping rewards
-    what transfers to unseen groups.
+    out whole groups, so that early stopping rewards what transfers to unseen groups: for
+    regression a random ``validation_fraction`` of the groups
+    (:func:`aligninfo.groups.holdout_groups`); for classes, :func:`class_holdout`, which
+    keeps every class with two groups or more on both sides, and every class on the training
+    side (a class whose only group were held out would never be learnt). A class with a
+    single group is not validated (``unvalidated_classes_``); when no class has two groups,
+    no grouped split can validate any class, and the probe falls back to a stratified random
+    split of the samples, with a warning (``validation_`` says which split was used).
 
     Args:
         task: ``"classification"`` or ``"regression"``.
@@ -409,7 +457,11 @@ class MLPProbe(BaseEstimator):
     Attributes:
         n_iter_: Epochs run before early stopping.
         inner_splits_: With groups, the one ``(train, validation)`` index pair of early
-            stopping (None without groups: scikit-learn draws it).
+            stopping (None without groups or in the fallback: scikit-learn draws it).
+        validation_: ``"groups"`` (whole groups held out) or ``"samples"`` (a random split:
+            no groups given, or the fallback).
+        unvalidated_classes_: Classes absent from a grouped validation part (each has a
+            single group); empty otherwise.
     """
 
     def __init__(
@@ -468,25 +520,49 @@ class MLPProbe(BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.inner_splits_: InnerSplits | None = None
-            if groups is None:
+            self.unvalidated_classes_ = np.unique(target)[:0]
+            held = None if groups is None else self._held_out(target, groups)
+            self.validation_ = "samples" if held is None else "groups"
+            if held is None:
                 self.model_ = self._network(early_stopping=True).fit(xs, target)
+                self.n_iter_ = int(self.model_.n_iter_)
             else:
-                self._fit_grouped(xs, target, groups)
-        self.n_iter_ = int(self.model_.n_iter_)
+                self.n_iter_ = self._fit_grouped(xs, target, held)
         return self
 
-    def _fit_grouped(self, x: NDArray[np.float64], target: NDArray[Any], groups: ArrayLike) -> None:
-        """Epochs on the kept groups, early-stopped on the held-out ones (best epoch kept)."""
+    def _held_out(self, target: NDArray[Any], groups: ArrayLike) -> NDArray[np.bool_] | None:
+        """The grouped early-stopping part (None: fall back to a random split, with a warning)."""
         g = np.asarray(groups)
-        if g.shape != (len(x),):
+        if g.shape != (len(target),):
             raise ValueError(f"groups must be (n,) like the samples, got shape {g.shape}")
-        held = holdout_groups(g, self.validation_fraction, self.seed)
+        if self.task == "regression":
+            return holdout_groups(g, self.validation_fraction, self.seed)
+        held = class_holdout(g, target, self.validation_fraction, self.seed)
+        if not held.any():
+            warnings.warn(
+                "MLPProbe: no class has two groups, so no grouped early-stopping split keeps "
+                "every class in training; falling back to a random split of the samples",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        self.unvalidated_classes_ = np.setdiff1d(np.unique(target), target[held])
+        return held
+
+    def _fit_grouped(
+        self, x: NDArray[np.float64], target: NDArray[Any], held: NDArray[np.bool_]
+    ) -> int:
+        """Epochs on the kept groups, early-stopped on the held-out ones (best epoch kept).
+
+        Returns:
+            The number of epochs run (``partial_fit`` counts one per call in ``n_iter_``).
+        """
         train, val = np.flatnonzero(~held), np.flatnonzero(held)
         self.inner_splits_ = [(train, val)]
         model = self._network(early_stopping=False)
         extra = {"classes": np.unique(target)} if self.task == "classification" else {}
-        best, best_weights, stale = -np.inf, None, 0
-        for _ in range(self.max_iter):
+        best, best_weights, stale, epochs = -np.inf, None, 0, 0
+        for epochs in range(1, self.max_iter + 1):  # noqa: B007 (the count is returned)
             model.partial_fit(x[train], target[train], **extra)
             score = model.score(x[val], target[val])
             if score > best + model.tol:
@@ -502,6 +578,7 @@ class MLPProbe(BaseEstimator):
         assert best_weights is not None
         model.coefs_, model.intercepts_ = best_weights
         self.model_ = model
+        return epochs
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
         """Predicted labels ``(m,)`` or targets ``(m,)`` / ``(m, q)``."""
