@@ -74,7 +74,7 @@ def test_train_classifier_is_tuned_on_validation_and_read_directly() -> None:
         seed=0,
         patience=2,
     )
-    assert stopped.epochs[1e-2] < 200  # early stopping on the validation loss
+    assert stopped.epochs[1e-2] < 200  # early stopping on the validation accuracy
     with pytest.raises(ValueError, match="learning rate"):
         train_classifier(lambda: MLP(4, 8, (16,)), train, val, lrs=(), epochs=1)
 

@@ -9,7 +9,7 @@ validation data only (the chapters' supervised reference), read by its own head.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -20,9 +20,10 @@ from torch import Tensor, nn
 from aligninfo.encoders import MultimodalEncoder
 from aligninfo.losses import Objective
 from aligninfo.runtime import eval_mode
-from aligninfo.train import encode, fit
+from aligninfo.train import ValScore, encode, fit
 
 Task = Literal["regression", "classification"]
+Criterion = Literal["accuracy", "loss"]
 
 
 class Supervised(Objective):
@@ -59,8 +60,13 @@ class EndToEnd:
         model: The trained encoder, under the key ``"x"``.
         head: The linear head on its output.
         lr: The learning rate chosen on the validation data.
-        val_accuracy: Validation accuracy of each learning rate tried, by learning rate.
-        epochs: Epoch whose weights were kept (lowest validation loss), by learning rate.
+        val_accuracy: Validation accuracy of each learning rate tried (at its kept epoch), by
+            learning rate.
+        epochs: Epoch whose weights were kept (by the selection criterion), by learning rate.
+        val_curves: Validation accuracy after each epoch, by learning rate (recorded with the
+            criterion ``"accuracy"`` only; empty lists otherwise).
+        criterion: What chose the epoch: ``"accuracy"`` (highest validation accuracy) or
+            ``"loss"`` (lowest validation loss).
     """
 
     model: MultimodalEncoder
@@ -68,6 +74,8 @@ class EndToEnd:
     lr: float
     val_accuracy: dict[float, float]
     epochs: dict[float, int]
+    val_curves: dict[float, list[float]] = field(default_factory=dict)
+    criterion: Criterion = "accuracy"
 
     def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
@@ -77,10 +85,24 @@ class EndToEnd:
 def _predict_classes(
     model: MultimodalEncoder, head: nn.Module, x: np.ndarray, batch_size: int = 4096
 ) -> np.ndarray:
-    z = encode(model, np.asarray(x, dtype=np.float32), "x", batch_size)
-    head = head.cpu()
-    with torch.no_grad(), eval_mode(head):
-        return head(torch.as_tensor(z)).argmax(dim=1).numpy()
+    """The head's argmax on the encoded inputs, computed where the head lives."""
+    z = torch.as_tensor(encode(model, np.asarray(x, dtype=np.float32), "x", batch_size))
+    with eval_mode(head):
+        return head(z.to(next(head.parameters()).device)).argmax(dim=1).cpu().numpy()
+
+
+def _accuracy_curve(x: np.ndarray, y: np.ndarray, curve: list[float]) -> ValScore:
+    """A :func:`aligninfo.train.fit` score: validation accuracy of the head, also recorded."""
+    truth = np.asarray(y)
+
+    def validation_accuracy(model: MultimodalEncoder, objective: Objective) -> float:
+        heads = objective.heads
+        assert isinstance(heads, nn.ModuleDict), "a score for the Supervised objective"
+        head = heads["x"]
+        curve.append(float(np.mean(_predict_classes(model, head, x) == truth)))
+        return curve[-1]
+
+    return validation_accuracy
 
 
 def train_classifier(
@@ -93,14 +115,20 @@ def train_classifier(
     seed: int = 0,
     device: str = "cpu",
     patience: int | None = None,
+    criterion: Criterion = "accuracy",
 ) -> EndToEnd:
     """A supervised reference trained end to end and tuned on validation data only.
 
     For each learning rate, a fresh encoder (seeded by ``seed``) and a linear head are trained
     together with cross-entropy (:class:`Supervised`, AdamW) for at most ``epochs`` passes,
-    keeping the weights of the epoch with the lowest validation loss (the number of epochs is
-    chosen on the validation data); the learning rate with the highest validation accuracy is
-    kept (ties: the first in ``lrs``).
+    keeping the weights of the epoch with the highest validation accuracy (``criterion=
+    "loss"``: the lowest validation loss), so the number of epochs is chosen on the validation
+    data; the learning rate with the highest validation accuracy is kept (ties: the first in
+    ``lrs``; ties between epochs: the first). Draw the validation part as the test data are
+    drawn (by whole polygons or sites when the test holds unseen ones:
+    :func:`aligninfo.cvprobes.class_holdout`). The accuracy suits such a part better than the
+    loss: on unseen polygons the cross-entropy of a sharpening classifier can rise while its
+    accuracy still improves, which stops a loss criterion early.
 
     Args:
         make_encoder: Builds a fresh encoder ``(n, *shape) -> (n, k)``.
@@ -111,29 +139,36 @@ def train_classifier(
         batch_size: Samples per step.
         seed: Seed of the initialisation and the batches.
         device: Where to train.
-        patience: Stop a run after this many epochs without a lower validation loss (None:
-            run every epoch).
+        patience: Stop a run after this many epochs without a better validation score (the
+            criterion's; None: run every epoch).
+        criterion: ``"accuracy"`` or ``"loss"``: what chooses the kept epoch.
 
     Returns:
         The chosen classifier, its learning rate and the validation scores.
     """
     if not lrs:
         raise ValueError("give at least one learning rate")
+    if criterion not in ("accuracy", "loss"):
+        raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
     (x_tr, y_tr), (x_va, y_va) = train, val
     n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
     best: EndToEnd | None = None
     scores: dict[float, float] = {}
     kept_epochs: dict[float, int] = {}
+    curves: dict[float, list[float]] = {}
     for lr in lrs:
         torch.manual_seed(seed)
         model = MultimodalEncoder({"x": make_encoder()})
         dim = encode(model, x_tr[:2], "x").shape[1]
         objective = Supervised({"x": ("y", "classification", n_classes)}, dim)
+        curve = curves.setdefault(float(lr), [])
+        score = _accuracy_curve(x_va, y_va, curve)
         history = fit(
             model,
             objective,
             {"x": x_tr, "y": y_tr},
             val={"x": x_va, "y": y_va},
+            val_score=score if criterion == "accuracy" else None,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
@@ -144,10 +179,10 @@ def train_classifier(
         )
         model.cpu()
         head = objective.heads["x"]
-        pred = _predict_classes(model, head, x_va)
-        scores[float(lr)] = float(np.mean(pred == np.asarray(y_va)))
-        kept_epochs[float(lr)] = int(np.nanargmin(history.val_loss)) + 1
+        scores[float(lr)] = float(np.mean(_predict_classes(model, head, x_va) == y_va))
+        assert history.best_epoch is not None
+        kept_epochs[float(lr)] = history.best_epoch
         if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
-            best = EndToEnd(model, head, float(lr), scores, kept_epochs)
+            best = EndToEnd(model, head, float(lr), scores, kept_epochs, curves, criterion)
     assert best is not None
     return best

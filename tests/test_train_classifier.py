@@ -1,0 +1,54 @@
+"""The supervised reference keeps the epoch of highest validation accuracy (fit's val_score),
+not that of lowest validation loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aligninfo.encoders import MLP
+from aligninfo.supervised import train_classifier
+
+
+def noisy_blobs(n: int, seed: int, flip: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Three overlapping classes, a quarter of the labels redrawn at random.
+
+    A wide classifier grows confident on the noisy labels, so its validation loss turns up
+    before its validation accuracy stops changing: the two criteria keep different epochs.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = 1.5 * np.eye(3, 4)
+    x = (centres[y] + rng.normal(size=(n, 4))).astype(np.float32)
+    return x, np.where(rng.random(n) < flip, rng.integers(0, 3, n), y)
+
+
+TRAIN, VAL = noisy_blobs(200, 0), noisy_blobs(150, 1)
+
+
+def _fit(criterion: str, **kwargs):
+    options = {"lrs": (1e-2,), "epochs": 40, "batch_size": 20, "seed": 0, **kwargs}
+    return train_classifier(lambda: MLP(4, 16, (64,)), TRAIN, VAL, criterion=criterion, **options)
+
+
+def test_the_kept_epoch_is_the_one_of_highest_validation_accuracy() -> None:
+    clf = _fit("accuracy")
+    curve = clf.val_curves[1e-2]
+    assert len(curve) == 40 and clf.criterion == "accuracy"
+    assert clf.epochs[1e-2] == int(np.argmax(curve)) + 1  # the first epoch of the best score
+    accuracy = float(np.mean(clf.predict(VAL[0]) == VAL[1]))
+    assert clf.val_accuracy[1e-2] == accuracy == max(curve)  # the kept weights are that epoch's
+    by_loss = _fit("loss")
+    assert by_loss.val_curves[1e-2] == [] and by_loss.criterion == "loss"
+    assert by_loss.epochs[1e-2] != clf.epochs[1e-2]  # the loss keeps another epoch here
+    assert by_loss.val_accuracy[1e-2] < clf.val_accuracy[1e-2]
+
+
+def test_patience_counts_epochs_without_a_higher_validation_accuracy() -> None:
+    clf = _fit("accuracy", patience=3)
+    curve = clf.val_curves[1e-2]
+    best = int(np.argmax(curve))
+    assert len(curve) == best + 4  # stopped three epochs after the last improvement
+    assert all(c <= curve[best] for c in curve[best + 1 :])
+    with pytest.raises(ValueError, match="criterion"):
+        _fit("log-loss")
