@@ -13,6 +13,7 @@ from aligninfo.diagnose import diagnose
 from aligninfo.diagnose.core import class_strata
 from aligninfo.diagnose.estimates import cross_prediction_directions, draw_groups
 from aligninfo.diagnose.phase import regime_of, separation
+from aligninfo.diagnose.settings import SIGNAL_SHARE
 from aligninfo.gaussian import GaussianModel
 from aligninfo.nuisance import REGIMES, NuisanceModel, cross_prediction_values, recovery
 
@@ -86,7 +87,8 @@ def test_synthetic_spiked_data_is_placed_in_its_regime(regime: str) -> None:
     assert kappa**2 / (kappa**2 + 1) == pytest.approx(signal_rho, abs=0.05)
     assert p.nu.estimate == pytest.approx(rho.sum() - signal_rho, abs=0.05)
     record = json.loads(json.dumps(d.to_dict()))
-    assert record["phase"]["regime"] == regime and record["settings"]["r2_signal"] == 0.01
+    assert record["phase"]["regime"] == regime
+    assert record["settings"]["signal_share"] == SIGNAL_SHARE
     assert any("phase diagram" in r for r in d.reasons)
 
 

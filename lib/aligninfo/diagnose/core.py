@@ -15,6 +15,7 @@ from aligninfo.diagnose.estimates import (
     choose_k,
     copula_normal,
     group_weights,
+    holds,
     in_sample,
     out_of_fold,
     r2_draws,
@@ -32,11 +33,17 @@ from aligninfo.diagnose.inputs import (
     target_columns,
     transposed_hint,
 )
-from aligninfo.diagnose.phase import PhasePlacement, place
+from aligninfo.diagnose.phase import PhasePlacement, Spectra, place
 from aligninfo.diagnose.recommend import aligned_pid_sentence, phase_sentence, recommend
 from aligninfo.diagnose.regime import regime_map
 from aligninfo.diagnose.report import Diagnosis
-from aligninfo.diagnose.settings import MAX_COLUMNS, N_REPEATS, SAMPLES_PER_DIM
+from aligninfo.diagnose.settings import (
+    MAX_COLUMNS,
+    N_REPEATS,
+    RHO_NEAR_COPY,
+    SAMPLES_PER_DIM,
+    X2_SCALES,
+)
 from aligninfo.linalg import Array
 from aligninfo.pid import PID
 from aligninfo.stats import Interval, percentile_interval
@@ -57,6 +64,7 @@ def diagnose(
     level: float = 0.95,
     progress: bool = True,
     resample_groups: ArrayLike | None = None,
+    x2_scale: str = "standardised",
 ) -> Diagnosis:
     """Diagnose a paired data set: should X1 and X2 be aligned (see the module docstring)?
 
@@ -79,6 +87,9 @@ def diagnose(
             scan-order polygons); not with ``groups``. With a class target and groups of one
             class each (as polygons are), groups and ``groups`` alike are drawn within their
             class, so that every resample holds every class.
+        x2_scale: How cross-prediction (the phase diagram's Δ_pred) sees X2's columns:
+            "standardised" (default: the usual per-feature normalisation) or "as given" (their
+            own scale, Kamai et al.'s setting). Nothing else depends on it.
 
     Returns:
         The :class:`Diagnosis`.
@@ -86,8 +97,12 @@ def diagnose(
     Raises:
         DiagnoseInputError: Mismatched rows, NaN or infinite values, constant or linearly
             dependent columns, too few samples for the dimension, too few groups, bad k,
-            both kinds of groups.
+            both kinds of groups, an unknown x2_scale.
     """
+    if x2_scale not in X2_SCALES:
+        raise DiagnoseInputError(
+            f"x2_scale must be one of {', '.join(X2_SCALES)}, got {x2_scale!r}"
+        )
     a1, a2 = check_matrix(x1, "X1"), check_matrix(x2, "X2")
     n = len(a1)
     if len(a2) != n:
@@ -138,9 +153,11 @@ def diagnose(
     cop = np.hstack([copula_normal(a1), copula_normal(a2), t_cop])
     check_joint(std, cop, b)
     rng = np.random.default_rng(seed)
-    runs = [out_of_fold(std, b, assign_folds(ids, rng), k_max) for _ in range(N_REPEATS)]
+    scale = _x2_scale(a2, x2_scale)
+    runs = [out_of_fold(std, b, assign_folds(ids, rng), k_max, scale) for _ in range(N_REPEATS)]
     weights = group_weights(boot_ids, n_boot, rng, strata)
-    rho_w = np.mean([weighted_corr(r["u1"], r["u2"], weights) for r in runs], axis=0)
+    rho_runs = [weighted_corr(r["u1"], r["u2"], weights) for r in runs]
+    rho_w = np.mean(rho_runs, axis=0)
     rho_low = np.quantile(rho_w[1:], (1 - level) / 2, axis=0)
     if k is None:
         k = choose_k(rho_w[0], rho_low)
@@ -151,11 +168,19 @@ def diagnose(
     if kind is not None:
         pred = np.mean([r["pred"] for r in runs], axis=0)
         full["r2"], draws["r2"] = r2_draws(std[:, b.t], pred, weights)
-        cross = np.mean(
-            [weighted_cross_prediction(r["f1"], std[:, b.x2], weights) for r in runs], axis=0
-        )
+        x2 = std[:, b.x2] * scale[None, :]
+        cross_runs = [weighted_cross_prediction(r["f1"], x2, weights) for r in runs]
         curves = np.vstack([full["r2"][None], draws["r2"]])
-        phase = place(rho_w, cross, *_curves(curves, k_max), level)
+        spectra = Spectra(rho_w, np.mean(cross_runs, axis=0), *_curves(curves, k_max))
+        fold_spectra = [
+            Spectra(
+                rho_r[:1],
+                cross_r[:1],
+                *_curves(r2_draws(std[:, b.t], r["pred"], weights[:1])[0][None], k_max),
+            )
+            for rho_r, cross_r, r in zip(rho_runs, cross_runs, runs, strict=True)
+        ]
+        phase = place(spectra, holds(rho_w[0], rho_low), level, x2_scale, fold_spectra)
     full["rho_oof"], full["rho_oof_low"] = rho_w[0], rho_low
     how = _resampling(groups, resample_groups, strata)
     info = Sampling(n_groups, how, n_boot, seed, level)
@@ -164,6 +189,13 @@ def diagnose(
         d.reasons.append(
             f"{failed} of {n_boot} resamples had a singular covariance (a class or a column's "
             "variation missing from the rows drawn) and were left out of the in-sample intervals"
+        )
+    if full["rho"][0] > RHO_NEAR_COPY:
+        d.reasons.append(
+            f"warning: the largest canonical correlation is {full['rho'][0]:.3f}, above "
+            f"{RHO_NEAR_COPY}: {names[0]} and {names[1]} are near copies of each other (one "
+            "sensor seen twice?); alignment then has nothing to remove, and the informations "
+            "and the placement rest on a near-singular covariance"
         )
     if repeats:
         d.reasons.append(
@@ -211,9 +243,26 @@ def _resampling(groups: object, resample_groups: object, strata: np.ndarray | No
     return how + (", within classes" if strata is not None and how != "rows" else "")
 
 
-def _curves(curves: Array, k_max: int) -> tuple[Array, Array]:
-    """R² of Y from the top-j canonical variates and cross-prediction features of X1."""
-    return curves[:, 3 : 3 + k_max], curves[:, 3 + 2 * k_max : 3 + 3 * k_max]
+def _curves(curves: Array, k_max: int) -> tuple[Array, Array, Array]:
+    """R² of Y from the top-j variates, the top-j cross-prediction features and all of X1.
+
+    Args:
+        curves: Out-of-fold R² of every model, shape (rows, 3 + 3 k_max).
+        k_max: Canonical pairs.
+    """
+    return curves[:, 3 : 3 + k_max], curves[:, 3 + 2 * k_max : 3 + 3 * k_max], curves[:, 0]
+
+
+def _x2_scale(a2: Array, how: str) -> Array:
+    """Factor of each standardised column of X2 for cross-prediction, shape (p2,).
+
+    Ones for "standardised"; for "as given", each column's standard deviation over their root
+    mean square (the overall scale cancels from Δ_pred; only the columns' ratios matter).
+    """
+    if how == "standardised":
+        return np.ones(a2.shape[1])
+    sd = a2.std(axis=0)
+    return np.asarray(sd / np.sqrt(np.mean(sd**2)), dtype=np.float64)
 
 
 def assemble(

@@ -28,6 +28,7 @@ __all__ = [
     "cca",
     "centred_interval",
     "choose_k",
+    "holds",
     "copula_normal",
     "group_weights",
     "in_sample",
@@ -119,7 +120,9 @@ def _r(s: slice) -> Array:
     return np.arange(s.start, s.stop)
 
 
-def cross_prediction_directions(cov: Array, b: Blocks) -> tuple[Array, Array]:
+def cross_prediction_directions(
+    cov: Array, b: Blocks, scale: Array | None = None
+) -> tuple[Array, Array]:
     """Reduced-rank regression of X2 on X1 from a joint covariance (cross-prediction).
 
     The encoder of X1 of rank-j cross-prediction spans the first j rows of
@@ -127,13 +130,19 @@ def cross_prediction_directions(cov: Array, b: Blocks) -> tuple[Array, Array]:
     (:func:`aligninfo.nuisance.cross_prediction_projection`): features uncorrelated, of unit
     variance, the j-th explaining a variance s_j² of X2 (as the columns are scaled).
 
+    Args:
+        cov: Joint covariance of (X1, X2, ...), shape (p, p).
+        b: The column blocks.
+        scale: Factor of each column of X2 in the predicted X2, shape (p2,); None: as in cov.
+
     Returns:
         (the values s, descending, shape (min(p1, p2),); W, shape (min(p1, p2), p1)).
     """
     ridge = CCA_RIDGE * np.eye(b.p1)
     lam, vec = np.linalg.eigh(cov[b.x1, b.x1] + ridge)
     root_inv = (vec / np.sqrt(lam)) @ vec.T
-    u, s, vt = np.linalg.svd(root_inv @ cov[b.x1, b.x2], full_matrices=False)
+    c12 = cov[b.x1, b.x2] if scale is None else cov[b.x1, b.x2] * scale[None, :]
+    u, s, vt = np.linalg.svd(root_inv @ c12, full_matrices=False)
     # one sign convention for every fold (each right singular vector's largest entry positive;
     # u and v flip together): the held-out features of the folds are pooled, and features of
     # opposite signs would cancel
@@ -141,10 +150,14 @@ def cross_prediction_directions(cov: Array, b: Blocks) -> tuple[Array, Array]:
     return s, u.T @ root_inv
 
 
-def out_of_fold(data: Array, b: Blocks, folds: np.ndarray, k_max: int) -> dict[str, Array]:
+def out_of_fold(
+    data: Array, b: Blocks, folds: np.ndarray, k_max: int, x2_scale: Array | None = None
+) -> dict[str, Array]:
     """Out-of-fold predictions of the target and held-out variates (one fold assignment).
 
     Every fold's CCA, cross-prediction and least-squares fits use the other folds only.
+    ``x2_scale`` (shape (p2,)) rescales X2's columns for cross-prediction only (None: as in
+    data); canonical pairs and least squares do not depend on it.
 
     Returns:
         "pred": predictions, shape (3 + 3 k_max, n, q): from X1, X2, X1+X2, then the top-j
@@ -168,7 +181,7 @@ def out_of_fold(data: Array, b: Blocks, folds: np.ndarray, k_max: int) -> dict[s
         _, w1, w2 = cca(cov, b)
         u1, u2 = held[:, b.x1] @ w1[:k_max].T, held[:, b.x2] @ w2[:k_max].T
         held_u1[test], held_u2[test] = u1, u2
-        wf = cross_prediction_directions(cov, b)[1][:k_max]
+        wf = cross_prediction_directions(cov, b, x2_scale)[1][:k_max]
         f1 = held[:, b.x1] @ wf.T
         held_f1[test] = f1
         if q == 0:
@@ -320,10 +333,26 @@ def weighted_cross_prediction(f: Array, x2: Array, weights: Array) -> Array:
     return np.asarray(np.nan_to_num(values), dtype=np.float64)
 
 
+def holds(rho_oof: Array, low: Array) -> np.ndarray:
+    """Which canonical pairs hold out of fold: correlation > RHO_MIN and interval above 0.
+
+    The one rule for what counts as shared: :func:`choose_k` aligns the leading run of pairs
+    that hold, and the phase placement counts a pair that does not as noise.
+
+    Args:
+        rho_oof: Out-of-fold correlations, shape (k_max,).
+        low: Lower bounds of their bootstrap intervals, shape (k_max,).
+
+    Returns:
+        Shape (k_max,), bool.
+    """
+    return np.asarray((np.asarray(rho_oof) > RHO_MIN) & (np.asarray(low) > 0), dtype=bool)
+
+
 def choose_k(rho_oof: Array, low: Array) -> int:
-    """Aligned pairs: the leading run with correlation > RHO_MIN and interval above 0 (>= 1)."""
-    holds = (rho_oof > RHO_MIN) & (low > 0)
-    run = int(np.argmin(holds)) if not holds.all() else len(holds)
+    """Aligned pairs: the leading run of pairs that :func:`holds` (at least 1)."""
+    held = holds(rho_oof, low)
+    run = int(np.argmin(held)) if not held.all() else len(held)
     return max(1, run)
 
 

@@ -139,7 +139,7 @@ def _plot_spectra(ax: Any, p: PhasePlacement) -> None:
     ax.set(
         xlabel="component (out of fold)",
         ylabel="value",
-        title=f"signal (green: R² gain > {p.threshold}) vs nuisance (grey)",
+        title=f"signal (green: R² gain > {p.threshold:.3f}) vs nuisance (grey)",
     )
     ax.legend(frameon=False, fontsize=8)
 

@@ -15,36 +15,55 @@ with other steps):
    direction's out-of-fold value (the root of the variance of the standardised X2 that its
    held-out feature explains), directions fitted on the other folds;
 2. the split: a component is *signal* when its held-out variate of X1 adds more than
-   :data:`~aligninfo.diagnose.settings.R2_SIGNAL` to the out-of-fold R² of Y (the gain of the
-   top-j over the top-(j-1) variates; they are uncorrelated, so the gains add up), else
+   :data:`~aligninfo.diagnose.settings.SIGNAL_SHARE` of the out-of-fold R²(Y | X1) to the
+   out-of-fold R² of Y (the gain of the top-j over the top-(j-1) variates; they are
+   uncorrelated, so the gains add up) and the gain's bootstrap interval lies above 0, else
    *nuisance*;
-3. Δ_align and Δ_pred from the split spectra (0 when no component is signal, infinite when
-   none is nuisance), and the regime;
-4. the resamples of the diagnosis (groups or rows reweighting the fixed out-of-fold values)
-   repeat steps 2-3, which gives intervals and the share of resamples in each regime: how
-   sure the placement is.
+3. the floor: a canonical pair that does not hold out of fold by the rule that chooses k
+   (:func:`~aligninfo.diagnose.estimates.holds`: correlation above
+   :data:`~aligninfo.diagnose.settings.RHO_MIN`, interval above 0) cannot be told from noise,
+   and its correlation counts as RHO_MIN, signal or nuisance (without this, pure-noise pairs
+   set the nuisance floor near 0 and inflate Δ_align, e.g. when the signal and a nearby
+   nuisance share two pairs and both are read as signal);
+4. Δ_align and Δ_pred from the split spectra (infinite when no component is nuisance, NaN, a
+   tie, when the smallest signal and the largest nuisance correlation are both at the noise
+   floor), and the regime: *unsettled* on a tie, *not placed* when no component carries the
+   task (or there is a single canonical pair: nothing to compare);
+5. the resamples of the diagnosis (groups or rows reweighting the fixed out-of-fold values)
+   repeat steps 2-4, which gives intervals and the share of resamples in each regime; the
+   folds, directions and holding pairs are not refitted per resample, so the agreeing share
+   is an upper bound on how sure the placement is
+   (:data:`~aligninfo.diagnose.settings.PLACEMENT_SHARES`); each fold assignment's own
+   placement (refitted) and the placement at other signal shares are reported too.
 
 On the diagram of chapter 12 (one signal and one nuisance coordinate, noise variance γ^s = 1 on
 the signal of both, γ_x^n = 1) the data sit at the point with the same alignment answer: the
 signal strength κ whose correlation κ²/(κ² + 1) is the smallest signal correlation, and the
 nuisance correlation ν, the largest nuisance one; ``gamma_y_n`` is the nuisance variance in X2
 that puts the prediction boundary where the data's Δ_pred does. Cross-prediction is not
-invariant to the scale of X2's columns: the values are those of the standardised columns, the
-scale a prediction objective sees after the usual per-feature normalisation.
+invariant to the scale of X2's columns: by default the values are those of the standardised
+columns, the scale a prediction objective sees after the usual per-feature normalisation;
+``x2_scale="as given"`` keeps the columns' own scale (Kamai et al.'s setting, in which a loud
+column of X2 draws the prediction), and the regime can differ between the two.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from aligninfo.diagnose.settings import R2_SIGNAL
+from aligninfo.diagnose.settings import RHO_MIN, SIGNAL_SHARE, SIGNAL_SHARES_CHECKED
 from aligninfo.linalg import Array
 from aligninfo.nuisance import REGIMES
 from aligninfo.stats import Interval
 
-__all__ = ["PhasePlacement", "place", "regime_of", "separation"]
+__all__ = ["PLACEMENTS", "PhasePlacement", "Spectra", "place", "regime_of", "separation"]
+
+PLACEMENTS = (*REGIMES, "unsettled", "not placed")
+"""The four regimes, a tie (*unsettled*) and no placement (no component carries the task)."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +77,22 @@ class PhasePlacement:
         gain_prediction: The same for each cross-prediction feature of X1.
         signal_alignment: Which canonical pairs are signal (gain above the threshold).
         signal_prediction: Which cross-prediction directions are signal.
+        holds: Which canonical pairs hold out of fold (the rule that chooses k).
         delta_alignment: min signal / max nuisance canonical correlation, with its interval.
         delta_prediction: The same for the cross-prediction values.
-        regime: One of :data:`aligninfo.nuisance.REGIMES`.
-        regime_shares: Share of the resamples placed in each regime.
+        regime: One of :data:`PLACEMENTS`.
+        regime_shares: Share of the resamples placed in each of :data:`PLACEMENTS` (an upper
+            bound on the agreement, see :data:`~aligninfo.diagnose.settings.PLACEMENT_SHARES`).
         kappa: The diagram's signal strength κ (γ^s = 1) with the smallest signal correlation
             (NaN without signal).
         nu: The diagram's nuisance correlation ν, the largest nuisance correlation.
         gamma_y_n: The nuisance variance in X2 (γ_x^n = 1) whose prediction boundary passes
             where the data's Δ_pred puts it (NaN when undefined: no signal or no nuisance).
-        threshold: The R² gain above which a component is signal.
+        threshold: The R² gain above which a component is signal (share × R²(Y | X1)).
+        signal_share: The share of R²(Y | X1) that defines the threshold.
+        x2_scale: How cross-prediction saw X2's columns: "standardised" or "as given".
+        sensitivity: The regime at each share of :data:`SIGNAL_SHARES_CHECKED` (keys "0.05").
+        repeat_regimes: The regime of each fold assignment's own placement (refitted folds).
     """
 
     rho: list[float]
@@ -76,6 +101,7 @@ class PhasePlacement:
     gain_prediction: list[float]
     signal_alignment: list[bool]
     signal_prediction: list[bool]
+    holds: list[bool]
     delta_alignment: Interval
     delta_prediction: Interval
     regime: str
@@ -83,38 +109,96 @@ class PhasePlacement:
     kappa: Interval
     nu: Interval
     gamma_y_n: float
-    threshold: float = R2_SIGNAL
+    threshold: float
+    signal_share: float = SIGNAL_SHARE
+    x2_scale: str = "standardised"
+    sensitivity: dict[str, str] = field(default_factory=dict)
+    repeat_regimes: list[str] = field(default_factory=list)
 
     @property
     def sureness(self) -> float:
-        """Share of the resamples placed in the same regime as the data."""
+        """Share of the resamples placed in the same regime as the data (an upper bound)."""
         return self.regime_shares[self.regime]
 
+    @property
+    def majority(self) -> str:
+        """The placement most resamples agree on (ties: the data's own, then the first)."""
+        best = max(self.regime_shares.values())
+        if self.regime_shares[self.regime] == best:
+            return self.regime
+        return next(r for r, s in self.regime_shares.items() if s == best)
 
-def separation(values: Array, signal: Array) -> float:
-    """min(values[signal]) / max(values[~signal]): 0 without signal, inf without nuisance.
+    @property
+    def settled(self) -> bool:
+        """Placed in a regime, neither Δ's interval containing 1 (nor a tie)."""
+        if self.regime not in REGIMES:
+            return False
+        return not any(d.low <= 1 <= d.high for d in (self.delta_alignment, self.delta_prediction))
 
-    Values are clipped at 0 (an out-of-fold correlation can come out slightly negative).
+    @property
+    def weak_signal(self) -> list[int]:
+        """Signal canonical pairs (1-based) that do not hold out of fold (too weakly shared)."""
+        pairs = zip(self.signal_alignment, self.holds, strict=True)
+        return [j + 1 for j, (s, h) in enumerate(pairs) if s and not h]
+
+
+class Spectra(NamedTuple):
+    """Out-of-fold spectra and R² curves of the data (row 0) and its resamples (rows 1..).
+
+    Attributes:
+        rho: Canonical correlations, shape (rows, k_max).
+        cross: Cross-prediction values, shape (rows, k_max).
+        curve_alignment: R² of Y from the top-j canonical variates of X1, j = 1..k_max.
+        curve_prediction: The same from the top-j cross-prediction features of X1.
+        r2_x1: R²(Y | X1), shape (rows,).
+    """
+
+    rho: Array
+    cross: Array
+    curve_alignment: Array
+    curve_prediction: Array
+    r2_x1: Array
+
+
+def separation(values: Array, signal: Array, holds: Array | None = None) -> float:
+    """min(values[signal]) / max(values[~signal]): inf without nuisance, NaN on a noise tie.
+
+    Values are clipped at 0 (an out-of-fold correlation can come out slightly negative). A
+    component that does not hold (``holds`` False) counts as RHO_MIN, the noise floor; when
+    the smallest signal value and the largest nuisance value are both that floor, the ratio is
+    a tie (NaN). Without ``holds`` every component holds. Without signal, 0.
     """
     v = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
     s = np.asarray(signal, dtype=bool)
+    h = np.ones_like(s) if holds is None else np.asarray(holds, dtype=bool)
     if not s.any():
         return 0.0
-    floor = float(v[~s].max()) if (~s).any() else 0.0
-    return float("inf") if floor <= 0 else float(v[s].min() / floor)
+    v = np.where(h, v, RHO_MIN)
+    if not (~s).any():
+        return float("inf")
+    i, j = np.flatnonzero(s)[v[s].argmin()], np.flatnonzero(~s)[v[~s].argmax()]
+    if not (h[i] or h[j]):
+        return float("nan")
+    return float("inf") if v[j] <= 0 else float(v[i] / v[j])
 
 
 def regime_of(delta_alignment: float, delta_prediction: float) -> str:
-    """The regime: which of alignment (Δ_align > 1) and prediction (Δ_pred > 1) recover."""
+    """The regime: which of alignment (Δ_align > 1) and prediction (Δ_pred > 1) recover.
+
+    A tie (NaN) of either is *unsettled*.
+    """
+    if np.isnan(delta_alignment) or np.isnan(delta_prediction):
+        return "unsettled"
     return REGIMES[2 * (not delta_alignment > 1) + (not delta_prediction > 1)]
 
 
-def _coordinates(rho: Array, signal: np.ndarray) -> tuple[float, float]:
+def _coordinates(rho: Array, signal: np.ndarray, holds: np.ndarray) -> tuple[float, float]:
     """(κ, ν) on the diagram: κ²/(κ² + 1) is the smallest signal correlation.
 
     ν is the largest nuisance correlation (0 without nuisance); κ is NaN without signal.
+    Pairs that do not hold count as RHO_MIN, as in :func:`separation`.
     """
-    v = np.clip(np.asarray(rho, dtype=np.float64), 0.0, 1 - 1e-9)
+    v = np.where(holds, np.clip(np.asarray(rho, dtype=np.float64), 0.0, 1 - 1e-9), RHO_MIN)
     nu = float(v[~signal].max()) if (~signal).any() else 0.0
     if not signal.any():
         return float("nan"), nu
@@ -132,37 +216,69 @@ def _interval(estimate: float, draws: Array, level: float) -> Interval:
     return Interval(float(estimate), float(q[0]), float(q[1]), level)
 
 
+def _signal(gain: Array, r2_x1: Array, share: float, holds_over: np.ndarray) -> np.ndarray:
+    """Signal components of each row: gain above share × R²(Y | X1) (> 0), interval above 0."""
+    threshold = share * np.asarray(r2_x1, dtype=np.float64)[:, None]
+    return (gain > threshold) & (threshold > 0) & holds_over[None, :]
+
+
+def _regimes(
+    s: Spectra, holds: np.ndarray, share: float, above: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Array, Array, list[str]]:
+    """Signal splits, separations and regimes of every row of the spectra at one share."""
+    gain_a = np.diff(s.curve_alignment, axis=1, prepend=0.0)
+    gain_p = np.diff(s.curve_prediction, axis=1, prepend=0.0)
+    sig_a, sig_p = (
+        _signal(gain_a, s.r2_x1, share, above[0]),
+        _signal(gain_p, s.r2_x1, share, above[1]),
+    )
+    da = np.array([separation(r, g, holds) for r, g in zip(s.rho, sig_a, strict=True)])
+    dp = np.array([separation(c, g) for c, g in zip(s.cross, sig_p, strict=True)])
+    placed = (sig_a.any(axis=1) | sig_p.any(axis=1)) & (s.rho.shape[1] >= 2)
+    regimes = [
+        regime_of(a, p) if ok else "not placed" for a, p, ok in zip(da, dp, placed, strict=True)
+    ]
+    return sig_a, sig_p, gain_a, gain_p, np.vstack([da, dp]), regimes
+
+
 def place(
-    rho: Array, cross: Array, curve_alignment: Array, curve_prediction: Array, level: float
+    s: Spectra,
+    holds: Sequence[bool] | np.ndarray,
+    level: float,
+    x2_scale: str = "standardised",
+    repeats: Sequence[Spectra] = (),
 ) -> PhasePlacement:
     """Place the data (row 0) and each resample (rows 1..) on the phase diagram.
 
     Args:
-        rho: Out-of-fold canonical correlations, shape (1 + n_boot, k_max).
-        cross: Out-of-fold cross-prediction values, shape (1 + n_boot, k_max).
-        curve_alignment: Out-of-fold R² of Y from the top-j canonical variates of X1,
-            j = 1..k_max, shape (1 + n_boot, k_max).
-        curve_prediction: The same from the top-j cross-prediction features of X1.
-        level: Coverage of the intervals.
+        s: The out-of-fold spectra and R² curves of the data and its resamples.
+        holds: Which canonical pairs hold out of fold (the rule that chooses k), (k_max,).
+        level: Coverage of the intervals (and of the gains' intervals above 0).
+        x2_scale: How the cross-prediction values saw X2's columns, for the record.
+        repeats: Each fold assignment's own spectra (one row each), placed for the record.
 
     Returns:
         The :class:`PhasePlacement`.
     """
-    gain_a = np.diff(curve_alignment, axis=1, prepend=0.0)
-    gain_p = np.diff(curve_prediction, axis=1, prepend=0.0)
-    sig_a, sig_p = gain_a > R2_SIGNAL, gain_p > R2_SIGNAL
-    da = np.array([separation(r, s) for r, s in zip(rho, sig_a, strict=True)])
-    dp = np.array([separation(c, s) for c, s in zip(cross, sig_p, strict=True)])
-    regimes = [regime_of(a, p) for a, p in zip(da, dp, strict=True)]
-    kappa, nu = np.array([_coordinates(r, s) for r, s in zip(rho, sig_a, strict=True)]).T
-    shares = {r: float(np.mean([x == r for x in regimes[1:]])) for r in REGIMES}
+    h = np.asarray(holds, dtype=bool)
+    above_a, above_p = (
+        np.asarray(np.quantile(np.diff(c[1:], axis=1, prepend=0.0), (1 - level) / 2, axis=0) > 0)
+        for c in (s.curve_alignment, s.curve_prediction)
+    )
+    above = (above_a, above_p)
+    sig_a, sig_p, gain_a, gain_p, (da, dp), regimes = _regimes(s, h, SIGNAL_SHARE, above)
+    kappa, nu = np.array([_coordinates(r, g, h) for r, g in zip(s.rho, sig_a, strict=True)]).T
+    shares = {r: float(np.mean([x == r for x in regimes[1:]])) for r in PLACEMENTS}
+    first = Spectra(*(np.asarray(a)[:1] for a in s))
+    sensitivity = {f"{q:g}": _regimes(first, h, q, above)[-1][0] for q in SIGNAL_SHARES_CHECKED}
     return PhasePlacement(
-        rho=[float(v) for v in rho[0]],
-        cross_prediction=[float(v) for v in cross[0]],
+        rho=[float(v) for v in s.rho[0]],
+        cross_prediction=[float(v) for v in s.cross[0]],
         gain_alignment=[float(v) for v in gain_a[0]],
         gain_prediction=[float(v) for v in gain_p[0]],
         signal_alignment=[bool(v) for v in sig_a[0]],
         signal_prediction=[bool(v) for v in sig_p[0]],
+        holds=[bool(v) for v in h],
         delta_alignment=_interval(da[0], da[1:], level),
         delta_prediction=_interval(dp[0], dp[1:], level),
         regime=regimes[0],
@@ -170,6 +286,10 @@ def place(
         kappa=_interval(kappa[0], kappa[1:], level),
         nu=_interval(nu[0], nu[1:], level),
         gamma_y_n=_gamma_y_n(float(kappa[0]), float(nu[0]), float(dp[0])),
+        threshold=float(SIGNAL_SHARE * s.r2_x1[0]),
+        x2_scale=x2_scale,
+        sensitivity=sensitivity,
+        repeat_regimes=[_regimes(r, h, SIGNAL_SHARE, above)[-1][0] for r in repeats],
     )
 
 

@@ -112,23 +112,68 @@ def regime_sentence(m: RegimeMap) -> str:
 
 def phase_sentence(p: PhasePlacement) -> str:
     """Which components carry the task, the separations, the regime and how sure it is."""
+    head = "on Kamai et al.'s phase diagram: "
+    if p.regime == "not placed":
+        why = (
+            "a single canonical pair (a modality with one column) leaves nothing to compare"
+            if len(p.rho) < 2
+            else f"no component carries the task (none adds more than {p.signal_share:g} of "
+            "R²(Y | X1) to the out-of-fold R² with an interval above 0)"
+        )
+        return head + f"not placed: {why}"
 
     def listed(signal: list[bool]) -> str:
         chosen = [str(j + 1) for j, s in enumerate(signal) if s]
         return ", ".join(chosen) if chosen else "none"
 
-    others = ", ".join(
-        f"{r} {share:.0%}" for r, share in p.regime_shares.items() if r != p.regime and share
-    )
     return (
-        f"on Kamai et al.'s phase diagram: the canonical pairs that carry the task (signal: "
-        f"each adds more than {p.threshold} to the out-of-fold R² of Y) are "
-        f"{listed(p.signal_alignment)} of {len(p.rho)}, the cross-prediction directions "
-        f"{listed(p.signal_prediction)}; "
-        f"Δ_align = min signal / max nuisance correlation = {fmt(p.delta_alignment)} and "
-        f"Δ_pred (standardised X2) = {fmt(p.delta_prediction)}, above 1 where the method of "
-        f"that size keeps the signal: regime '{p.regime}' in {p.sureness:.0%} of resamples"
-        + (f" ({others})" if others else "")
+        head + f"the canonical pairs that carry the task (signal: each adds more than "
+        f"{p.signal_share:g} of R²(Y | X1), {p.threshold:.3f}, to the out-of-fold R² of Y, with "
+        f"an interval above 0) are {listed(p.signal_alignment)} of {len(p.rho)}, the "
+        f"cross-prediction directions {listed(p.signal_prediction)}; "
+        f"Δ_align = min signal / max nuisance correlation = {fmt(p.delta_alignment)} (pairs "
+        f"that do not hold out of fold count as {RHO_MIN}) and Δ_pred ({p.x2_scale} X2) = "
+        f"{fmt(p.delta_prediction)}, above 1 where the method of that size keeps the signal: "
+        + _placement_words(p)
+        + _weak_words(p)
+    )
+
+
+def _placement_words(p: PhasePlacement) -> str:
+    """The placement led by what most resamples say, its doubts, and its sensitivity."""
+    words = (
+        f"most resamples ({p.regime_shares[p.majority]:.0%}) place it in '{p.majority}'"
+        + ("" if p.majority == p.regime else f" (the data's own estimate: '{p.regime}')")
+        + " (shares of resamples that do not refit the folds: upper bounds on the agreement)"
+    )
+    if not p.settled:
+        words += "; unsettled: " + (
+            "a tie at the noise floor"
+            if p.regime == "unsettled"
+            else "an interval of Δ contains 1"
+            if p.regime != "not placed"
+            else "not placed"
+        )
+    if len(set(p.repeat_regimes)) > 1:
+        words += f"; the {len(p.repeat_regimes)} fold assignments, each placed on its own: " + (
+            ", ".join(p.repeat_regimes)
+        )
+    moved = {q: r for q, r in p.sensitivity.items() if r != p.regime}
+    if moved:
+        words += "; with other signal shares: " + ", ".join(
+            f"{q}: '{r}'" for q, r in p.sensitivity.items()
+        )
+    return words
+
+
+def _weak_words(p: PhasePlacement) -> str:
+    """A warning when signal pairs do not hold out of fold."""
+    if not p.weak_signal:
+        return ""
+    return (
+        f"; weak signal: signal pair(s) {', '.join(map(str, p.weak_signal))} do not hold out of "
+        f"fold (correlation at most {RHO_MIN} or an interval reaching 0), so the task is shared "
+        "too weakly for alignment to find it"
     )
 
 

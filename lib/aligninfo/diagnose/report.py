@@ -23,9 +23,12 @@ from aligninfo.diagnose.settings import (
     N_FOLDS,
     N_REPEATS,
     NO_ALIGN_MIN_LOST,
-    R2_SIGNAL,
+    PLACEMENT_SHARES,
     RHO_MIN,
+    RHO_NEAR_COPY,
     SAMPLES_PER_DIM,
+    SIGNAL_SHARE,
+    SIGNAL_SHARES_CHECKED,
 )
 from aligninfo.jsonio import write_json
 from aligninfo.stats import Interval
@@ -108,7 +111,10 @@ class Diagnosis:
             "samples_per_dim": SAMPLES_PER_DIM,
             "max_columns": MAX_COLUMNS,
             "cca_ridge": CCA_RIDGE,
-            "r2_signal": R2_SIGNAL,
+            "signal_share": SIGNAL_SHARE,
+            "signal_shares_checked": list(SIGNAL_SHARES_CHECKED),
+            "rho_near_copy": RHO_NEAR_COPY,
+            "placement_shares": PLACEMENT_SHARES,
         }
         return json.loads(json.dumps(out, default=_jsonable))
 
@@ -138,9 +144,9 @@ class Diagnosis:
         if self.phase is not None:
             p = self.phase
             lines.append(
-                f"phase diagram (Kamai et al.): {p.regime.upper()} recovers the signal "
-                f"({p.sureness:.0%} of resamples); Δ_align {fmt(p.delta_alignment)}, "
-                f"Δ_pred {fmt(p.delta_prediction)}"
+                f"phase diagram (Kamai et al.): {_placed(p)} (at most {p.sureness:.0%} of "
+                f"resamples agree; most: {p.majority}); Δ_align {fmt(p.delta_alignment)}, "
+                f"Δ_pred ({p.x2_scale} X2) {fmt(p.delta_prediction)}"
             )
         if self.recommendation:
             lines.append(f"recommendation: {self.recommendation.upper()}")
@@ -154,6 +160,13 @@ class Diagnosis:
         figure = out / "diagnosis.png"
         plot(self, figure)
         return target, figure
+
+
+def _placed(p: PhasePlacement) -> str:
+    """The regime in words for the summary."""
+    if p.regime in ("unsettled", "not placed"):
+        return p.regime.upper()
+    return f"{p.regime.upper()} recovers the signal" + ("" if p.settled else " (unsettled)")
 
 
 def _jsonable(value: Any) -> Any:

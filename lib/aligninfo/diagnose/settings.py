@@ -11,10 +11,14 @@ __all__ = [
     "NO_ALIGN_MIN_LOST",
     "N_FOLDS",
     "N_REPEATS",
-    "R2_SIGNAL",
+    "PLACEMENT_SHARES",
     "RECOMMENDATIONS",
     "RHO_MIN",
+    "RHO_NEAR_COPY",
     "SAMPLES_PER_DIM",
+    "SIGNAL_SHARE",
+    "SIGNAL_SHARES_CHECKED",
+    "X2_SCALES",
 ]
 
 SAMPLES_PER_DIM = 5
@@ -51,7 +55,26 @@ BIAS_CORRECTION = (
     "close. Intervals: the estimate plus the spread of the statistic over resamples of the "
     "rows (or groups)."
 )
-R2_SIGNAL = 0.01
+SIGNAL_SHARE = 0.05
 """On the phase diagram, a canonical pair (or cross-prediction direction) is *signal* when its
-variate of X1 adds more than this to the out-of-fold R² of Y (a choice: a hundredth of the
-variance of Y; below it a component is counted as nuisance)."""
+variate of X1 adds more than this share of the out-of-fold R²(Y | X1) to the out-of-fold R² of
+Y, with a bootstrap interval of the gain above 0 (a choice: a twentieth of what X1 predicts;
+the threshold scales with R²(Y | X1), so a weak task is not read as having no signal, and the
+gain must hold over resamples, so noise is not read as signal). Below it a component is
+counted as nuisance when it holds out of fold (see RHO_MIN), as noise otherwise."""
+SIGNAL_SHARES_CHECKED = (0.02, 0.05, 0.1, 0.2)
+"""Shares at which the placement is recomputed, to show how it moves with SIGNAL_SHARE."""
+RHO_NEAR_COPY = 0.99
+"""Warn when the largest canonical correlation exceeds this: X1 and X2 are near copies of
+each other (one sensor seen twice), and nothing is specific to either."""
+X2_SCALES = ("standardised", "as given")
+"""How cross-prediction sees the columns of X2: standardised (the usual per-feature
+normalisation; the default) or as given (Kamai et al.'s setting, where a loud column of X2 draws
+the prediction). Canonical correlations and least squares do not depend on it."""
+PLACEMENT_SHARES = (
+    "The shares of resamples in each regime reweight rows (groups) of fixed out-of-fold "
+    "values: the folds, the fitted directions and which pairs hold out of fold are not refitted "
+    "per resample. The share that agrees with the placement is therefore an upper bound on how "
+    "sure it is, and the shares of the other regimes are lower bounds on the uncertainty; "
+    "repeat_regimes gives the placement of each fold assignment, refitted."
+)
