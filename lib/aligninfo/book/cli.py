@@ -233,6 +233,12 @@ def _diagnose_parser(commands: Any) -> None:
         default="auto",
         help="how to read Y (auto: few integer values are classes)",
     )
+    diag.add_argument(
+        "--x2-scale",
+        choices=("standardised", "as-given"),
+        default="standardised",
+        help="how cross-prediction (the phase diagram) sees X2's columns (standardised)",
+    )
     diag.add_argument("--data-dir", help="data folder for a named data set (ALIGNINFO_DATA)")
 
 
@@ -245,6 +251,7 @@ def _diagnose(args: argparse.Namespace) -> int:
             out_folder(args.out, diag.DiagnoseInputError)
         pair = _diagnose_inputs(args)
         options = {"n_boot": args.n_boot, "seed": args.seed, "k": args.k, "target": args.target}
+        options["x2_scale"] = args.x2_scale.replace("-", " ")
         result = diag.diagnose(**pair.arguments(), **options)
         print(result.summary())
         if args.out:
