@@ -57,18 +57,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.utils.data import DistributedSampler
 
 from aligninfo.runtime import resolve_device
 
 __all__ = [
     "AllGather",
+    "BlockSampler",
     "active",
     "all_gather_with_grad",
     "barrier",
@@ -315,6 +317,51 @@ def shard(permutation: Tensor, batch_size: int) -> Tensor:
     w, steps = world_size(), len(permutation) // batch_size
     blocks = permutation[: steps * batch_size].reshape(steps, w, batch_size // w)
     return blocks[:, rank()].reshape(-1)
+
+
+class BlockSampler(DistributedSampler[int]):
+    """The :class:`~torch.utils.data.DistributedSampler` of :func:`shard`: blocks of batches.
+
+    Yields this process's indices of an epoch for a :class:`~torch.utils.data.DataLoader` of
+    ``batch_size // world_size`` rows and ``drop_last``: the epoch's permutation is
+    ``torch.randperm(n)`` from a generator seeded by ``seed + epoch`` (:meth:`set_epoch`, as
+    for torch's sampler), cut as :func:`shard` cuts it. The incomplete last global batch is
+    dropped, so every process sees the same number of full batches, and a streamed run takes
+    the same global batches as :func:`aligninfo.train.fit` on arrays (rank ``r``'s block ``r``
+    of each, which concatenated in rank order give the single-process batch).
+
+    Args:
+        dataset: The dataset (only its length is used).
+        batch_size: The global batch size (a multiple of the number of processes).
+        seed: Seed of the permutations (the epoch is added).
+    """
+
+    def __init__(self, dataset: Sized, batch_size: int, seed: int = 0) -> None:
+        super().__init__(
+            dataset,  # type: ignore[arg-type]
+            num_replicas=world_size(),
+            rank=rank(),
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
+        check_batch_size(batch_size)
+        self.batch_size = batch_size
+        self.start = 0
+
+    def skip(self, batches: int) -> None:
+        """Start the next epochs' iteration after this many local batches (a resumed epoch)."""
+        self.start = batches * local_batch_size(self.batch_size)
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        whole = order[: n // self.batch_size * self.batch_size]  # full global batches only
+        return iter(shard(whole, self.batch_size)[self.start :].tolist())
+
+    def __len__(self) -> int:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        return n // self.batch_size * local_batch_size(self.batch_size) - self.start
 
 
 def local_batch_size(batch_size: int) -> int:

@@ -10,8 +10,13 @@
 The data live in memory as tensors: each epoch permutes them once (a generator seeded by
 ``(seed, epoch)``) and the loop takes contiguous slices, with no per-sample DataLoader. On CUDA
 the data move to the device once when they fit (``max_device_bytes``), else they stay in pinned
-host memory and each batch is copied with ``non_blocking``. Forward passes run under bfloat16
-autocast on CUDA (the losses compute in float32); on CPU everything is float32, and a seeded run
+host memory and each batch is copied with ``non_blocking``. A training set too large for memory
+is streamed instead: a torch :class:`~torch.utils.data.Dataset` of dicts of tensors, read by a
+DataLoader (``loader_workers`` processes) through :class:`aligninfo.distributed.BlockSampler`,
+which takes the same permutation and batches as the arrays would, so the same samples give the
+same losses either way; the rest of the loop (checkpoints, resume, data parallelism) is shared.
+Forward passes run under bfloat16 autocast on CUDA (the losses compute in float32); on CPU
+everything is float32, and a seeded run
 is bitwise reproducible, also across an interruption: the checkpoint (written to a temporary
 file, then renamed) holds the model, objective, optimizer, torch RNG states, the step, the
 partial epoch's loss and the early-stopping state, and :func:`fit` called again with the same
@@ -27,7 +32,9 @@ arithmetic, float32 or bfloat16 autocast), and a digest of the training and vali
 The data digest is BLAKE2b over each array's bytes, in row order, with its shape and dtype; an
 array over ``DIGEST_BYTES`` (64 MiB) is read through every ``s``-th row only (``s`` the smallest
 stride that keeps the read under the limit), so two large data sets that differ only in the rows
-skipped are not told apart.
+skipped are not told apart. A streamed training set is described by its class, its length and
+the string its ``fingerprint()`` method returns, when it has one (else two data sets of one
+class and length are not told apart).
 
 ``epochs`` and ``max_steps`` are budgets, not part of the fingerprint: a call with more of them
 continues the checkpoint's run, and since the learning rate is constant (no schedule depends on
@@ -36,8 +43,8 @@ on CPU. A run that stopped early stays stopped (an uninterrupted run would have 
 same epoch); a budget smaller than what the checkpoint already holds is refused. ``device`` is
 not in the fingerprint either: a run may move between machines (numerically equal up to
 floating-point rounding, not bitwise), but not between float32 and bfloat16 arithmetic.
-``restore_best``, ``checkpoint_every``, ``progress``, ``log_every`` and ``max_device_bytes`` do
-not change the training and are taken as asked.
+``restore_best``, ``checkpoint_every``, ``progress``, ``log_every``, ``max_device_bytes`` and
+``loader_workers`` do not change the training and are taken as asked.
 
 Under a process group of several processes (``torchrun``; :mod:`aligninfo.distributed`),
 :func:`fit` trains data-parallel with DistributedDataParallel: ``batch_size`` is the global
@@ -55,7 +62,7 @@ import numbers
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +70,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm  # text bar on stderr: no widget state in executed notebooks
 
 from aligninfo import distributed
@@ -101,6 +109,7 @@ _INTEGERS = {  # field: (smallest value, None allowed)
     "max_steps": (1, True),
     "log_every": (1, False),
     "max_device_bytes": (0, False),
+    "loader_workers": (0, False),
 }
 _REALS = {  # field: (lower bound, bound included, None allowed)
     "lr": (0.0, False, False),
@@ -147,6 +156,9 @@ class TrainConfig:
         progress: Show a tqdm progress bar with the loss.
         log_every: Steps between progress-bar loss updates (each reads the loss back).
         max_device_bytes: Move the data to the GPU when they take at most this many bytes.
+        loader_workers: Worker processes of the DataLoader that reads a streamed training set
+            (a :class:`~torch.utils.data.Dataset` given to :func:`fit`; 0: read in the
+            training process). Ignored for arrays; does not change the result.
     """
 
     epochs: int = 10
@@ -167,6 +179,7 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 20
     max_device_bytes: int = 4 * 2**30
+    loader_workers: int = 0
 
     def __post_init__(self) -> None:
         for name, (smallest, optional) in _INTEGERS.items():
@@ -303,6 +316,66 @@ def _to(batch: Mapping[str, Tensor], device: torch.device) -> dict[str, Tensor]:
     return {k: t.to(device, non_blocking=True) for k, t in batch.items()}
 
 
+def _template(dataset: Dataset[Any]) -> dict[str, Tensor]:
+    """The first item of a streamed training set as a batch of one (shapes and dtypes)."""
+    if not hasattr(dataset, "__len__") or len(dataset) == 0:
+        raise ValueError("train: a streamed training set needs a length and at least one item")
+    item = dataset[0]
+    if not isinstance(item, Mapping) or not all(isinstance(v, Tensor) for v in item.values()):
+        raise ValueError(
+            f"train: a streamed training set's items must be dicts of tensors (one per key), "
+            f"got {type(item).__name__}"
+        )
+    return _as_tensors({k: v[None] for k, v in item.items()}, "train")
+
+
+def _array_batches(
+    data: dict[str, Tensor], cfg: TrainConfig, epoch: int, steps: range, device: torch.device
+) -> Iterator[tuple[int, dict[str, Tensor]]]:
+    """This process's batches ``steps`` of an epoch over arrays: one permutation, slices."""
+    n = _n_samples(data)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(_epoch_seed(cfg, epoch)))
+    shuffled = _permute(data, distributed.shard(order, cfg.batch_size))
+    size = distributed.local_batch_size(cfg.batch_size)  # this process's share of a batch
+    for i in steps:
+        yield i, _to({k: t[i * size : (i + 1) * size] for k, t in shuffled.items()}, device)
+
+
+def _stream_batches(
+    dataset: Dataset[Any], cfg: TrainConfig, epoch: int, steps: range, device: torch.device
+) -> Iterator[tuple[int, dict[str, Tensor]]]:
+    """This process's batches ``steps`` of an epoch over a Dataset, through a DataLoader.
+
+    The sampler (:class:`aligninfo.distributed.BlockSampler`) takes the permutation of the
+    array path, so both paths see the same global batches; the dataset's ``set_epoch``, when
+    it has one, is called first (e.g. for crops drawn per epoch). The workers' seeds come
+    from a generator of the epoch, not from torch's global one, which a resumed run restores.
+    """
+    sampler = distributed.BlockSampler(dataset, cfg.batch_size, seed=_epoch_seed(cfg, 0))  # type: ignore[arg-type]
+    sampler.set_epoch(epoch)
+    sampler.skip(steps.start)
+    set_epoch = getattr(dataset, "set_epoch", None)
+    if callable(set_epoch):
+        set_epoch(epoch)
+    loader = DataLoader(
+        dataset,
+        batch_size=distributed.local_batch_size(cfg.batch_size),
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.loader_workers,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(_epoch_seed(cfg, epoch)),
+    )
+    batches = iter(loader)
+    for i in steps:
+        yield i, _to(next(batches), device)
+
+
+def _epoch_seed(cfg: TrainConfig, epoch: int) -> int:
+    """Seed of an epoch's permutation."""
+    return cfg.seed * 1_000_003 + epoch
+
+
 def _evaluate(
     model: nn.Module,
     objective: Objective,
@@ -381,7 +454,7 @@ def _describe(module: nn.Module, prefix: str) -> dict[str, Any]:
 def _fingerprint(
     model: nn.Module,
     objective: Objective,
-    train: Mapping[str, Tensor],
+    train: Mapping[str, Tensor] | Dataset[Any],
     val: Mapping[str, Tensor] | None,
     cfg: TrainConfig,
     device: torch.device,
@@ -401,7 +474,14 @@ def _fingerprint(
     out["arithmetic"] = "bfloat16" if cfg.amp and device.type == "cuda" else "float32"
     out.update(_describe(objective, "objective"))
     out.update(_describe(model, "model"))
-    out.update({f"train.{k}": _digest(t) for k, t in sorted(train.items())})
+    if isinstance(train, Dataset):
+        described = getattr(train, "fingerprint", None)
+        kind = type(train)
+        out["train"] = f"{kind.__module__}.{kind.__qualname__}[{len(train)}]" + (  # type: ignore[arg-type]
+            f" {described()}" if callable(described) else ""
+        )
+    else:
+        out.update({f"train.{k}": _digest(t) for k, t in sorted(train.items())})
     if val is None:
         out["val"] = None
     else:
@@ -518,7 +598,7 @@ def _resume(
 def fit(
     model: MultimodalEncoder,
     objective: Objective,
-    train: Data,
+    train: Data | Dataset[Any],
     val: Data | None = None,
     config: TrainConfig | None = None,
     val_score: ValScore | None = None,
@@ -536,7 +616,10 @@ def fit(
     Args:
         model: Encoders (and decoders / fusion head) to train, modified in place.
         objective: A :mod:`aligninfo.losses` objective, ``objective(model, batch) -> loss``.
-        train: ``(n, *in_shape)`` tensor or array per key (e.g. ``"x1"``, ``"x2"``).
+        train: ``(n, *in_shape)`` tensor or array per key (e.g. ``"x1"``, ``"x2"``), or a
+            :class:`~torch.utils.data.Dataset` (with a length) whose items are dicts of
+            ``(*in_shape)`` tensors by key, streamed through a DataLoader
+            (``loader_workers``) in the same global batches as arrays would be.
         val: Validation data of the same layout (early stopping, best weights).
         config: Settings; defaults to :class:`TrainConfig`.
         val_score: Scores the model after each epoch, higher is better (for instance a
@@ -559,9 +642,11 @@ def fit(
     """
     cfg = replace(config or TrainConfig(), **overrides)
     device = distributed.local_device(resolve_device(cfg.device))
-    train_t = _as_tensors(train, "train")
-    val_t = _check_val(train_t, _as_tensors(val, "val")) if val is not None else None
-    n = _n_samples(train_t)
+    stream = train if isinstance(train, Dataset) else None
+    train_t = _as_tensors(train, "train") if stream is None else None  # type: ignore[arg-type]
+    template = train_t if train_t is not None else _template(train)  # type: ignore[arg-type]
+    val_t = _check_val(template, _as_tensors(val, "val")) if val is not None else None
+    n = _n_samples(train_t) if train_t is not None else len(stream)  # type: ignore[arg-type]
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
     distributed.check_batch_size(cfg.batch_size)
@@ -569,8 +654,9 @@ def fit(
     path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
     if path is not None:
         _check_checkpoint_path(path)
+    source = stream if stream is not None else train_t
     fingerprint = (
-        {} if path is None else _fingerprint(model, objective, train_t, val_t, cfg, device)
+        {} if path is None else _fingerprint(model, objective, source, val_t, cfg, device)  # type: ignore[arg-type]
     )
     if path is not None and val_score is not None:
         fingerprint["val_score"] = getattr(val_score, "__qualname__", type(val_score).__name__)
@@ -638,7 +724,7 @@ def fit(
             )
             _save(path, saved)
 
-    data = _stage(train_t, device, cfg.max_device_bytes)
+    data = _stage(train_t, device, cfg.max_device_bytes) if train_t is not None else None
     val_data = _stage(val_t, device, cfg.max_device_bytes) if val_t is not None else None
     bar = tqdm(
         total=total_steps,
@@ -647,19 +733,20 @@ def fit(
         disable=not (cfg.progress and distributed.is_main()),
         dynamic_ncols=True,
     )
-    size = distributed.local_batch_size(cfg.batch_size)  # this process's share of a batch
     wrapped = distributed.wrap(model, objective, device)
     with finite_checks(device.type == "cpu"), bar, wrapped as compute_loss:
         while not state["stopped"] and state["step"] < total_steps:
             epoch = state["epoch"]
-            seed = cfg.seed * 1_000_003 + epoch
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-            shuffled = _permute(data, distributed.shard(order, cfg.batch_size))
-            for i in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
-                if state["step"] >= total_steps:
-                    break
-                s = slice(i * size, (i + 1) * size)
-                batch = _to({k: t[s] for k, t in shuffled.items()}, device)
+            steps = range(
+                state["step"] - epoch * steps_per_epoch,
+                min(steps_per_epoch, total_steps - epoch * steps_per_epoch),
+            )
+            batches = (
+                _array_batches(data, cfg, epoch, steps, device)
+                if data is not None
+                else _stream_batches(stream, cfg, epoch, steps, device)  # type: ignore[arg-type]
+            )
+            for i, batch in batches:
                 distributed.seed_step(cfg.seed, state["step"])
                 with autocast(device, cfg.amp):
                     loss = compute_loss(batch)

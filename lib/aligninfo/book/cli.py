@@ -13,6 +13,7 @@ Examples::
     python -m aligninfo diagnose lfmc --out diag    # by name: lfmc, lfmc-context, houston
     python -m aligninfo pretrain lfmc --objective info_nce -k 64 --epochs 20 --out enc
     torchrun --nproc_per_node 4 -m aligninfo pretrain x1.npy x2.npy --device cuda --out enc
+    python -m aligninfo pretrain bigearthnet --data-dir ben --split train --sub-patch 16 --out enc
 
 A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
 a value refused without computing anything (scale, seed, device, folders, data folder, output),
@@ -290,7 +291,10 @@ def _pretrain_parser(commands: Any) -> None:
         "under torchrun, on every process",
     )
     pre.add_argument(
-        "inputs", nargs="+", metavar="NAME | X1 X2", help="lfmc, houston, or two .npy files"
+        "inputs",
+        nargs="+",
+        metavar="NAME | X1 X2",
+        help="lfmc, lfmc-context, houston, bigearthnet (streamed), or two .npy files",
     )
     pre.add_argument("--out", required=True, help="folder for encoders.pt and encoders.json")
     pre.add_argument("--objective", default="info_nce", help="an objective (info_nce)")
@@ -303,15 +307,36 @@ def _pretrain_parser(commands: Any) -> None:
         help="a hyperparameter of the objective (Python literal)",
     )
     pre.add_argument("-k", type=int, default=64, help="embedding size (64)")
-    pre.add_argument("--encoder", default="mlp", choices=("linear", "mlp", "conv1d", "cnn2d"))
+    pre.add_argument(
+        "--encoder",
+        choices=("linear", "mlp", "conv1d", "cnn2d"),
+        help="encoder kind (mlp; cnn2d for bigearthnet)",
+    )
     pre.add_argument("--hidden", type=int, nargs="*", default=[256, 256], help="MLP widths")
+    pre.add_argument(
+        "--channels", type=int, nargs="+", default=[32, 64, 128], help="cnn2d channels"
+    )
     pre.add_argument("--projector", type=int, help="output size of projection heads (none)")
     pre.add_argument("--epochs", type=int, default=20, help="passes over the data (20)")
     pre.add_argument("--batch-size", type=int, default=256, help="global batch size (256)")
     pre.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (1e-3)")
     pre.add_argument("--seed", type=int, default=0, help="seed (0)")
     pre.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
-    pre.add_argument("--data-dir", help="data folder for a named data set (ALIGNINFO_DATA)")
+    pre.add_argument(
+        "--data-dir",
+        help="data folder for a named data set (ALIGNINFO_DATA); for bigearthnet, the folder "
+        "holding BigEarthNet-v1.0/ and BigEarthNet-S1-v1.0/",
+    )
+    ben = pre.add_argument_group("bigearthnet (streamed)")
+    ben.add_argument("--split", choices=("train", "val", "test"), help="official list (all)")
+    ben.add_argument("--sub-patch", type=int, help="side of a window per pair and epoch (whole)")
+    ben.add_argument("--cache-dir", help="decoded-patch cache folder (none)")
+    ben.add_argument(
+        "--norm-sample", type=int, default=1000, help="pairs the standardisation uses (1000)"
+    )
+    ben.add_argument(
+        "--loader-workers", type=int, default=0, help="DataLoader processes per process (0)"
+    )
     pre.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -321,6 +346,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     from aligninfo import distributed
     from aligninfo import pretrain as pre
+    from aligninfo.data.registry import DataFileError
     from aligninfo.train import TrainConfig
 
     joined, failed = False, True
@@ -332,24 +358,37 @@ def _pretrain(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             progress=not args.no_progress,
+            loader_workers=args.loader_workers,
         )
+        streamed = len(args.inputs) == 1 and args.inputs[0] in pre.STREAMED
         config = pre.PretrainConfig(
             objective=args.objective,
             objective_kwargs=_pairs(args.param),
             k=args.k,
-            encoder=args.encoder,
+            encoder=args.encoder or ("cnn2d" if streamed else "mlp"),
             hidden=tuple(args.hidden),
+            channels=tuple(args.channels),
             projector=args.projector,
             train=train,
         )
-        x1, x2, names, source = pre.load_pairs(args.inputs, args.data_dir)
+        if streamed:
+            stream, about = pre.open_bigearthnet(
+                args.data_dir, args.split, sub_patch=args.sub_patch, cache_dir=args.cache_dir,
+                norm_sample=args.norm_sample, seed=args.seed, workers=args.loader_workers,
+            )  # fmt: skip
+        else:
+            x1, x2, names, source = pre.load_pairs(args.inputs, args.data_dir)
         if distributed.launched() and not distributed.active():
             device = distributed.init_from_env(args.device)
             joined = True
             config = replace(config, train=replace(train, device=str(device)))
-        record = pre.pretrain(x1, x2, config, args.out, names, source)
+        if streamed:
+            record = pre.pretrain_stream(stream, about, config, args.out)
+        else:
+            record = pre.pretrain(x1, x2, config, args.out, names, source)
         failed, main = False, distributed.is_main()
-    except (ValueError, OSError, FloatingPointError) as err:  # the last: a diverging run
+    except (ValueError, OSError, FloatingPointError, DataFileError) as err:  # a diverging run,
+        # a band file that cannot be decoded
         print(f"error: {first_line(err)}", file=sys.stderr)
         return 2
     finally:

@@ -80,6 +80,7 @@ __all__ = [
     "Pair",
     "Skipped",
     "example_roots",
+    "examples_as_download",
     "labels_to_19",
     "multi_hot",
     "official_splits",
@@ -332,6 +333,34 @@ def example_roots(cache_dir: str | os.PathLike[str] | None = None) -> dict[str, 
     else:
         root = Path(cache_dir)
     return {sensor: _extracted(sensor, root) for sensor in ("s2", "s1")}
+
+
+def examples_as_download(
+    folder: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """Lay the six example pairs out as a v1 download, in links to the extracted examples.
+
+    ``folder/BigEarthNet-v1.0`` and ``folder/BigEarthNet-S1-v1.0`` link to the folders of
+    :func:`example_roots`. For trying what reads a download (``from_archive``,
+    ``python -m aligninfo pretrain bigearthnet``, chapter 13's ``data_dir``) without one.
+
+    Args:
+        folder: The folder to create (or reuse: links already there are kept).
+        cache_dir: Where the examples are extracted (see :func:`example_roots`).
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        PackageMissingError: If the package that ships the examples is not installed.
+    """
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for sensor, path in example_roots(cache_dir).items():
+        link = root / ARCHIVE_FOLDERS[sensor]
+        if not link.exists():
+            link.symlink_to(path, target_is_directory=True)
+    return root
 
 
 def _extracted(sensor: str, root: Path) -> Path:
