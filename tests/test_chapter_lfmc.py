@@ -101,6 +101,29 @@ def test_a_lean_point_computes_the_backbone_verdicts_of_the_full_run_only(
 
 
 @pytest.mark.chapters
+def test_a_verdict_does_not_depend_on_the_other_methods_of_the_run(
+    data_dir: Path, point_dir: Path
+) -> None:
+    """Holm's families are one method against one reference on one view (its probes): a run
+    without SimCLR judges InfoNCE against the raw inputs exactly as a run with it does."""
+    full = _run(POINT, data_dir, point_dir)["results"]
+    fewer = _run(POINT | {"methods": ["raw", "info_nce"], "extras": False}, data_dir, point_dir)
+    got = {(d["pair"], d["probe"]): d for d in fewer["results"]["differences"]}
+    want = [
+        d
+        for d in full["differences"]
+        if d["column"] == "backbone" and (d["method"], d["reference"]) == ("info_nce", "raw")
+    ]
+    assert len(want) == len(got) == 4  # two pairs x two probes
+    for d in want:
+        assert got[(d["pair"], d["probe"])] == pytest.approx(d, abs=1e-12)
+    families = {(d["pair"], d["column"], d["method"], d["reference"]) for d in full["differences"]}
+    assert len(full["differences"]) == 2 * len(families)  # each family: one row per probe
+    assert "probes" in full["settings"]["holm_family"]
+    assert full["settings"]["input_dims"]["optical"] == 36
+
+
+@pytest.mark.chapters
 @pytest.mark.parametrize(
     ("name", "value"),
     [
