@@ -24,8 +24,11 @@ reports what the theory chapters predict an alignment objective would do to them
   with the data placed at its estimated share.
 - **Kamai et al.'s phase diagram** (:mod:`aligninfo.diagnose.phase`): which canonical pairs
   and cross-prediction directions carry the task (signal) or not (nuisance), whether
-  alignment and cross-prediction of that size keep the signal (the four regimes), with the
-  share of resamples that agree, and the data's point on chapter 12's diagram.
+  alignment and cross-prediction of that size keep the signal (the four regimes; *unsettled*
+  on a tie, *not placed* without signal), with the share of resamples that agree (an upper
+  bound: the folds are not refitted per resample), the placement of each fold assignment and
+  at other signal shares, and the data's point on chapter 12's diagram. Cross-prediction sees
+  X2 standardised, or as given (``x2_scale``).
 - **A recommendation**: *align*, *align + specificity* (an alignment objective plus a term that
   keeps modality-specific variance, chapter 6) or *do not align*, with the numbers it rests on.
 
