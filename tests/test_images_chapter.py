@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from fixtures import smoke_record
 from papermill.exceptions import PapermillExecutionError
 
 from aligninfo.book import run
+from aligninfo.book.cli import main
 from aligninfo.data import bigearthnet
 from aligninfo.stats import VERDICTS
 
@@ -46,17 +46,38 @@ def test_examples_every_patch_held_out_and_verdicts_follow_their_intervals(
 
 @pytest.mark.chapters
 def test_a_download_layout_adds_land_cover_probes(tmp_path: Path) -> None:
-    roots = bigearthnet.example_roots()
-    download = tmp_path / "download"
-    download.mkdir()
-    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
-        os.symlink(roots[sensor], download / folder)
+    download = bigearthnet.examples_as_download(tmp_path / "download")
     res = _results(tmp_path / "results", data_dir=str(download))
     maps = res["label_map"]
     assert set(maps) == {"raw", "random", "info_nce", "vicreg"}
     for by_view in maps.values():
         assert set(by_view) == {"z1", "z2"}
         assert all(np.isnan(v) or 0 <= v <= 1 for v in by_view.values())
+
+
+@pytest.mark.chapters
+def test_pretrained_encoders_replace_the_chapters_pretraining(tmp_path: Path) -> None:
+    """Encoders pretrained by the command on the examples, read by the chapter at smoke scale."""
+    download = bigearthnet.examples_as_download(tmp_path / "download")
+    encoders = tmp_path / "encoders"
+    args = ["pretrain", "bigearthnet", "--data-dir", str(download), "--sub-patch", "16",
+            "-k", "8", "--channels", "8", "16", "--batch-size", "4", "--epochs", "1",
+            "--device", "cpu", "--no-progress", "--out", str(encoders)]  # fmt: skip
+    assert main(args) == 0
+    res = _results(tmp_path / "results", pretrained=str(encoders))
+    assert res["pretrained"] == {
+        "folder": str(encoders), "source": f"bigearthnet {download}", "split": None,
+        "pairs": 6, "objective": "info_nce", "processes": 1, "epochs": 1, "seen": 6,
+    }  # fmt: skip
+    methods = {key.split("|")[0] for key in res["within_patch_correlation"]}
+    assert methods == {"raw", "random", "pretrained"}
+    assert {key.split("|")[0] for key in res["verdicts"]} == {"pretrained"}
+    with pytest.raises(PapermillExecutionError) as caught:  # encoders of 16-pixel sub-patches
+        run.run_chapter("13_images", None, {"scale": "smoke", "results_dir": str(tmp_path),
+                                            "pretrained": str(encoders), "sub_patch": 24},
+                        progress=False)  # fmt: skip
+    first = caught.value.evalue.splitlines()[0]
+    assert first.startswith("parameter 'pretrained'") and "(12, 16, 16), not (12, 24, 24)" in first
 
 
 @pytest.mark.chapters
@@ -67,6 +88,7 @@ def test_a_download_layout_adds_land_cover_probes(tmp_path: Path) -> None:
         ({"sub_patch": 64, "stride": 64}, "parameters 'sub_patch' .* and 'stride'"),
         ({"n_folds": 7}, r"parameter 'n_folds' \(7\) exceeds the 6 pairs"),
         ({"data_dir": "."}, "parameter 'data_dir' .* must hold a BigEarthNet v1 download"),
+        ({"pretrained": "."}, "parameter 'pretrained' .* encoders.json not found"),
     ],
 )
 def test_a_wrong_parameter_stops_with_its_name(
