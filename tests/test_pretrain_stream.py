@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +267,23 @@ def test_bad_streaming_input_is_refused_in_one_line(
     assert err.startswith("error: ") and err.count("\n") == 1
     assert re.search(message, err), err
     assert not (tmp_path / "encoders.pt").exists()
+
+
+@needs_examples
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_an_unreadable_band_file_is_named_also_from_a_loader_worker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    roots = bigearthnet.example_roots()
+    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
+        shutil.copytree(roots[sensor], tmp_path / folder)
+    damaged = sorted((tmp_path / bigearthnet.ARCHIVE_FOLDERS["s2"]).glob("*/*_B04.tif"))[2]
+    damaged.write_bytes(damaged.read_bytes()[:300])
+    args = ["pretrain", "bigearthnet", "--data-dir", str(tmp_path), "--loader-workers", workers,
+            "--out", str(tmp_path / "enc"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {damaged}") and err.count("\n") == 1, err
 
 
 def test_pretrain_stream_refuses_a_stream_without_standardisation(tmp_path: Path) -> None:

@@ -42,10 +42,11 @@ another number, to resume an interrupted run, or with more ``--epochs`` to conti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from aligninfo import __version__, distributed
 from aligninfo.data.named import NAMES
+from aligninfo.data.registry import DataFileError
 from aligninfo.encoders import MultimodalEncoder, make_encoder, make_projector
 from aligninfo.jsonio import write_json
 from aligninfo.losses import OBJECTIVES, make_objective
@@ -268,7 +270,6 @@ def load_pairs(
 
 def _named(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     from aligninfo.data import named
-    from aligninfo.data.registry import DataFileError
 
     if name not in DATASETS:
         raise PretrainInputError(
@@ -438,7 +439,6 @@ def open_bigearthnet(
             is unknown, or it holds fewer than 2 pairs.
     """
     from aligninfo.data import bigearthnet as ben
-    from aligninfo.data.registry import DataFileError
 
     if data_dir is None:
         raise PretrainInputError(
@@ -457,7 +457,8 @@ def open_bigearthnet(
             "needs at least 2"
         )
     raw = BigEarthNetStream(pairs, None, None, seed)
-    scaling, sampled = sample_scaling(raw, norm_sample, seed, workers)
+    with _file_named():
+        scaling, sampled = sample_scaling(raw, norm_sample, seed, workers)
     stream = BigEarthNetStream(pairs, scaling, sub_patch, seed)
     record = {
         "modalities": {"x1": "Sentinel-2 L2A", "x2": "Sentinel-1 GRD"},
@@ -673,7 +674,24 @@ def pretrain_stream(
         raise PretrainInputError(f"image patches need --encoder cnn2d, not {config.encoder!r}")
     if stream.scaling is None:
         raise PretrainInputError("the stream has no standardisation: see sample_scaling")
-    return _train(stream, stream.shapes, stream.scaling, config, out, dict(about))
+    with _file_named():
+        return _train(stream, stream.shapes, stream.scaling, config, out, dict(about))
+
+
+@contextlib.contextmanager
+def _file_named() -> Iterator[None]:
+    """Re-raise a DataFileError of a DataLoader worker with its own message, naming the file.
+
+    A worker's exception comes back as ``Caught DataFileError in DataLoader worker process 0``
+    followed by its traceback, whose last line holds the original message.
+    """
+    try:
+        yield
+    except DataFileError as err:
+        lines = str(err).strip().splitlines()
+        if len(lines) > 1 and lines[0].startswith("Caught "):
+            raise DataFileError(lines[-1].split(": ", 1)[-1]) from err
+        raise
 
 
 def _train(
