@@ -68,6 +68,26 @@ def test_noise_pairs_do_not_set_the_nuisance_floor() -> None:
     assert p.delta_alignment.estimate <= max(p.rho) / RHO_MIN + 1e-9, p.delta_alignment
 
 
+def test_a_nuisance_read_as_signal_through_tied_pairs_is_not_settled() -> None:
+    """Across the boundary (signal 0.45 < nuisance 0.5: 'neither' in the population), the
+    sample's two nearly equal canonical pairs share the task, both read as signal, and the
+    data were placed in 'both' (97 % of resamples). Counting the one that gains less as
+    nuisance moves the placement: it is reported as not settled, and the sentence says why."""
+    for seed in (0, 3):
+        d = diagnose(
+            **_with_noise_columns((0.45, 0.5, (1, 1)), 500, 8, seed),
+            seed=seed,
+            n_boot=40,
+            progress=False,
+        )
+        p = d.phase
+        assert p is not None and p.regime == "both" and p.signal_alignment[:2] == [True, True]
+        assert p.untied_regime not in ("", "both") and not p.settled
+        assert "tied in value" in phase_sentence(p)
+    far = diagnose(**_with_noise_columns(CASES["both"], 500, 8, 0), n_boot=40, progress=False)
+    assert far.phase is not None and far.phase.settled
+
+
 # ------------------------------------------------------------- F3: the signal threshold
 def test_a_weak_task_is_placed_by_a_threshold_scaled_with_its_r2() -> None:
     """A task with R²(Y | X1) near 0.01 (its signal pair gains less than 0.01, the former

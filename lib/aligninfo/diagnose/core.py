@@ -180,7 +180,7 @@ def diagnose(
             )
             for rho_r, cross_r, r in zip(rho_runs, cross_runs, runs, strict=True)
         ]
-        phase = place(spectra, holds(rho_w[0], rho_low), level, x2_scale, fold_spectra)
+        phase = place(spectra, holds(rho_w[0], rho_low), level, x2_scale, fold_spectra, n)
     full["rho_oof"], full["rho_oof_low"] = rho_w[0], rho_low
     how = _resampling(groups, resample_groups, strata)
     info = Sampling(n_groups, how, n_boot, seed, level)

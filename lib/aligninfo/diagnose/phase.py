@@ -28,7 +28,10 @@ with other steps):
 4. Δ_align and Δ_pred from the split spectra (infinite when no component is nuisance, NaN, a
    tie, when the smallest signal and the largest nuisance correlation are both at the noise
    floor), and the regime: *unsettled* on a tie, *not placed* when no component carries the
-   task (or there is a single canonical pair: nothing to compare);
+   task (or there is a single canonical pair: nothing to compare); a placement is not
+   *settled* when an interval of Δ contains 1 or when undoing a leak between two tied signal
+   components (adjacent values not separated by the data: the one that gains less counted as
+   nuisance) moves it;
 5. the resamples of the diagnosis (groups or rows reweighting the fixed out-of-fold values)
    repeat steps 2-4, which gives intervals and the share of resamples in each regime; the
    folds, directions and holding pairs are not refitted per resample, so the agreeing share
@@ -54,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from scipy.stats import norm
 
 from aligninfo.diagnose.settings import RHO_MIN, SIGNAL_SHARE, SIGNAL_SHARES_CHECKED
 from aligninfo.linalg import Array
@@ -93,6 +97,11 @@ class PhasePlacement:
         x2_scale: How cross-prediction saw X2's columns: "standardised" or "as given".
         sensitivity: The regime at each share of :data:`SIGNAL_SHARES_CHECKED` (keys "0.05").
         repeat_regimes: The regime of each fold assignment's own placement (refitted folds).
+        untied_regime: The regime when, of two signal components tied in value (adjacent,
+            their difference's interval containing 0), the one that gains less counts as
+            nuisance: near-equal correlations let the task leak from one direction into the
+            other, which reads a nuisance as signal and inflates Δ. Equal to ``regime`` when
+            no such tie moves it; "" when not computed.
     """
 
     rho: list[float]
@@ -114,6 +123,7 @@ class PhasePlacement:
     x2_scale: str = "standardised"
     sensitivity: dict[str, str] = field(default_factory=dict)
     repeat_regimes: list[str] = field(default_factory=list)
+    untied_regime: str = ""
 
     @property
     def sureness(self) -> float:
@@ -130,8 +140,8 @@ class PhasePlacement:
 
     @property
     def settled(self) -> bool:
-        """Placed in a regime, neither Δ's interval containing 1 (nor a tie)."""
-        if self.regime not in REGIMES:
+        """Placed in a regime, neither Δ's interval containing 1, nor moved by a tie."""
+        if self.regime not in REGIMES or self.untied_regime not in ("", self.regime):
             return False
         return not any(d.low <= 1 <= d.high for d in (self.delta_alignment, self.delta_prediction))
 
@@ -228,17 +238,61 @@ def _regimes(
     """Signal splits, separations and regimes of every row of the spectra at one share."""
     gain_a = np.diff(s.curve_alignment, axis=1, prepend=0.0)
     gain_p = np.diff(s.curve_prediction, axis=1, prepend=0.0)
-    sig_a, sig_p = (
-        _signal(gain_a, s.r2_x1, share, above[0]),
-        _signal(gain_p, s.r2_x1, share, above[1]),
-    )
+    sig_a = _signal(gain_a, s.r2_x1, share, above[0])
+    sig_p = _signal(gain_p, s.r2_x1, share, above[1])
+    deltas, regimes = _split_regimes(s, holds, sig_a, sig_p)
+    return sig_a, sig_p, gain_a, gain_p, deltas, regimes
+
+
+def _split_regimes(
+    s: Spectra, holds: np.ndarray, sig_a: np.ndarray, sig_p: np.ndarray
+) -> tuple[Array, list[str]]:
+    """Separations (shape (2, rows)) and regimes of every row, given the signal splits."""
     da = np.array([separation(r, g, holds) for r, g in zip(s.rho, sig_a, strict=True)])
     dp = np.array([separation(c, g) for c, g in zip(s.cross, sig_p, strict=True)])
     placed = (sig_a.any(axis=1) | sig_p.any(axis=1)) & (s.rho.shape[1] >= 2)
     regimes = [
         regime_of(a, p) if ok else "not placed" for a, p, ok in zip(da, dp, placed, strict=True)
     ]
-    return sig_a, sig_p, gain_a, gain_p, np.vstack([da, dp]), regimes
+    return np.vstack([da, dp]), regimes
+
+
+def _untied(
+    values: Array, signal: np.ndarray, gain: Array, level: float, n: int | None = None
+) -> np.ndarray:
+    """The signal split with leaks between tied components undone.
+
+    Two components adjacent in value are tied when their difference's bootstrap interval
+    contains 0 or, for canonical correlations (``n`` given), when the difference is within
+    z sqrt(2) (1 - ρ²) / sqrt(n) (z of the level; the asymptotic standard error of a sample
+    canonical correlation is (1 - ρ²) / sqrt(n), which the resamples of fixed directions
+    miss): the data do not separate their directions, and the task can leak from one into
+    the other. Of two tied signal components, the one that gains less is counted as nuisance.
+
+    Args:
+        values: The values of the data (row 0) and of its resamples, shape (rows, k).
+        signal: The data's signal split, shape (k,).
+        gain: The data's R² gains, shape (k,).
+        level: Coverage of the intervals.
+        n: Rows, for the asymptotic standard error of canonical correlations; None: none.
+
+    Returns:
+        The split, shape (k,).
+    """
+    order = np.argsort(-values[0])
+    z = float(norm.ppf((1 + level) / 2))
+    out = signal.copy()
+    for i, j in zip(order[:-1], order[1:], strict=True):
+        if not (signal[i] and signal[j]):
+            continue
+        low, high = np.quantile(values[1:, i] - values[1:, j], [(1 - level) / 2, (1 + level) / 2])
+        tied = low <= 0 <= high
+        if n is not None:
+            rho = np.clip((values[0, i] + values[0, j]) / 2, 0.0, 1.0)
+            tied |= values[0, i] - values[0, j] <= z * np.sqrt(2) * (1 - rho**2) / np.sqrt(n)
+        if tied:
+            out[i if gain[i] < gain[j] else j] = False
+    return out
 
 
 def place(
@@ -247,6 +301,7 @@ def place(
     level: float,
     x2_scale: str = "standardised",
     repeats: Sequence[Spectra] = (),
+    n: int | None = None,
 ) -> PhasePlacement:
     """Place the data (row 0) and each resample (rows 1..) on the phase diagram.
 
@@ -256,6 +311,7 @@ def place(
         level: Coverage of the intervals (and of the gains' intervals above 0).
         x2_scale: How the cross-prediction values saw X2's columns, for the record.
         repeats: Each fold assignment's own spectra (one row each), placed for the record.
+        n: Rows, for the asymptotic ties of canonical correlations (None: bootstrap only).
 
     Returns:
         The :class:`PhasePlacement`.
@@ -271,6 +327,10 @@ def place(
     shares = {r: float(np.mean([x == r for x in regimes[1:]])) for r in PLACEMENTS}
     first = Spectra(*(np.asarray(a)[:1] for a in s))
     sensitivity = {f"{q:g}": _regimes(first, h, q, above)[-1][0] for q in SIGNAL_SHARES_CHECKED}
+    untied = (
+        _untied(s.rho, sig_a[0], gain_a[0], level, n)[None],
+        _untied(s.cross, sig_p[0], gain_p[0], level)[None],
+    )
     return PhasePlacement(
         rho=[float(v) for v in s.rho[0]],
         cross_prediction=[float(v) for v in s.cross[0]],
@@ -290,6 +350,7 @@ def place(
         x2_scale=x2_scale,
         sensitivity=sensitivity,
         repeat_regimes=[_regimes(r, h, SIGNAL_SHARE, above)[-1][0] for r in repeats],
+        untied_regime=_split_regimes(first, h, *untied)[1][0],
     )
 
 

@@ -147,13 +147,7 @@ def _placement_words(p: PhasePlacement) -> str:
         + " (shares of resamples that do not refit the folds: upper bounds on the agreement)"
     )
     if not p.settled:
-        words += "; unsettled: " + (
-            "a tie at the noise floor"
-            if p.regime == "unsettled"
-            else "an interval of Δ contains 1"
-            if p.regime != "not placed"
-            else "not placed"
-        )
+        words += "; unsettled: " + _unsettled_because(p)
     if len(set(p.repeat_regimes)) > 1:
         words += f"; the {len(p.repeat_regimes)} fold assignments, each placed on its own: " + (
             ", ".join(p.repeat_regimes)
@@ -164,6 +158,22 @@ def _placement_words(p: PhasePlacement) -> str:
             f"{q}: '{r}'" for q, r in p.sensitivity.items()
         )
     return words
+
+
+def _unsettled_because(p: PhasePlacement) -> str:
+    """Why a placement is not settled (see :attr:`PhasePlacement.settled`)."""
+    if p.regime == "unsettled":
+        return "a tie at the noise floor"
+    why = []
+    if any(d.low <= 1 <= d.high for d in (p.delta_alignment, p.delta_prediction)):
+        why.append("an interval of Δ contains 1")
+    if p.untied_regime not in ("", p.regime):
+        why.append(
+            "two signal components are tied in value (the task can leak between their "
+            "directions); counting the one that gains less as nuisance places it in "
+            f"'{p.untied_regime}'"
+        )
+    return "; ".join(why)
 
 
 def _weak_words(p: PhasePlacement) -> str:
