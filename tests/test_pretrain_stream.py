@@ -99,6 +99,14 @@ def test_fit_on_a_dataset_with_loader_workers_is_the_same_run() -> None:
     _same(_fit(rows, loader_workers=2), _fit(rows))
 
 
+def test_fit_on_a_dataset_checks_and_uses_validation_arrays() -> None:
+    val = {k: v[:16] for k, v in _arrays(16).items()}
+    streamed = _fit(_Rows(_arrays()), val=val)
+    assert streamed["history"]["val_loss"] == _fit(_arrays(), val=val)["history"]["val_loss"]
+    with pytest.raises(ValueError, match=r"val\['x1'\] has samples of shape \(4,\)"):
+        _fit(_Rows(_arrays()), val={**val, "x1": val["x1"][:, :4]})
+
+
 def test_fit_refuses_a_dataset_whose_items_are_not_dicts_of_tensors() -> None:
     pairs = torch.utils.data.TensorDataset(torch.zeros(8, 5), torch.zeros(8, 4))
     with pytest.raises(ValueError, match="items must be dicts of tensors"):
