@@ -150,7 +150,8 @@ def plot_phase_plane(ax: Any, points: dict[str, PhasePlacement], kappa_max: floa
     Above the solid curve ν = κ²/(κ² + 1) alignment loses the signal. Each point is a
     :class:`~aligninfo.diagnose.phase.PhasePlacement` with its bootstrap intervals; filled
     when cross-prediction keeps the signal, hollow when not, and the dashed curve of its
-    colour is the prediction boundary ν = τ(κ) / sqrt(γ_y^n) at its own γ_y^n.
+    colour is the prediction boundary ν = τ(κ) / sqrt(γ_y^n) at its own γ_y^n. The legend
+    gives the regime most resamples agree on, and their share.
 
     Args:
         ax: Matplotlib axes.
@@ -174,7 +175,7 @@ def plot_phase_plane(ax: Any, points: dict[str, PhasePlacement], kappa_max: floa
                 ms=8,
                 mfc=colour if kept else "white",
                 capsize=3,
-                label=f"{label}: {p.regime} ({p.sureness:.0%})",
+                label=f"{label}: {p.majority} ({p.regime_shares[p.majority]:.0%})",
             )
         if np.isfinite(p.gamma_y_n):
             tau = kap**2 / np.sqrt(kap**2 + 1)
