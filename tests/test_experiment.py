@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from aligninfo.encoders import LinearEncoder, MultimodalEncoder
-from aligninfo.experiment import Setup, Splits, compare, markdown_table, summarize
+from aligninfo.experiment import (
+    Job,
+    Setup,
+    Splits,
+    compare,
+    markdown_table,
+    run_jobs,
+    summarize,
+)
 from aligninfo.gaussian import GaussianModel
 from aligninfo.train import TrainConfig
 
@@ -17,10 +25,10 @@ MODEL = GaussianModel.random(
 )
 
 
-def splits(n: int = 3000) -> Splits:
+def splits(n: int = 3000, draw: int = 0) -> Splits:
     parts = {}
     for i, name in enumerate(("train", "val", "test")):
-        s = MODEL.sample(n if name != "val" else n // 3, seed=i)
+        s = MODEL.sample(n if name != "val" else n // 3, seed=3 * draw + i)
         parts[name] = {
             "x1": s["X1"],
             "x2": s["X2"],
@@ -265,6 +273,27 @@ def test_parallel_runs_equal_the_serial_run_bit_for_bit() -> None:
         compare(methods, data, setup_, seeds=[0], workers=0)
     with pytest.raises(ValueError, match="GPU|CUDA"):  # CUDA: not on this machine
         compare(methods, data, fused_setup(train=TrainConfig(device="cuda")), seeds=[0], workers=2)
+
+
+def test_one_pool_for_jobs_of_several_draws_and_setups_equals_each_run_alone() -> None:
+    draws = [splits(400, draw=0), splits(400, draw=1)]
+    setups = [fused_setup(), fused_setup(k=3, projector=None, probes=("linear", "knn"))]
+    plan = [(d, s, m) for d in (0, 1) for s in (0, 1) for m in ("raw", "info_nce", "comm")]
+    jobs = [Job(m, 7, draws[d], setups[s]) for d, s, m in plan]
+    parallel = run_jobs(jobs, workers=2)
+    assert [r["method"] for r in parallel] == [m for _, _, m in plan]
+    assert_rows_identical(run_jobs(jobs), parallel)
+    alone = [
+        row
+        for d in (0, 1)
+        for s in (0, 1)
+        for row in compare(["raw", "info_nce", "comm"], draws[d], setups[s], [7], False)
+    ]
+    assert_rows_identical(alone, parallel)
+    assert parallel[0]["y/z1"] != parallel[6]["y/z1"]  # the draws differ
+    assert "y/z1/knn" in parallel[3] and "y/z1/knn" not in parallel[0]  # and the setups
+    with pytest.raises(ValueError, match="unknown method"):
+        run_jobs([*jobs, Job("nope", 0, draws[0], setups[0])], workers=2)
 
 
 def test_setup_rejects_unknown_probes() -> None:

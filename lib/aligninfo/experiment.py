@@ -418,17 +418,69 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-_WORKER: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Job:
+    """One pretraining and evaluation: a row of :func:`run_jobs`.
+
+    Attributes:
+        method: A method (see the module docstring).
+        seed: Seed of its initial weights and batches.
+        data: The splits it trains and is probed on.
+        setup: How it is trained and evaluated.
+    """
+
+    method: str
+    seed: int
+    data: Splits
+    setup: Setup
 
 
-def _init_worker(data: Splits, setup: Setup) -> None:
-    torch.set_num_threads(1)
-    threadpool_limits(limits=1)
-    _WORKER.update(data=data, setup=setup)
+def run_jobs(jobs: Iterable[Job], workers: int = 1, progress: bool = False) -> list[dict[str, Any]]:
+    """Run jobs that may differ in data and setup, serially or in one pool of processes.
+
+    The pool of :func:`compare` for a whole study: every data draw of every seed, and a
+    control experiment, go to the same ``workers`` processes, so that none waits for the
+    slowest job of another draw, and the workers start once. Each job runs on one thread
+    (torch and BLAS) and is seeded, so the rows are identical (bit for bit) whatever
+    ``workers`` is and however the jobs are shared out. Where processes can be forked
+    (Linux), the jobs reach the workers without pickling; elsewhere they must be picklable.
+    Parallel jobs run on the CPU only.
+
+    Args:
+        jobs: The jobs; put the longest first, since the pool hands them out in this order.
+        workers: Processes (1: in this process).
+        progress: Show a progress bar over the jobs.
+
+    Returns:
+        One row per job, in the order of ``jobs``: see :func:`run_job`.
+
+    Raises:
+        ValueError: On an unknown method, ``workers < 1``, or ``workers > 1`` with a job
+            whose device is not the CPU; before any job runs.
+    """
+    todo = list(jobs)
+    if workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers}")
+    for job in todo:  # fail before starting anything
+        if job.method not in (*BASELINES, *OBJECTIVES):
+            make_method(job.method, job.data, job.setup, 1)
+        if workers > 1 and resolve_device(job.setup.train.device).type != "cpu":
+            raise ValueError(
+                "workers > 1 runs CPU jobs in forked processes; with a GPU "
+                f"(device={job.setup.train.device!r}) use workers=1 or device='cpu'"
+            )
+    return parallel_map(_JobRunner(todo), range(len(todo)), workers, progress)
 
 
-def _worker_job(method: str, seed: int) -> dict[str, Any]:
-    return run_job(method, seed, _WORKER["data"], _WORKER["setup"])
+@dataclass(frozen=True)
+class _JobRunner:
+    """``run_jobs``'s job by index: the jobs reach forked workers once, not with each call."""
+
+    jobs: list[Job]
+
+    def __call__(self, index: int) -> dict[str, Any]:
+        job = self.jobs[index]
+        return run_job(job.method, job.seed, job.data, job.setup)
 
 
 def compare(
@@ -447,7 +499,8 @@ def compare(
     and ``setup`` reach the workers without pickling (a ``make_model`` closure works);
     elsewhere they must be picklable. Call from a ``if __name__ == "__main__":`` guard in
     scripts on platforms without fork. Parallel jobs run on the CPU only (a forked process
-    cannot use a GPU its parent has initialised).
+    cannot use a GPU its parent has initialised). :func:`run_jobs` runs jobs on several
+    data draws or setups in one pool.
 
     Args:
         methods: Methods (see the module docstring).
@@ -461,44 +514,8 @@ def compare(
         One row per (method, seed), in the order methods x seeds: see :func:`run_job`.
         ``"raw"`` is deterministic and run once.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers}")
-    if workers > 1 and resolve_device(setup.train.device).type != "cpu":
-        raise ValueError(
-            "workers > 1 runs CPU jobs in forked processes; with a GPU "
-            f"(device={setup.train.device!r}) use workers=1 or device='cpu'"
-        )
-    jobs = [(m, s) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
-    for method, _ in jobs:  # fail before starting anything
-        if method not in (*BASELINES, *OBJECTIVES):
-            make_method(method, data, setup, 1)
-    bar = tqdm(total=len(jobs), desc="methods x seeds", disable=not progress)
-    if workers == 1 or len(jobs) < 2:
-        rows = []
-        with one_thread(), bar:
-            for method, seed in jobs:
-                rows.append(run_job(method, seed, data, setup))
-                bar.update()
-        return rows
-    methods_available = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods_available else "spawn")
-    if context.get_start_method() == "fork":
-        # torch's optimisers import torch._dynamo on their first step (~1.5 s of CPU): once
-        # here, and every forked worker inherits it, instead of once in each worker
-        import torch._dynamo  # noqa: F401
-    with (
-        ProcessPoolExecutor(
-            min(workers, len(jobs)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(data, setup),
-        ) as pool,
-        bar,
-    ):
-        futures = [pool.submit(_worker_job, method, seed) for method, seed in jobs]
-        for future in futures:
-            future.add_done_callback(lambda _: bar.update())
-        return [future.result() for future in futures]
+    jobs = [Job(m, s, data, setup) for m in methods for s in (seeds[:1] if m == "raw" else seeds)]
+    return run_jobs(jobs, workers, progress)
 
 
 _MAPPED: dict[str, Callable[[Any], Any]] = {}
