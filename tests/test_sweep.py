@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fixtures import myst_chapter, one_chapter_book
 
-from aligninfo.book.chapter import SCALE_ENV
+from aligninfo.book import run
+from aligninfo.book.chapter import SCALE_ENV, load_results
 from aligninfo.book.cli import main
 from aligninfo.book.sweep import check_grid, expand, run_grid, run_points, summary
 
@@ -34,6 +35,7 @@ TINY = myst_chapter(
     from aligninfo.book import run
     from aligninfo.book.chapter import configure, save_results
 
+    assert "draws" not in dir(), "a previous run's variables are visible"
     run.BOOK = Path.cwd()  # this kernel runs in the temporary book folder: its chapters are there
     cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)
     if cfg.n == 3:
@@ -214,3 +216,22 @@ def test_a_list_of_points_runs_each_distinct_point_once(tiny: Path, tmp_path: Pa
     assert points[1].record is not None and points[1].record["requested"]["width"] == 5
     with pytest.raises(ValueError, match="has no parameter 'm'"):
         run_points("99_tiny", [{"n": 2}, {"m": 1}], results_dir=results)
+
+
+def test_one_kernel_runs_point_after_point_as_fresh_kernels_do(tiny: Path, tmp_path: Path) -> None:
+    points = [{"n": 2}, {"n": 3}, {"n": 4, "width": 5}, {"n": 2, "seed": 1}]
+    reused, fresh = tmp_path / "reused", tmp_path / "fresh"
+    with run.ChapterKernel() as kernel:
+        for point in points:
+            if point["n"] == 3:  # a failing run leaves the kernel usable
+                with pytest.raises(run.ChapterError, match="failing point") as failed:
+                    kernel.run("99_tiny", point | {"results_dir": str(reused)})
+                assert failed.value.cell == 3 and failed.value.ename == "ValueError"
+            else:  # and each run starts from an empty namespace (the chapter asserts it)
+                kernel.run("99_tiny", point | {"results_dir": str(reused)})
+    assert len(executions(reused)) == 3
+    for point in points:
+        if point["n"] != 3:
+            run.run_chapter("99_tiny", None, point | {"results_dir": str(fresh)}, progress=False)
+            a, b = (load_results("99_tiny", point, folder) for folder in (reused, fresh))
+            assert a is not None and b is not None and a["results"] == b["results"]

@@ -9,7 +9,8 @@ which nbval compares (they are produced by :func:`sync` at ``scale="smoke"``).
 computing anything (:func:`aligninfo.book.chapter.check_values`), a data folder that is not one, a
 file that is no chapter and an output that cannot be written; it resolves relative folders
 (``results_dir``, ``data_dir``, ``$ALIGNINFO_DATA``) against the caller's working directory,
-since the kernel runs in the chapter's folder.
+since the kernel runs in the chapter's folder. :class:`ChapterKernel` runs chapters one after
+another in one kernel (the points of a sweep), with the same checks and parameters.
 """
 
 from __future__ import annotations
@@ -269,6 +270,142 @@ KERNEL_STARTS = 3
 """Attempts to start a chapter's kernel: kernels started at the same moment by parallel processes
 (a sweep) can race for the same free TCP port, and the loser dies before it runs any cell."""
 KERNEL_DIED = "Kernel died before replying to kernel_info"
+
+
+class ChapterKernel:
+    """One kernel that runs chapters one after another (the points of a sweep), started once.
+
+    A chapter run by :func:`run_chapter` starts a kernel of its own, which imports the
+    library, torch, scikit-learn and matplotlib again (seconds of CPU time per run). Here the
+    kernel stays: before each run its namespace is emptied (IPython's ``%reset -f``) and its
+    working folder set to the chapter's, so a run sees none of the previous run's variables,
+    while the modules imported stay loaded. A chapter's results do not depend on it: every
+    draw is seeded by the chapter, and the module state that a run leaves (caches, the global
+    random generators, which every job seeds again) is what a chapter's own jobs already leave
+    to one another in a worker process. A kernel that died is replaced at the next run. Close
+    it (or use it as a context manager) to stop the kernel::
+
+        with ChapterKernel() as kernel:
+            for point in points:
+                kernel.run("07_synthetic", point)
+    """
+
+    def __init__(self) -> None:
+        self._manager: Any = None
+
+    def __enter__(self) -> ChapterKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(
+        self, chapter: str | Path, parameters: Mapping[str, Any] | None = None
+    ) -> nbformat.NotebookNode:
+        """Execute a chapter with parameters in this kernel, as :func:`run_chapter` does.
+
+        Args:
+            chapter: Path or name of the chapter.
+            parameters: Values injected after its ``parameters`` cell (checked first, as by
+                :func:`run_chapter`).
+
+        Returns:
+            The executed notebook.
+
+        Raises:
+            ValueError: From :func:`check_parameters`, before anything runs.
+            ChapterError: When a cell fails (which one, and why); the kernel stays usable.
+        """
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+        from papermill.translators import translate_parameters
+
+        path = resolve(chapter)
+        injected = check_parameters(path, dict(parameters or {}))
+        absolute_data_env()
+        notebook = read_notebook(path)
+        folder = str(path.parent.absolute())
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(_RESET.format(folder=folder)))
+        if injected:  # papermill's cell, after the parameters cell
+            source = translate_parameters("python3", "python", injected, "Parameters")
+            cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+            tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in _tags(c)]
+            notebook.cells.insert(tagged[0] + 1 if tagged else 1, cell)
+        for attempt in range(KERNEL_STARTS):
+            fresh = not self._alive()
+            if fresh:
+                self._start()
+            client = NotebookClient(
+                notebook,
+                km=self._manager,
+                kernel_name="python3",
+                resources={"metadata": {"path": folder}},
+            )
+            try:
+                client.execute()
+                break
+            except CellExecutionError as err:
+                raise ChapterError(_failed_cell(notebook), err.ename, err.evalue) from err
+            except RuntimeError as err:  # the kernel could not start: start another
+                if KERNEL_DIED not in str(err) or not fresh or attempt == KERNEL_STARTS - 1:
+                    raise
+                self._manager = None
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+        notebook.cells.pop(0)
+        return notebook
+
+    def _start(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.close()
+        self._manager = AsyncKernelManager(kernel_name="python3")
+
+    def _alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return self._manager is not None and bool(run_sync(self._manager.is_alive)())
+
+    def close(self) -> None:
+        """Stop the kernel (a later :meth:`run` starts another)."""
+        from jupyter_core.utils import run_sync
+
+        manager, self._manager = self._manager, None
+        if manager is not None and manager.has_kernel:
+            run_sync(manager.shutdown_kernel)(now=True)
+
+
+class ChapterError(RuntimeError):
+    """A chapter stopped at a cell (:meth:`ChapterKernel.run`).
+
+    Attributes:
+        cell: Number of the cell among the code cells, the injected parameters included
+            (papermill's execution count).
+        ename: Name of the exception raised there.
+        evalue: Its message.
+    """
+
+    def __init__(self, cell: int, ename: str, evalue: str) -> None:
+        super().__init__(f"stopped at cell {cell}: {ename}: {evalue}")
+        self.cell, self.ename, self.evalue = cell, ename, evalue
+
+
+def _tags(cell: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(cell.get("metadata", {}).get("tags", ()))
+
+
+def _failed_cell(notebook: nbformat.NotebookNode) -> int:
+    """Number, among the code cells after the reset cell, of the cell with an error output."""
+    code = [c for c in notebook.cells[1:] if c.cell_type == "code"]
+    for number, cell in enumerate(code, start=1):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", ())):
+            return number
+    return 0
+
+
+_RESET = "get_ipython().run_line_magic('reset', '-f')\n__import__('os').chdir({folder!r})"
+"""The first cell of a run in a :class:`ChapterKernel`: an empty namespace, the chapter's folder."""
 
 
 def _check_output(output: Path) -> None:

@@ -1,13 +1,15 @@
-"""Sweeps: run a chapter over a grid of parameters, one papermill run and results file per point.
+"""Sweeps: run a chapter over a grid of parameters, one parameterised run and results file a point.
 
 A grid maps parameter names to lists of values; its points are their cartesian product (the first
-name varies slowest). :func:`run_grid` runs each point as a papermill execution of the chapter in
-a pool of worker processes, each kernel with one BLAS / torch thread, and with the chapter's own
-``workers`` parameter (when it has one) set to 1, so that the pool is the only parallelism. A
-point whose results the chapter already saved with the same parameters (same library version and
-code: :func:`aligninfo.book.chapter.find_results`) is not run again. A point that fails is reported
-with its parameters and the error; the others go on. ``python -m aligninfo sweep`` is a thin
-command line over it::
+name varies slowest). :func:`run_grid` runs the points in a pool of worker processes, each with
+one kernel that executes its points one after another (:class:`aligninfo.book.run.ChapterKernel`:
+the parameters injected as papermill does, the namespace emptied between points, the imports
+paid once per worker rather than once per point), with one BLAS / torch thread, and with the
+chapter's own ``workers`` parameter (when it has one) set to 1, so that the pool is the only
+parallelism. A point whose results the chapter already saved with the same parameters (same
+library version and code: :func:`aligninfo.book.chapter.find_results`) is not run again. A point
+that fails is reported with its parameters and the error; the others go on. ``python -m aligninfo
+sweep`` is a thin command line over it::
 
     python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 128 --workers 2
 """
@@ -18,6 +20,7 @@ import dataclasses
 import itertools
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -155,7 +158,8 @@ def run_grid(
         chapter: Path or name of the chapter.
         grid: Parameter name to the list of its values (see :func:`expand`).
         fixed: Parameters with one value at every point (``scale``, ``methods``, ...).
-        workers: Points run at the same time, each in its own process with one thread.
+        workers: Points run at the same time (worker processes, each with a kernel of one
+            thread that runs its points one after another).
         results_dir: Where the chapter writes its results files (one per point) and where
             computed points are looked up; relative to the current folder.
         progress: Called with one line per finished point (None: silent).
@@ -187,7 +191,8 @@ def run_points(
         chapter: Path or name of the chapter.
         points: The parameters that vary, one dict per point.
         fixed: Parameters with one value at every point.
-        workers: Points run at the same time, each in its own process with one thread.
+        workers: Points run at the same time (worker processes, each with a kernel of one
+            thread that runs its points one after another).
         results_dir: Where the results files go and are looked up.
         progress: Called with one line per finished point (None: silent).
 
@@ -277,23 +282,28 @@ def _run_pending(
                 report(_line(point, points))
 
 
+_KERNEL: list[run.ChapterKernel] = []
+"""The kernel of a worker process, which runs one point after another
+(:class:`aligninfo.book.run.ChapterKernel`)."""
+
+
 def _one_thread() -> None:
-    """Worker set-up: every kernel it starts inherits one thread per library."""
+    """Worker set-up: its kernel inherits one thread per library, and stops with the worker."""
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
+    _KERNEL.append(run.ChapterKernel())
+    multiprocessing.util.Finalize(None, _KERNEL[0].close, exitpriority=10)
 
 
 def _execute(chapter: str, parameters: dict[str, Any]) -> tuple[float, str]:
-    """Run one point (in a worker process); return its wall time and an error ("" when none)."""
-    from papermill.exceptions import PapermillExecutionError
-
+    """Run one point in the worker's kernel; return its wall time and an error ("" if none)."""
     started = time.perf_counter()
     try:
-        run.run_chapter(chapter, None, parameters, progress=False)
-    except PapermillExecutionError as err:
-        first = str(err.evalue).strip().splitlines()
+        _KERNEL[0].run(chapter, parameters)
+    except run.ChapterError as err:
+        first = err.evalue.strip().splitlines()
         return time.perf_counter() - started, (
-            f"stopped at cell {err.exec_count}: {err.ename}: {first[0] if first else ''}"
+            f"stopped at cell {err.cell}: {err.ename}: {first[0] if first else ''}"
         )
     except Exception as err:  # reported with the point, never lost with the pool
         return time.perf_counter() - started, f"{type(err).__name__}: {err}"
