@@ -94,6 +94,26 @@ def test_fit_on_a_dataset_resumes_mid_epoch_as_one_run(tmp_path: Path) -> None:
     _same(_fit(rows, ckpt), _fit(rows))
 
 
+def _continue_on_two(rank: int, checkpoint: Path, out: Path) -> None:
+    torch.save(_fit(_Rows(_arrays()), checkpoint), out / f"fit-{rank}.pt")
+
+
+def test_a_streamed_run_resumes_on_another_number_of_processes(tmp_path: Path) -> None:
+    """Epoch 1 on one process, epoch 2 on two gloo processes: the run of one process."""
+    ckpt = tmp_path / "run.ckpt"
+    _fit(_Rows(_arrays()), ckpt, epochs=1)
+    _spawn(_continue_on_two, ckpt, tmp_path)
+    whole = _fit(_arrays())
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"fit-{rank}.pt")
+        assert got["history"]["steps"] == whole["history"]["steps"] == [5, 10]
+        np.testing.assert_allclose(
+            got["history"]["train_loss"], whole["history"]["train_loss"], rtol=1e-5
+        )
+        for key, value in whole["model"].items():
+            torch.testing.assert_close(got["model"][key], value, rtol=1e-4, atol=1e-5)
+
+
 def test_fit_on_a_dataset_with_loader_workers_is_the_same_run() -> None:
     rows = _Rows(_arrays())
     _same(_fit(rows, loader_workers=2), _fit(rows))
