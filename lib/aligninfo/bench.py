@@ -10,14 +10,18 @@ Prints
 - the speed-up of :func:`aligninfo.experiment.compare` run in parallel processes
   (``workers``, default: every core) over a serial run of the same method x seed jobs, and
   whether the two give identical rows;
-- the speed-up of a sweep (:func:`aligninfo.book.sweep.run_points`: points of a chapter, each a
-  papermill run in its own process) run ``workers`` points at a time over the same points one at
-  a time, and whether the two give identical results files;
+- the time of jobs on several data draws (chapter 7's design: a draw per seed) run in a pool per
+  draw (:func:`aligninfo.experiment.compare`) and in one pool for all
+  (:func:`aligninfo.experiment.run_jobs`), and whether the two give identical rows;
+- the speed-up of a sweep (:func:`aligninfo.book.sweep.run_points`: points of a chapter, each
+  run in the kernel of a worker process, which runs one point after another) run ``workers``
+  points at a time over the same points one at a time, and whether the two give identical
+  results files;
 - with ``--bigearthnet``: BigEarthNet patch pairs read per second by
   :class:`aligninfo.data.bigearthnet.BigEarthNetPairs` (the six real example pairs, each read
   many times) from the GeoTIFFs, from a warm ``.npy`` cache and from a warm in-memory cache.
 
-For the last two, wall time and CPU time (user + system, of this process and of every process
+For these, wall time and CPU time (user + system, of this process and of every process
 it waited for: workers, kernels) are both given: on a machine shared with other work the wall
 time, hence the speed-up, depends on the load, the CPU time much less.
 
@@ -44,7 +48,7 @@ import torch
 
 from aligninfo.book.sweep import run_points
 from aligninfo.encoders import MLP, MultimodalEncoder
-from aligninfo.experiment import Setup, Splits, compare
+from aligninfo.experiment import Job, Setup, Splits, compare, run_jobs
 from aligninfo.losses import InfoNCE, info_nce
 from aligninfo.runtime import (
     autocast,
@@ -64,6 +68,7 @@ __all__ = [
     "bench_bigearthnet",
     "bench_compare",
     "bench_info_nce",
+    "bench_pools",
     "bench_sweep",
     "bench_training",
     "main",
@@ -245,6 +250,21 @@ def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return True
 
 
+def _make_compare_model() -> MultimodalEncoder:
+    return MultimodalEncoder({"x1": MLP(32, 16, (64,)), "x2": MLP(24, 16, (64,))})
+
+
+def _compare_setup(epochs: int) -> Setup:
+    """Small MLP encoders with heads, probed for the target on view 1, on the CPU."""
+    return Setup(
+        make_model=_make_compare_model,
+        targets={"y": "regression"},
+        train=TrainConfig(epochs=epochs, batch_size=128, device="cpu"),
+        sigmas=(0.0,),
+        projector=(16, 64),
+    )
+
+
 def bench_compare(
     workers: int, samples: int, epochs: int, seeds: int
 ) -> tuple[Timing, Timing, bool]:
@@ -261,18 +281,7 @@ def bench_compare(
     Returns:
         ``(serial, parallel, whether the rows are identical)``.
     """
-    data = _compare_data(samples)
-
-    def make_model() -> MultimodalEncoder:
-        return MultimodalEncoder({"x1": MLP(32, 16, (64,)), "x2": MLP(24, 16, (64,))})
-
-    setup = Setup(
-        make_model=make_model,
-        targets={"y": "regression"},
-        train=TrainConfig(epochs=epochs, batch_size=128, device="cpu"),
-        sigmas=(0.0,),
-        projector=(16, 64),
-    )
+    data, setup = _compare_data(samples), _compare_setup(epochs)
     methods, seed_list = ["info_nce", "barlow_twins", "vicreg", "simclr"], list(range(seeds))
     serial, serial_time = _measured(
         lambda: compare(methods, data, setup, seed_list, progress=False)
@@ -281,6 +290,38 @@ def bench_compare(
         lambda: compare(methods, data, setup, seed_list, progress=False, workers=workers)
     )
     return serial_time, parallel_time, _same_rows(serial, parallel)
+
+
+def bench_pools(workers: int, samples: int, epochs: int, draws: int) -> tuple[Timing, Timing, bool]:
+    """Time of one pool per data draw (:func:`compare`) against one for all (:func:`run_jobs`).
+
+    Chapter 7's way: every seed trains on a data draw of its own, four objectives and the raw
+    inputs per draw. Run draw by draw, each :func:`aligninfo.experiment.compare` starts a pool
+    and waits for its slowest job; :func:`aligninfo.experiment.run_jobs` runs every job of
+    every draw in one pool.
+
+    Args:
+        workers: Processes of both runs.
+        samples: Training samples of each draw.
+        epochs: Training epochs of each job.
+        draws: Data draws (one seed each).
+
+    Returns:
+        ``(a pool per draw, one pool, whether the rows are identical)``.
+    """
+    setup = _compare_setup(epochs)
+    data = [_compare_data(samples, seed=d) for d in range(draws)]
+    methods = ["raw", "info_nce", "barlow_twins", "vicreg", "simclr"]
+    per_draw, per_draw_time = _measured(
+        lambda: [
+            row
+            for d in range(draws)
+            for row in compare(methods, data[d], setup, [d], progress=False, workers=workers)
+        ]
+    )
+    jobs = [Job(m, d, data[d], setup) for d in range(draws) for m in methods]
+    pooled, pooled_time = _measured(lambda: run_jobs(jobs, workers))
+    return per_draw_time, pooled_time, _same_rows(per_draw, pooled)
 
 
 def same_results(a: Any, b: Any) -> bool:
@@ -399,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compare-samples", type=int, default=2000)
     parser.add_argument("--compare-epochs", type=int, default=5)
     parser.add_argument("--compare-seeds", type=int, default=2)
+    parser.add_argument("--compare-draws", type=int, default=4)
     parser.add_argument(
         "--skip-compare", action="store_true", help="do not time the parallel compare"
     )
@@ -433,11 +475,26 @@ def main(argv: list[str] | None = None) -> None:
             "a job):"
         )
         _print_speedup(serial, parallel, args.workers, f"identical rows: {same}")
+    if not args.skip_compare:
+        per_draw, pooled, same = bench_pools(
+            args.workers, args.compare_samples, args.compare_epochs, args.compare_draws
+        )
+        print(
+            f"{args.compare_draws} data draws x (raw + 4 objectives), a pool per draw "
+            "(experiment.compare) against one pool (experiment.run_jobs):"
+        )
+        _print_speedup(
+            per_draw,
+            pooled,
+            args.workers,
+            f"identical rows: {same}",
+            ("a pool per draw", "one pool"),
+        )
     if not args.skip_sweep:
         serial, parallel, same = bench_sweep(args.workers)
         print(
             f"sweep.run_points ({len(SWEEP_POINTS)} points of {SWEEP_CHAPTER}, "
-            f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; one process a point):"
+            f"{', '.join(f'{k}={v}' for k, v in SWEEP_FIXED.items())}; a kernel per worker):"
         )
         _print_speedup(serial, parallel, args.workers, f"identical results: {same}")
     if args.bigearthnet:
@@ -484,11 +541,16 @@ def _print_core(device: torch.device, args: argparse.Namespace) -> None:
     )
 
 
-def _print_speedup(serial: Timing, parallel: Timing, workers: int, same: str) -> None:
-    print(f"  serial                {serial.wall:12.2f} s wall {serial.cpu:10.2f} s CPU")
-    print(
-        f"  {workers} workers             {parallel.wall:12.2f} s wall {parallel.cpu:10.2f} s CPU"
-    )
+def _print_speedup(
+    serial: Timing,
+    parallel: Timing,
+    workers: int,
+    same: str,
+    names: tuple[str, str] | None = None,
+) -> None:
+    first, second = names or ("serial", f"{workers} workers")
+    print(f"  {first:22}{serial.wall:12.2f} s wall {serial.cpu:10.2f} s CPU")
+    print(f"  {second:22}{parallel.wall:12.2f} s wall {parallel.cpu:10.2f} s CPU")
     print(f"  speed-up              {serial.wall / parallel.wall:12.2f}x   {same}")
 
 
