@@ -78,6 +78,13 @@ def test_pretrained_encoders_replace_the_chapters_pretraining(tmp_path: Path) ->
                         progress=False)  # fmt: skip
     first = caught.value.evalue.splitlines()[0]
     assert first.startswith("parameter 'pretrained'") and "(12, 16, 16), not (12, 24, 24)" in first
+    # encoders of the training list: the chapter draws its pairs from the others (2 of the 6)
+    assert main([*args[:-1], str(tmp_path / "train"), "--split", "train"]) == 0
+    with pytest.raises(PapermillExecutionError) as caught:
+        run.run_chapter("13_images", None, {"scale": "smoke", "results_dir": str(tmp_path),
+                                            "pretrained": str(tmp_path / "train"),
+                                            "data_dir": str(download)}, progress=False)  # fmt: skip
+    assert "'n_folds' (3) exceeds the 2 pairs read" in caught.value.evalue
 
 
 @pytest.mark.chapters
