@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from aligninfo.pretrain import (
     S2_SCALE,
     PretrainConfig,
     PretrainInputError,
+    cpu_time,
     load_encoders,
     open_bigearthnet,
     pretrain,
@@ -312,6 +315,14 @@ def test_an_unreadable_band_file_is_named_also_from_a_loader_worker(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {damaged}") and err.count("\n") == 1, err
+
+
+def test_cpu_time_counts_the_children_that_ended() -> None:
+    """DataLoader workers decode in child processes: their CPU enters the throughput."""
+    before = cpu_time()
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)
+    assert cpu_time() - before >= 0.3
 
 
 def test_pretrain_stream_refuses_a_stream_without_standardisation(tmp_path: Path) -> None:

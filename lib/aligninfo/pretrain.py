@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,7 @@ __all__ = [
     "PretrainInputError",
     "Pretrained",
     "build_model",
+    "cpu_time",
     "load_encoders",
     "load_pairs",
     "open_bigearthnet",
@@ -715,10 +717,10 @@ def _train(
         raise PretrainInputError(f"cannot build the model or objective: {err}") from err
     checkpoint = out / CHECKPOINT
     done = load_checkpoint(checkpoint)["step"] if checkpoint.exists() else 0  # resumed steps
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), cpu_time()
     history = fit(model, objective, data, config=config.train, checkpoint=checkpoint)
     seconds = time.perf_counter() - started
-    cpu_seconds = distributed.sum_float(time.process_time() - cpu)  # of every process
+    cpu_seconds = distributed.sum_float(cpu_time() - cpu)  # of every process
     trained = ((history.steps[-1] if history.steps else done) - done) * config.train.batch_size
     record = {
         "format": FORMAT,
@@ -741,6 +743,16 @@ def _train(
         write_json(out / SPEC, record)
     distributed.barrier()
     return record
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process and of its children that have ended (DataLoader workers).
+
+    Returns:
+        User plus system time, this process's and its waited-for children's.
+    """
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _plain(value: Any) -> Any:
