@@ -40,6 +40,8 @@ TINY = myst_chapter(
     cfg = configure(scale, seed, {"n": (2, 5, 9)}, n=n, results_dir=results_dir)
     if cfg.n == 3:
         raise ValueError("n = 3 is the failing point")
+    if cfg.n == 6:
+        os._exit(1)  # the kernel dies
     with open(Path(results_dir) / "executions.log", "a") as log:
         log.write(f"{cfg.n} {width} {os.environ.get('OMP_NUM_THREADS')}\\n")
     draws = np.random.default_rng([seed, cfg.n, width]).normal(size=cfg.n)
@@ -230,6 +232,11 @@ def test_one_kernel_runs_point_after_point_as_fresh_kernels_do(tiny: Path, tmp_p
             else:  # and each run starts from an empty namespace (the chapter asserts it)
                 kernel.run("99_tiny", point | {"results_dir": str(reused)})
     assert len(executions(reused)) == 3
+    with run.ChapterKernel() as kernel:  # a kernel that died is replaced at the next run
+        with pytest.raises(RuntimeError, match="died"):
+            kernel.run("99_tiny", {"n": 6, "results_dir": str(reused)})
+        kernel.run("99_tiny", {"n": 4, "results_dir": str(reused)})
+    assert executions(reused)[-1][0] == "4"
     for point in points:
         if point["n"] != 3:
             run.run_chapter("99_tiny", None, point | {"results_dir": str(fresh)}, progress=False)

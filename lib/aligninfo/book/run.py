@@ -373,7 +373,10 @@ class ChapterKernel:
 
         manager, self._manager = self._manager, None
         if manager is not None and manager.has_kernel:
-            run_sync(manager.shutdown_kernel)(now=True)
+            try:
+                run_sync(manager.shutdown_kernel)(now=True)
+            except RuntimeError:  # a kernel that died: nothing is left to stop
+                run_sync(manager.cleanup_resources)()
 
 
 class ChapterError(RuntimeError):
