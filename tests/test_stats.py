@@ -136,6 +136,14 @@ def test_corrected_t_is_nadeau_and_bengios_interval_and_paired_test():
         CrossValidated(scores, n_folds=1)
 
 
+def test_corrected_t_intervals_of_accuracies_stay_within_their_range():
+    scores = np.array([[[1.0, 0.9, 1.0], [1.0, 1.0, 0.95]]])  # near the ceiling
+    free, bounded = CrossValidated(scores, 3), CrossValidated(scores, 3, bounds=(0.0, 1.0))
+    assert free.interval(0).high > 1 and bounded.interval(0).high == 1
+    assert bounded.interval(0).low == free.interval(0).low
+    assert bounded.difference(0, 0).low >= -1
+
+
 def test_grouped_mean_bootstrap_weighs_units_and_reduces_to_the_unit_bootstrap():
     rng = np.random.default_rng(6)
     scores = rng.random((2, 3, 50))

@@ -52,3 +52,22 @@ def test_patience_counts_epochs_without_a_higher_validation_accuracy() -> None:
     assert all(c <= curve[best] for c in curve[best + 1 :])
     with pytest.raises(ValueError, match="criterion"):
         _fit("log-loss")
+
+
+def test_refit_trains_on_training_and_validation_data_with_the_chosen_settings() -> None:
+    """A class seen only in the validation part is learnt once the classifier is refitted."""
+    x, y = noisy_blobs(400, 2, flip=0.0)
+    only_val = y == 2
+    train, val = (x[~only_val][:150], y[~only_val][:150]), (x[only_val], y[only_val])
+    val = (
+        np.concatenate([val[0], x[~only_val][150:]]),
+        np.concatenate([val[1], y[~only_val][150:]]),
+    )
+    test_x, test_y = noisy_blobs(300, 3, flip=0.0)
+    kwargs = {"lrs": (1e-2,), "epochs": 20, "batch_size": 20, "seed": 0}
+    plain = train_classifier(lambda: MLP(4, 16, (64,)), train, val, **kwargs)
+    refitted = train_classifier(lambda: MLP(4, 16, (64,)), train, val, refit=True, **kwargs)
+    assert not plain.refitted and refitted.refitted
+    assert refitted.epochs == plain.epochs and refitted.val_accuracy == plain.val_accuracy
+    assert not np.any(plain.predict(test_x) == 2)  # never trained on class 2
+    assert np.mean(refitted.predict(test_x)[test_y == 2] == 2) > 0.8

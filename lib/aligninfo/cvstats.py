@@ -67,10 +67,14 @@ class CrossValidated:
         scores: ``(methods, seeds, folds)`` score of each method on each held-out fold, for
             each training seed (all methods on the same folds: differences are paired).
         n_folds: Folds of the cross-validation (``n_test / n_train = 1 / (n_folds - 1)``).
+        bounds: The range of a score (e.g. ``(0, 1)`` for an accuracy), to which intervals are
+            clipped (a t interval can leave it; the clipped interval covers as often); None:
+            no clipping.
     """
 
     scores: NDArray[np.float64]
     n_folds: int
+    bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         s = np.asarray(self.scores, dtype=np.float64)
@@ -90,12 +94,21 @@ class CrossValidated:
         return corrected_replicates(values, 1 / (self.n_folds - 1))
 
     def interval(self, method: int, level: float = 0.95) -> Interval:
-        """Corrected resampled t interval of one method's mean score."""
-        return student_interval(self._replicates(method), level)
+        """Corrected resampled t interval of one method's mean score (within ``bounds``)."""
+        return self._clip(student_interval(self._replicates(method), level))
 
     def difference(self, a: int, b: int, level: float = 0.95) -> Interval:
         """Paired corrected t interval of ``score[a] - score[b]`` (same splits)."""
-        return student_interval(self._replicates(a, b), level)
+        return self._clip(student_interval(self._replicates(a, b), level), difference=True)
+
+    def _clip(self, ci: Interval, difference: bool = False) -> Interval:
+        """``ci`` within ``bounds``, or within ``±(high - low)`` for a difference."""
+        if self.bounds is None:
+            return ci
+        low, high = self.bounds
+        if difference:
+            low, high = low - high, high - low
+        return Interval(ci.estimate, max(ci.low, low), min(ci.high, high), ci.level)
 
     def verdicts(
         self, pairs: Mapping[str, tuple[int, int]], alpha: float = 0.05

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from aligninfo.encoders import MultimodalEncoder
 from aligninfo.losses import Objective
 from aligninfo.runtime import eval_mode
-from aligninfo.train import ValScore, encode, fit
+from aligninfo.train import History, ValScore, encode, fit
 
 Task = Literal["regression", "classification"]
 Criterion = Literal["accuracy", "loss"]
@@ -67,6 +67,8 @@ class EndToEnd:
             criterion ``"accuracy"`` only; empty lists otherwise).
         criterion: What chose the epoch: ``"accuracy"`` (highest validation accuracy) or
             ``"loss"`` (lowest validation loss).
+        refitted: Whether ``model`` and ``head`` were retrained on the training and
+            validation data with the chosen learning rate and epochs.
     """
 
     model: MultimodalEncoder
@@ -76,6 +78,7 @@ class EndToEnd:
     epochs: dict[float, int]
     val_curves: dict[float, list[float]] = field(default_factory=dict)
     criterion: Criterion = "accuracy"
+    refitted: bool = False
 
     def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
@@ -105,6 +108,32 @@ def _accuracy_curve(x: np.ndarray, y: np.ndarray, curve: list[float]) -> ValScor
     return validation_accuracy
 
 
+def _train(
+    make_encoder: Callable[[], nn.Module],
+    data: tuple[np.ndarray, np.ndarray],
+    n_classes: int,
+    settings: dict[str, Any],
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    val_score: ValScore | None = None,
+) -> tuple[MultimodalEncoder, nn.Module, History]:
+    """A fresh encoder (seeded by ``settings["seed"]``) and linear head trained together."""
+    torch.manual_seed(settings["seed"])
+    model = MultimodalEncoder({"x": make_encoder()})
+    dim = encode(model, data[0][:2], "x").shape[1]
+    objective = Supervised({"x": ("y", "classification", n_classes)}, dim)
+    history = fit(
+        model,
+        objective,
+        {"x": data[0], "y": data[1]},
+        val=None if val is None else {"x": val[0], "y": val[1]},
+        val_score=val_score,
+        progress=False,
+        **settings,
+    )
+    model.cpu()
+    return model, objective.heads["x"], history
+
+
 def train_classifier(
     make_encoder: Callable[[], nn.Module],
     train: tuple[np.ndarray, np.ndarray],
@@ -116,6 +145,7 @@ def train_classifier(
     device: str = "cpu",
     patience: int | None = None,
     criterion: Criterion = "accuracy",
+    refit: bool = False,
 ) -> EndToEnd:
     """A supervised reference trained end to end and tuned on validation data only.
 
@@ -128,7 +158,10 @@ def train_classifier(
     drawn (by whole polygons or sites when the test holds unseen ones:
     :func:`aligninfo.cvprobes.class_holdout`). The accuracy suits such a part better than the
     loss: on unseen polygons the cross-entropy of a sharpening classifier can rise while its
-    accuracy still improves, which stops a loss criterion early.
+    accuracy still improves, which stops a loss criterion early. With ``refit``, the chosen
+    learning rate and number of epochs then train a fresh classifier on the training and
+    validation data together (as a probe tuned by inner cross-validation is refitted on all its
+    data): a validation part of whole groups can hold much of a class's data.
 
     Args:
         make_encoder: Builds a fresh encoder ``(n, *shape) -> (n, k)``.
@@ -142,9 +175,11 @@ def train_classifier(
         patience: Stop a run after this many epochs without a better validation score (the
             criterion's; None: run every epoch).
         criterion: ``"accuracy"`` or ``"loss"``: what chooses the kept epoch.
+        refit: Retrain on ``train`` and ``val`` together with the chosen settings.
 
     Returns:
-        The chosen classifier, its learning rate and the validation scores.
+        The chosen classifier (refitted with ``refit``), its learning rate and the validation
+        scores (of the runs that chose them).
     """
     if not lrs:
         raise ValueError("give at least one learning rate")
@@ -152,37 +187,28 @@ def train_classifier(
         raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
     (x_tr, y_tr), (x_va, y_va) = train, val
     n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
+    settings: dict[str, Any] = dict(
+        epochs=epochs, batch_size=batch_size, seed=seed, device=device, patience=patience
+    )
     best: EndToEnd | None = None
     scores: dict[float, float] = {}
     kept_epochs: dict[float, int] = {}
     curves: dict[float, list[float]] = {}
     for lr in lrs:
-        torch.manual_seed(seed)
-        model = MultimodalEncoder({"x": make_encoder()})
-        dim = encode(model, x_tr[:2], "x").shape[1]
-        objective = Supervised({"x": ("y", "classification", n_classes)}, dim)
         curve = curves.setdefault(float(lr), [])
-        score = _accuracy_curve(x_va, y_va, curve)
-        history = fit(
-            model,
-            objective,
-            {"x": x_tr, "y": y_tr},
-            val={"x": x_va, "y": y_va},
-            val_score=score if criterion == "accuracy" else None,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            device=device,
-            patience=patience,
-            progress=False,
+        score = _accuracy_curve(x_va, y_va, curve) if criterion == "accuracy" else None
+        model, head, history = _train(
+            make_encoder, train, n_classes, {**settings, "lr": lr}, val, score
         )
-        model.cpu()
-        head = objective.heads["x"]
         scores[float(lr)] = float(np.mean(_predict_classes(model, head, x_va) == y_va))
         assert history.best_epoch is not None
         kept_epochs[float(lr)] = history.best_epoch
         if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
             best = EndToEnd(model, head, float(lr), scores, kept_epochs, curves, criterion)
     assert best is not None
+    if refit:
+        both = (np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]))
+        chosen = {**settings, "lr": best.lr, "epochs": best.epochs[best.lr], "patience": None}
+        best.model, best.head, _ = _train(make_encoder, both, n_classes, chosen)
+        best.refitted = True
     return best
