@@ -50,3 +50,23 @@ def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
     assert 1 < resampling["n_groups"] < 12197
     widths = resampling["interval_width_raw_lidar_linear"]
     assert widths["polygons"] > widths["runs"] > widths["pixels"] > 0
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
+    smoke_results: Path,
+) -> None:
+    res = smoke_record("09_houston", smoke_results)["results"]
+    cv = res["cv_intervals"]  # folds share training pixels: Nadeau-Bengio, coverage measured
+    assert "corrected resampled t" in cv["method"]
+    coverage = cv["measured_coverage_at_95"]
+    assert coverage["corrected_t"] > coverage["bootstrap"]
+    inner = res["inner_folds"]
+    # every supervised fit but the pixel-drawn check chose its epochs on whole polygon groups
+    assert inner["supervised_fits"] == len(res["seeds"]) * (2 * res["n_folds"] + 1)
+    assert inner["max_shared_groups"] == 0
+    check = inner["supervised_validation_check"]
+    assert set(check) == {"polygon groups", "pixels"}
+    assert len(check["polygon groups"]["epochs"]) == len(res["seeds"])
+    assert len(check["pixels"]["epochs"]) == min(2, len(res["seeds"]))
