@@ -260,6 +260,16 @@ def _bad_inputs() -> dict[str, tuple[dict[str, Any], str]]:
         "nan": ({"x1": nan, "x2": x2, "y": y}, "X1 has NaN or infinite values in 1 row"),
         "inf": ({"x1": x1, "x2": inf, "y": y}, "X2 has NaN or infinite"),
         "constant": ({"x1": x1, "x2": const, "y": y}, "constant column"),
+        "no rows": ({"x1": np.empty(0), "x2": x2, "y": y}, "X1 has no rows"),
+        "overflowing scale": (
+            {"x1": x1 * 1e160, "x2": x2, "y": y},
+            "X1 column 0 has a standard deviation of .*e[+]159, outside",
+        ),
+        "underflowing scale": (
+            {"x1": x1, "x2": x2 * 1e-200, "y": y},
+            "X2 column 0 has a standard deviation of .*e-200, outside",
+        ),
+        "y scale": ({"x1": x1, "x2": x2, "y": y * 1e200}, "Y column 0 has a standard deviation"),
         "few": ({"x1": x1[:30], "x2": x2[:30], "y": y[:30]}, "too few samples"),
         "dependent": ({"x1": dup, "x2": x2, "y": y}, "linearly dependent"),
         "constant y": ({"x1": x1, "x2": x2, "y": np.ones(300)}, "Y is constant"),
@@ -351,6 +361,7 @@ def test_cli_writes_report_and_figure(tmp_path: Path, capsys: pytest.CaptureFixt
         (["garbage.npy", "x2.npy"], "cannot read"),
         (["x1.npy", "short.npy"], "rows must be paired"),
         (["nan.csv", "x2.npy"], "NaN"),
+        (["empty.csv", "x2.npy"], "holds no values"),
         (["x1.npy", "x2.npy", "x1.npy", "x2.npy"], "at most 3"),
         (["sentinel3"], "unknown data set 'sentinel3'"),
     ],
@@ -366,6 +377,7 @@ def test_cli_refuses_in_one_line(
     (tmp_path / "garbage.npy").write_bytes(b"not an array")
     (tmp_path / "x1.txt").write_text("1,2\n")
     (tmp_path / "nan.csv").write_text("a,b\n" + "1,2\n" * 150 + "nan,3\n" + "2,1\n" * 49)
+    (tmp_path / "empty.csv").write_text("")
     paths = [f if f == "sentinel3" else str(tmp_path / f) for f in files]
     assert main(["diagnose", *paths]) == 2
     assert message in _one_line(capsys)

@@ -7,6 +7,7 @@ and what to do.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,6 +29,7 @@ __all__ = [
     "check_joint",
     "check_matrix",
     "check_rank",
+    "check_scale",
     "group_ids",
     "label_ids",
     "load_named",
@@ -42,6 +44,11 @@ LOADERS = NAMES
 HOUSTON_POLYGON_GAP = 349
 """Pixels of one class at most this far apart in Houston's scan order share a polygon group
 (chapter 9's ``polygon_gap``)."""
+
+
+MIN_SD, MAX_SD = 1e-100, 1e100
+"""Columns whose standard deviation lies outside this range are refused: their covariances
+(sums of squares) would underflow or overflow float64 (a bound with a wide margin, a choice)."""
 
 
 class DiagnoseInputError(ValueError):
@@ -76,6 +83,8 @@ def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+    if table.size == 0:
+        raise DiagnoseInputError(f"{name}: {p} holds no values (an empty file?)")
     if _is_row_index(table):
         raise DiagnoseInputError(
             f"{name}: the first column of {p} counts the rows ({table[0, 0]:g}, "
@@ -123,10 +132,12 @@ def _read_csv(path: Path, strings: bool) -> np.ndarray:
     pandas writes for an unnamed array (with more than one column).
     """
     kind = str if strings else np.float64
-    try:
-        table = np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
-    except ValueError:
-        return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1, skiprows=1)
+    with warnings.catch_warnings():  # an empty file: refused by read_array, not warned of
+        warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+        try:
+            table = np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1)
+        except ValueError:
+            return np.loadtxt(path, delimiter=",", dtype=kind, ndmin=1, skiprows=1)
     if not strings and table.ndim == 2 and table.shape[1] > 1 and len(table) > 1:
         if np.array_equal(table[0], np.arange(table.shape[1])):
             return table[1:]
@@ -204,6 +215,8 @@ def check_matrix(x: ArrayLike, name: str) -> Array:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] == 0:
         raise DiagnoseInputError(f"{name} must be (rows, columns), got shape {a.shape}")
+    if len(a) == 0:
+        raise DiagnoseInputError(f"{name} has no rows")
     bad = ~np.isfinite(a)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
@@ -216,7 +229,27 @@ def check_matrix(x: ArrayLike, name: str) -> Array:
         raise DiagnoseInputError(
             f"{name} has {const.size} constant column(s) (first: column {const[0]}); drop them"
         )
+    check_scale(a, name)
     return a
+
+
+def check_scale(a: Array, name: str) -> None:
+    """Refuse a column whose spread float64 covariances cannot hold (squares over- or underflow).
+
+    Args:
+        a: Finite data without constant columns, shape (rows, columns).
+        name: What it is (X1, X2, Y), for messages.
+    """
+    peak = np.abs(a).max(axis=0)  # > 0: no column is constant
+    sd = peak * (a / peak).std(axis=0)  # computed without squaring the values themselves
+    bad = np.flatnonzero((sd < MIN_SD) | (sd > MAX_SD))
+    if bad.size:
+        j = int(bad[0])
+        raise DiagnoseInputError(
+            f"{name} column {j} has a standard deviation of {sd[j]:.3g}, outside "
+            f"[{MIN_SD:g}, {MAX_SD:g}] where covariances of float64 values over- or underflow; "
+            "rescale it"
+        )
 
 
 def target_columns(y: ArrayLike, kind: str, max_columns: int) -> tuple[Array, str, int]:
