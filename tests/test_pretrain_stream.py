@@ -331,3 +331,41 @@ def test_pretrain_stream_refuses_a_stream_without_standardisation(tmp_path: Path
 
     with pytest.raises(PretrainInputError, match="no standardisation"):
         pretrain_stream(_Bare(), {}, _config(), tmp_path)  # type: ignore[arg-type]
+
+
+@needs_examples
+@pytest.mark.parametrize("value", [np.nan, -np.inf])  # -inf: a backscatter of 0 taken to dB
+def test_a_band_with_nan_or_infinite_pixels_is_named_not_trained_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: float
+) -> None:
+    import rasterio
+
+    roots = bigearthnet.example_roots()
+    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
+        shutil.copytree(roots[sensor], tmp_path / folder)
+    damaged = sorted((tmp_path / bigearthnet.ARCHIVE_FOLDERS["s1"]).glob("*/*_VH.tif"))[1]
+    with rasterio.open(damaged) as src:
+        band, profile = src.read(1), src.profile
+    band[:4, :5] = value
+    with rasterio.open(damaged, "w", **profile) as dst:
+        dst.write(band, 1)
+    args = ["pretrain", "bigearthnet", "--data-dir", str(tmp_path), "-k", "4", "--channels",
+            "4", "--batch-size", "2", "--epochs", "1", "--device", "cpu", "--out",
+            str(tmp_path / "enc"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {damaged.parent}: 20 pixels of band VH") and err.count("\n") == 1
+    assert not (tmp_path / "enc" / "encoders.pt").exists()
+
+
+@needs_examples
+def test_a_bad_sub_patch_is_refused_before_any_pair_is_decoded(
+    download: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def decoding(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the norm sample was decoded before sub_patch was checked")
+
+    monkeypatch.setattr("aligninfo.pretrain.sample_scaling", decoding)
+    for bad in (0, 121, True):
+        with pytest.raises(PretrainInputError, match=r"sub_patch must be an integer in \[1, 120\]"):
+            open_bigearthnet(download, sub_patch=bad)

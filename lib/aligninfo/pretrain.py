@@ -348,12 +348,7 @@ class BigEarthNetStream(Dataset[dict[str, Tensor]]):
         sub_patch: int | None = None,
         seed: int = 0,
     ) -> None:
-        from aligninfo.data.bigearthnet import PATCH
-
-        if sub_patch is not None and not (isinstance(sub_patch, int) and 1 <= sub_patch <= PATCH):
-            raise PretrainInputError(
-                f"sub_patch must be an integer in [1, {PATCH}], got {sub_patch!r}"
-            )
+        _check_sub_patch(sub_patch)
         self.pairs, self.scaling, self.sub_patch, self.seed = pairs, scaling, sub_patch, seed
         self.epoch = 0
 
@@ -379,10 +374,13 @@ class BigEarthNetStream(Dataset[dict[str, Tensor]]):
             ``{"x1": (12, s, s), "x2": (2, s, s)}`` float32 tensors, ``s`` the side.
 
         Raises:
-            DataFileError: Naming the file, if a band file is unreadable or mis-sized.
+            DataFileError: Naming the file, if a band file is unreadable or mis-sized; naming
+                the patch folder, if a band holds NaN or infinite values (e.g. a backscatter
+                of 0 taken to dB), which would make the standardisation or the loss NaN.
         """
         item = self.pairs[index]
         views = {"x1": item["s2"] / S2_SCALE, "x2": item["s1"]}
+        _check_finite(views, self.pairs.pairs[int(item["index"])])
         if self.sub_patch is not None:
             last = views["x1"].shape[-1] - self.sub_patch
             rng = np.random.default_rng([self.seed, self.epoch, int(item["index"])])
@@ -411,6 +409,30 @@ class BigEarthNetStream(Dataset[dict[str, Tensor]]):
         )
 
 
+def _check_sub_patch(sub_patch: int | None) -> None:
+    """Refuse a window side outside ``[1, PATCH]`` (before any file is read)."""
+    from aligninfo.data.bigearthnet import PATCH
+
+    if sub_patch is not None and not (
+        isinstance(sub_patch, int) and not isinstance(sub_patch, bool) and 1 <= sub_patch <= PATCH
+    ):
+        raise PretrainInputError(f"sub_patch must be an integer in [1, {PATCH}], got {sub_patch!r}")
+
+
+def _check_finite(views: Mapping[str, Tensor], pair: Any) -> None:
+    """Stop, naming the patch folder and band, if a whole patch holds NaN or infinite values."""
+    from aligninfo.data.bigearthnet import S1_BANDS, S2_BANDS
+
+    for key, folder, bands in (("x1", pair.s2_dir, S2_BANDS), ("x2", pair.s1_dir, S1_BANDS)):
+        bad = (~torch.isfinite(views[key])).sum(dim=(-2, -1))
+        if bad.any():
+            band = int(torch.argmax(bad))
+            raise DataFileError(
+                f"{folder}: {int(bad[band])} pixels of band {bands[band]} are NaN or infinite "
+                "(the stream needs finite values; remove the pair or repair its file)"
+            )
+
+
 def open_bigearthnet(
     data_dir: str | Path | None,
     split: str | None = None,
@@ -437,11 +459,15 @@ def open_bigearthnet(
         source, split, pairs, skipped pairs, standardisation).
 
     Raises:
-        PretrainInputError: If the folder is no download (naming what is missing), the split
-            is unknown, or it holds fewer than 2 pairs.
+        PretrainInputError: If ``sub_patch`` is out of range (refused before any file is
+            read), the folder is no download (naming what is missing), the split is unknown,
+            or it holds fewer than 2 pairs.
+        DataFileError: Naming the file or folder, if a pair of the sample is unreadable or
+            holds NaN or infinite values.
     """
     from aligninfo.data import bigearthnet as ben
 
+    _check_sub_patch(sub_patch)  # before reading any pair
     if data_dir is None:
         raise PretrainInputError(
             "bigearthnet needs --data-dir, the folder holding "
