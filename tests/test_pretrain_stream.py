@@ -300,14 +300,19 @@ def test_bad_streaming_input_is_refused_in_one_line(
     assert not (tmp_path / "encoders.pt").exists()
 
 
+def _copy_examples(folder: Path) -> None:
+    """The six example pairs copied (not linked) as a download in ``folder``, to damage."""
+    roots = bigearthnet.example_roots()
+    for sensor, name in bigearthnet.ARCHIVE_FOLDERS.items():
+        shutil.copytree(roots[sensor], folder / name)
+
+
 @needs_examples
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_an_unreadable_band_file_is_named_also_from_a_loader_worker(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
 ) -> None:
-    roots = bigearthnet.example_roots()
-    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
-        shutil.copytree(roots[sensor], tmp_path / folder)
+    _copy_examples(tmp_path)
     damaged = sorted((tmp_path / bigearthnet.ARCHIVE_FOLDERS["s2"]).glob("*/*_B04.tif"))[2]
     damaged.write_bytes(damaged.read_bytes()[:300])
     args = ["pretrain", "bigearthnet", "--data-dir", str(tmp_path), "--loader-workers", workers,
@@ -340,9 +345,7 @@ def test_a_band_with_nan_or_infinite_pixels_is_named_not_trained_on(
 ) -> None:
     import rasterio
 
-    roots = bigearthnet.example_roots()
-    for sensor, folder in bigearthnet.ARCHIVE_FOLDERS.items():
-        shutil.copytree(roots[sensor], tmp_path / folder)
+    _copy_examples(tmp_path)
     damaged = sorted((tmp_path / bigearthnet.ARCHIVE_FOLDERS["s1"]).glob("*/*_VH.tif"))[1]
     with rasterio.open(damaged) as src:
         band, profile = src.read(1), src.profile
