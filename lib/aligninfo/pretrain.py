@@ -29,7 +29,11 @@ that side per pair and epoch at a position drawn from ``(seed, epoch, pair)``, t
 sensors. The standardisation (per channel) is estimated on a seeded sample of pairs
 (:func:`sample_scaling`, ``norm_sample`` pairs, 1,000 by default, whole patches; every process
 computes the same), and recorded in ``encoders.json`` (``standardisation``) as well as with the
-weights.
+weights. Each epoch takes the ``n // batch_size`` full global batches of a new permutation of the
+``n`` pairs: the ``n % batch_size`` left over (other pairs every epoch) are not trained on in that
+epoch. A pair whose bands hold NaN or infinite values (a backscatter of 0 taken to dB is
+``-inf``) stops the run with a :class:`~aligninfo.data.registry.DataFileError` naming its folder
+and band; the values are not checked for units (S1 in linear units would pass as dB).
 
 The output folder holds ``encoders.pt`` (the state dict of the
 :class:`~aligninfo.encoders.MultimodalEncoder` and the standardisation) and ``encoders.json``
