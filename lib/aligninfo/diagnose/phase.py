@@ -29,9 +29,10 @@ with other steps):
    tie, when the smallest signal and the largest nuisance correlation are both at the noise
    floor), and the regime: *unsettled* on a tie, *not placed* when no component carries the
    task (or there is a single canonical pair: nothing to compare); a placement is not
-   *settled* when an interval of Δ contains 1 or when undoing a leak between two tied signal
+   *settled* when an interval of Δ contains 1, when undoing a leak between two tied signal
    components (adjacent values not separated by the data: the one that gains less counted as
-   nuisance) moves it;
+   nuisance) moves it, or when no component of one method carries the task while the other's
+   do (that method's Δ is 0 for want of evidence, not because it loses the signal);
 5. the resamples of the diagnosis (groups or rows reweighting the fixed out-of-fold values)
    repeat steps 2-4, which gives intervals and the share of resamples in each regime; the
    folds, directions and holding pairs are not refitted per resample, so the agreeing share
@@ -140,10 +141,23 @@ class PhasePlacement:
 
     @property
     def settled(self) -> bool:
-        """Placed in a regime, neither Δ's interval containing 1, nor moved by a tie."""
+        """Placed in a regime, no Δ interval holding 1, no tie moving it, and no one_sided."""
         if self.regime not in REGIMES or self.untied_regime not in ("", self.regime):
             return False
+        if self.one_sided:
+            return False
         return not any(d.low <= 1 <= d.high for d in (self.delta_alignment, self.delta_prediction))
+
+    @property
+    def one_sided(self) -> str:
+        """The method with no signal component while the other has one ("" when none).
+
+        "alignment" or "prediction": that method's Δ is then 0 for want of a signal component,
+        which is no evidence that it loses the signal (the signal lies in some of its
+        directions, undetected: e.g. a weak task, few rows).
+        """
+        a, p = any(self.signal_alignment), any(self.signal_prediction)
+        return "" if a == p else "prediction" if a else "alignment"
 
     @property
     def weak_signal(self) -> list[int]:

@@ -167,6 +167,13 @@ def _unsettled_because(p: PhasePlacement) -> str:
     why = []
     if any(d.low <= 1 <= d.high for d in (p.delta_alignment, p.delta_prediction)):
         why.append("an interval of Δ contains 1")
+    if p.one_sided:
+        parts = {"alignment": "canonical pair", "prediction": "cross-prediction direction"}
+        delta = "Δ_align" if p.one_sided == "alignment" else "Δ_pred"
+        why.append(
+            f"no {parts[p.one_sided]} carries the task detectably while the other method's "
+            f"components do, so {delta} = 0 is a lack of evidence, not a loss of the signal"
+        )
     if p.untied_regime not in ("", p.regime):
         why.append(
             "two signal components are tied in value (the task can leak between their "
