@@ -203,25 +203,12 @@ def test_a_method_without_a_detected_signal_component_is_not_settled() -> None:
     signal (a weak task, few rows), Δ_pred is 0 for want of evidence: the placement ('neither'
     here, far from 1 on both Δ) is not settled, and the sentence says why. On synthetic
     'prediction only' data with a weak task (R² 0.16, n 200) such placements were all wrong."""
-    iv = Interval(0.8, 0.75, 0.85, 0.95)
     zero = Interval(0.0, 0.0, 0.0, 0.95)
-    names = ("both", "alignment only", "prediction only", "neither", "unsettled", "not placed")
-    p = PhasePlacement(
-        rho=[0.6, 0.45],
-        cross_prediction=[1.0, 0.5],
-        gain_alignment=[0.0, 0.1],
-        gain_prediction=[0.01, 0.01],
-        signal_alignment=[False, True],
+    p = dataclasses.replace(
+        _placement("neither", {"neither": 1.0}, False),
         signal_prediction=[False, False],
-        holds=[True, True],
-        delta_alignment=iv,
+        delta_alignment=Interval(0.8, 0.75, 0.85, 0.95),
         delta_prediction=zero,
-        regime="neither",
-        regime_shares={r: float(r == "neither") for r in names},
-        kappa=iv,
-        nu=iv,
-        gamma_y_n=float("nan"),
-        threshold=0.02,
     )
     assert p.one_sided == "prediction" and not p.settled
     assert "no cross-prediction direction carries the task detectably" in phase_sentence(p)
