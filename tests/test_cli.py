@@ -108,6 +108,8 @@ def test_relative_folders_are_resolved_against_the_callers_directory(
         "results_dir": str(tmp_path / "work" / "out"),
         "data_dir": str(tmp_path / "work" / ".." / "data"),
     }
+    pretrained = run.check_parameters("13_images", {"pretrained": "encoders"})
+    assert pretrained == {"pretrained": str(tmp_path / "work" / "encoders")}
     monkeypatch.setenv(DATA_ENV, "../shared/data")
     run.absolute_data_env()
     assert os.environ[DATA_ENV] == str(tmp_path / "work" / ".." / "shared" / "data")

@@ -50,6 +50,9 @@ SCALE_ENV = "ALIGNINFO_SCALE"
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 FOLDERS = ("results_dir", "data_dir")
 """Parameters that say where files are, not what is computed."""
+PATHS = (*FOLDERS, "pretrained")
+"""Parameters naming files or folders, made absolute from the caller's working directory
+(a chapter's kernel runs in the book's folder)."""
 UNKEYED = (*FOLDERS, "workers")
 """Parameters left out of the results key: folders, and the number of parallel processes
 (parallel and serial runs give identical results)."""

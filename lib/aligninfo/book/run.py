@@ -28,7 +28,7 @@ from typing import Any
 import jupytext
 import nbformat
 
-from aligninfo.book.chapter import FOLDERS, SCALE_ENV, check_values, env_scale
+from aligninfo.book.chapter import PATHS, SCALE_ENV, check_values, env_scale
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -201,12 +201,12 @@ def _check_data_env() -> None:
 
 
 def _plain(name: str, value: Any) -> Any:
-    """Tuples as lists (recursively); relative folders as absolute paths."""
+    """Tuples as lists (recursively); relative paths (:data:`PATHS`) as absolute ones."""
     if isinstance(value, list | tuple):
         return [_plain("", v) for v in value]
     if isinstance(value, dict):
         return {k: _plain("", v) for k, v in value.items()}
-    if name in FOLDERS and isinstance(value, str) and value:
+    if name in PATHS and isinstance(value, str) and value:
         return str(Path(value).absolute())
     return value
 
