@@ -9,6 +9,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 from scipy.stats import ttest_1samp
 
+from aligninfo.bench import same_results
 from aligninfo.book import run
 from aligninfo.book.chapter import load_results
 from aligninfo.stats import VERDICTS, holm
@@ -116,3 +117,18 @@ def test_a_lean_sweep_point_computes_only_what_the_sweep_reads(tmp_path: Path) -
     assert "joint" not in res["summary"]["raw"]
     assert set(res["summary"]["raw"]["z2"]) == {"U2/linear", "Y2/linear"}
     assert res["differences"]["raw"]["info_nce"]["z1"]["U1/knn"]["verdict"] in VERDICTS
+
+
+@pytest.mark.chapters
+def test_one_pool_for_every_draw_and_the_control_gives_the_serial_results(tmp_path: Path) -> None:
+    point = {"scale": "smoke", "methods": ["raw", "info_nce"], "n_shares": 2}
+    records = {}
+    for workers in (1, 2):  # the draws of both seeds and the linear control's jobs: one pool
+        folder = tmp_path / str(workers)
+        parameters = point | {"workers": workers, "results_dir": str(folder)}
+        run.run_chapter("07_synthetic", None, parameters, progress=False)
+        records[workers] = load_results("07_synthetic", point, folder)
+    serial, parallel = records[1], records[2]
+    assert serial is not None and parallel is not None
+    assert serial["results"]["sweep"]["measured"]["linear control"]["info_nce"]  # it ran
+    assert same_results(serial["results"], parallel["results"])  # bit for bit, timings aside
