@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,23 @@ def test_a_band_with_nan_or_infinite_pixels_is_named_not_trained_on(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {damaged.parent}: 20 pixels of band VH") and err.count("\n") == 1
     assert not (tmp_path / "enc" / "encoders.pt").exists()
+
+
+@needs_examples
+def test_backscatter_in_linear_units_is_warned_of(tmp_path: Path) -> None:
+    import rasterio
+
+    _copy_examples(tmp_path)
+    for path in (tmp_path / bigearthnet.ARCHIVE_FOLDERS["s1"]).glob("*/*_V?.tif"):
+        with rasterio.open(path) as src:
+            band, profile = src.read(1), src.profile
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write((10 ** (band / 10)).astype(band.dtype), 1)  # dB -> linear
+    with pytest.warns(UserWarning, match="not negative: BigEarthNet v1 stores backscatter in dB"):
+        open_bigearthnet(tmp_path, norm_sample=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        open_bigearthnet(bigearthnet.examples_as_download(tmp_path / "dB"), norm_sample=6)
 
 
 @needs_examples

@@ -33,7 +33,8 @@ weights. Each epoch takes the ``n // batch_size`` full global batches of a new p
 ``n`` pairs: the ``n % batch_size`` left over (other pairs every epoch) are not trained on in that
 epoch. A pair whose bands hold NaN or infinite values (a backscatter of 0 taken to dB is
 ``-inf``) stops the run with a :class:`~aligninfo.data.registry.DataFileError` naming its folder
-and band; the values are not checked for units (S1 in linear units would pass as dB).
+and band. Units are not converted: S1 bands whose sampled means are all 0 or above (linear
+units, not dB) are warned of.
 
 The output folder holds ``encoders.pt`` (the state dict of the
 :class:`~aligninfo.encoders.MultimodalEncoder` and the standardisation) and ``encoders.json``
@@ -51,6 +52,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -491,6 +493,7 @@ def open_bigearthnet(
     raw = BigEarthNetStream(pairs, None, None, seed)
     with _file_named():
         scaling, sampled = sample_scaling(raw, norm_sample, seed, workers)
+    _warn_linear_backscatter(scaling["x2"][0])
     stream = BigEarthNetStream(pairs, scaling, sub_patch, seed)
     record = {
         "modalities": {"x1": "Sentinel-2 L2A", "x2": "Sentinel-1 GRD"},
@@ -510,6 +513,18 @@ def open_bigearthnet(
         ),
     }
     return stream, record
+
+
+def _warn_linear_backscatter(mean: Tensor) -> None:
+    """Warn when no S1 channel's mean is below 0 dB: files in linear units would look so."""
+    if bool((mean >= 0).all()):
+        values = ", ".join(f"{v:.3g}" for v in mean.flatten().tolist())
+        warnings.warn(
+            f"the Sentinel-1 bands' mean values ({values}) are not negative: BigEarthNet v1 "
+            "stores backscatter in dB (about -10 to -20 on land); files in linear units are "
+            "read as dB here",
+            stacklevel=3,
+        )
 
 
 def sample_scaling(
