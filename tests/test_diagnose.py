@@ -362,6 +362,7 @@ def test_cli_writes_report_and_figure(tmp_path: Path, capsys: pytest.CaptureFixt
         (["x1.npy", "short.npy"], "rows must be paired"),
         (["nan.csv", "x2.npy"], "NaN"),
         (["empty.csv", "x2.npy"], "holds no values"),
+        (["x1.npy", "x2.npy", "gap.csv"], "is empty (a missing value?)"),
         (["x1.npy", "x2.npy", "x1.npy", "x2.npy"], "at most 3"),
         (["sentinel3"], "unknown data set 'sentinel3'"),
     ],
@@ -378,6 +379,7 @@ def test_cli_refuses_in_one_line(
     (tmp_path / "x1.txt").write_text("1,2\n")
     (tmp_path / "nan.csv").write_text("a,b\n" + "1,2\n" * 150 + "nan,3\n" + "2,1\n" * 49)
     (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "gap.csv").write_text("0.5\n1.5\n\n" + "2.5\n" * 197 + "\n")
     paths = [f if f == "sentinel3" else str(tmp_path / f) for f in files]
     assert main(["diagnose", *paths]) == 2
     assert message in _one_line(capsys)

@@ -79,10 +79,16 @@ def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -
     try:
         if suffix == ".npy":
             return np.asarray(np.load(p, allow_pickle=False))
+        blank = _blank_line(p)
         table = _read_csv(p, strings)
     except (OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DiagnoseInputError(f"{name}: cannot read {p}: {first}") from err
+    if blank is not None:
+        raise DiagnoseInputError(
+            f"{name}: line {blank} of {p} is empty (a missing value?): the reader would skip it "
+            "and shift the rows below; fill it or drop that row from every file"
+        )
     if table.size == 0:
         raise DiagnoseInputError(f"{name}: {p} holds no values (an empty file?)")
     if _is_row_index(table):
@@ -92,6 +98,13 @@ def read_array(path: str | os.PathLike[str], name: str, strings: bool = False) -
             "unless to_csv(index=False)); drop it"
         )
     return table
+
+
+def _blank_line(path: Path) -> int | None:
+    """The first empty line (1-based) before the file's last non-empty one, or None."""
+    lines = path.read_text(errors="replace").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    return next((i + 1 for i in range(last) if not lines[i].strip()), None)
 
 
 def _is_row_index(table: np.ndarray) -> bool:
