@@ -365,6 +365,10 @@ def test_cli_writes_report_and_figure(tmp_path: Path, capsys: pytest.CaptureFixt
         (["x1.npy", "x2.npy", "gap.csv"], "is empty (a missing value?)"),
         (["x1.npy", "x2.npy", "x1.npy", "x2.npy"], "at most 3"),
         (["sentinel3"], "unknown data set 'sentinel3'"),
+        (["x1.npy"], "is one file: give X1 and X2 (and Y) files, or a data set name"),
+        (["missing.csv"], "is one file: give X1 and X2 (and Y) files, or a data set name"),
+        (["x1.npy", "x2.npy", "--x2-scale", "loud"], "--x2-scale 'loud': expected one of"),
+        (["x1.npy", "x2.npy", "--target", "ordinal"], "--target 'ordinal': expected one of"),
     ],
 )
 def test_cli_refuses_in_one_line(
@@ -380,7 +384,8 @@ def test_cli_refuses_in_one_line(
     (tmp_path / "nan.csv").write_text("a,b\n" + "1,2\n" * 150 + "nan,3\n" + "2,1\n" * 49)
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "gap.csv").write_text("0.5\n1.5\n\n" + "2.5\n" * 197 + "\n")
-    paths = [f if f == "sentinel3" else str(tmp_path / f) for f in files]
+    words = ("sentinel3", "--x2-scale", "loud", "--target", "ordinal")  # not file names
+    paths = [f if f in words else str(tmp_path / f) for f in files]
     assert main(["diagnose", *paths]) == 2
     assert message in _one_line(capsys)
 

@@ -24,11 +24,11 @@ interruption (Ctrl-C) ends any command with one line and status 130. ``sweep`` r
 of the grid (cartesian product of the values given after each ``-p NAME``), reuses the points
 already computed, prints a line per point and a summary table; it exits with status 2 on a grid
 it refuses, 1 when a point failed. ``diagnose`` refuses input it cannot diagnose (unreadable
-file, unknown data set, mismatched rows, NaN, constant columns, too few samples) with one line
-and exit status 2. ``pretrain`` (:mod:`aligninfo.pretrain`) refuses input it cannot train on
-(unknown data set or objective, unreadable or unpaired files, NaN, bad sizes, an ``--out`` that
-is a file, a checkpoint of another run) and ends a run whose training loss turns NaN or
-infinite in the same way.
+file, a single file, unknown data set or choice, mismatched rows, NaN, constant columns, too few
+samples) with one line and exit status 2. ``pretrain`` (:mod:`aligninfo.pretrain`) refuses
+input it cannot train on (unknown data set or objective, unreadable or unpaired files, NaN, bad
+sizes, an ``--out`` that is a file, a checkpoint of another run) and ends a run whose training
+loss turns NaN or infinite in the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aligninfo.book import run
@@ -206,6 +207,14 @@ def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_d
     return 1 if failed else 0
 
 
+# Checked in _diagnose, not by argparse: a bad choice is one line and status 2, like the
+# other refusals, instead of argparse's usage text.
+_DIAGNOSE_CHOICES = {
+    "target": ("auto", "continuous", "categorical"),
+    "x2_scale": ("standardised", "as-given"),
+}
+
+
 def _diagnose_parser(commands: Any) -> None:
     """The ``diagnose`` subcommand's arguments."""
     diag = commands.add_parser(
@@ -230,13 +239,13 @@ def _diagnose_parser(commands: Any) -> None:
     diag.add_argument("-k", type=int, help="aligned variates (default: chosen out of fold)")
     diag.add_argument(
         "--target",
-        choices=("auto", "continuous", "categorical"),
+        metavar="{" + ",".join(_DIAGNOSE_CHOICES["target"]) + "}",
         default="auto",
         help="how to read Y (auto: few integer values are classes)",
     )
     diag.add_argument(
         "--x2-scale",
-        choices=("standardised", "as-given"),
+        metavar="{" + ",".join(_DIAGNOSE_CHOICES["x2_scale"]) + "}",
         default="standardised",
         help="how cross-prediction (the phase diagram) sees X2's columns (standardised)",
     )
@@ -248,6 +257,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     from aligninfo import diagnose as diag
 
     try:
+        _diagnose_choices(args, diag.DiagnoseInputError)
         if args.out:
             out_folder(args.out, diag.DiagnoseInputError)
         pair = _diagnose_inputs(args)
@@ -264,12 +274,26 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose_choices(args: argparse.Namespace, error: type[Exception]) -> None:
+    """Refuse a --target or --x2-scale outside its choices (raises ``error``)."""
+    for dest, allowed in _DIAGNOSE_CHOICES.items():
+        value = getattr(args, dest)
+        if value not in allowed:
+            option = "--" + dest.replace("_", "-")
+            raise error(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+
+
 def _diagnose_inputs(args: argparse.Namespace) -> Any:
     """The pair to diagnose (a ``NamedPair``) from files or a data set's name."""
     from aligninfo import diagnose as diag
 
     inputs = args.inputs
     if len(inputs) == 1:
+        if Path(inputs[0]).suffix.lower() in (".npy", ".csv") or Path(inputs[0]).is_file():
+            raise diag.DiagnoseInputError(
+                f"{inputs[0]} is one file: give X1 and X2 (and Y) files, or a data set name "
+                f"({', '.join(diag.LOADERS)})"
+            )
         if args.groups or args.resample_groups:
             raise diag.DiagnoseInputError("--groups goes with files; a data set has its own")
         return diag.load_named(inputs[0], args.data_dir)
