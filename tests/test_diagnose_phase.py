@@ -90,6 +90,12 @@ def test_synthetic_spiked_data_is_placed_in_its_regime(regime: str) -> None:
     assert record["phase"]["regime"] == regime
     assert record["settings"]["signal_share"] == SIGNAL_SHARE
     assert any("phase diagram" in r for r in d.reasons)
+    # Where alignment misses the signal, the reasons say which embedding size the advice needs.
+    missing = regime in ("prediction only", "neither")
+    assert p.settled or not missing, d.summary()
+    assert any("keeps the nuisance, not the task" in r for r in d.reasons) == missing
+    if missing:
+        assert "embedding of at least 2 variate(s)" in d.summary()
 
 
 def test_out_of_fold_values_estimate_the_cross_prediction_spectrum() -> None:

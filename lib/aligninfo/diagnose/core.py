@@ -325,7 +325,7 @@ def assemble(
         for key in ("pid", "pid_aligned")
     )
     regime = regime_map(std, b, k)
-    recommendation, reasons = recommend(full, r2, lost, pid, regime, names, k)
+    recommendation, reasons = recommend(full, r2, lost, pid, regime, names, k, phase)
     reasons.insert(4, aligned_pid_sentence(pid, pid_aligned, names[0], k))
     if phase is not None:
         reasons.insert(6, phase_sentence(phase))

@@ -10,7 +10,14 @@ from aligninfo.diagnose.settings import ALIGN_MAX_LOST, NO_ALIGN_MIN_LOST, RHO_M
 from aligninfo.linalg import Array
 from aligninfo.stats import Interval
 
-__all__ = ["aligned_pid_sentence", "fmt", "phase_sentence", "recommend", "regime_sentence"]
+__all__ = [
+    "aligned_pid_sentence",
+    "fmt",
+    "phase_sentence",
+    "placement_sentence",
+    "recommend",
+    "regime_sentence",
+]
 
 
 def recommend(
@@ -21,8 +28,58 @@ def recommend(
     regime: RegimeMap,
     names: tuple[str, str],
     k: int,
+    phase: PhasePlacement | None = None,
 ) -> tuple[str, list[str]]:
-    """The recommendation for reading Y from X1, and the sentences it rests on."""
+    """The recommendation for reading Y from X1, and the sentences it rests on.
+
+    The advice rests on the lost share at k, the canonical pairs that hold out of fold. The
+    phase placement adds a sentence and does not change the advice: where it is settled in a
+    regime in which alignment misses the signal ("prediction only", "neither"), a nuisance pair
+    ranks above a signal pair, so an embedding of the signal's size keeps the nuisance; but k
+    counts every pair that holds, the signal pairs among them, so the lost share already
+    measures an embedding large enough to reach them (a signal pair that does not hold is
+    counted as lost). The sentence names the size the advice needs.
+    """
+    advice, reasons = _advice(full, r2, lost, pid, regime, names, k)
+    if phase is not None:
+        words = placement_sentence(phase, k)
+        if words:
+            reasons.append(words)
+    return advice, reasons
+
+
+def placement_sentence(p: PhasePlacement, k: int) -> str:
+    """What a settled placement where alignment misses the signal means for the advice ("" else).
+
+    Args:
+        p: The phase placement.
+        k: Aligned variates the lost share is measured at.
+    """
+    missing = ("prediction only", "neither")
+    if not (p.settled and p.regime in missing and p.majority in missing):
+        return ""
+    signal = [j + 1 for j, s in enumerate(p.signal_alignment) if s]
+    if not signal:
+        return ""
+    size, last = len(signal), max(signal)
+    return (
+        f"the placement ('{p.regime}', settled) says a nuisance pair ranks above a signal "
+        f"pair: an alignment of the signal's size ({size} variate(s)) keeps the nuisance, "
+        f"not the task; the advice holds for an embedding of at least {last} variate(s) "
+        f"(signal pair(s) {', '.join(map(str, signal))}; the lost share is measured at k = {k})"
+    )
+
+
+def _advice(
+    full: dict[str, Array],
+    r2: dict[str, Interval],
+    lost: dict[str, Interval],
+    pid: dict[str, Interval],
+    regime: RegimeMap,
+    names: tuple[str, str],
+    k: int,
+) -> tuple[str, list[str]]:
+    """The recommendation from the lost share, and its sentences (see :func:`recommend`)."""
     n1, n2 = names
     top = float(full["rho_oof"][0])
     share = lost["X1"]
