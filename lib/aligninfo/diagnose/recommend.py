@@ -40,46 +40,6 @@ def recommend(
     measures an embedding large enough to reach them (a signal pair that does not hold is
     counted as lost). The sentence names the size the advice needs.
     """
-    advice, reasons = _advice(full, r2, lost, pid, regime, names, k)
-    if phase is not None:
-        words = placement_sentence(phase, k)
-        if words:
-            reasons.append(words)
-    return advice, reasons
-
-
-def placement_sentence(p: PhasePlacement, k: int) -> str:
-    """What a settled placement where alignment misses the signal means for the advice ("" else).
-
-    Args:
-        p: The phase placement.
-        k: Aligned variates the lost share is measured at.
-    """
-    missing = ("prediction only", "neither")
-    if not (p.settled and p.regime in missing and p.majority in missing):
-        return ""
-    signal = [j + 1 for j, s in enumerate(p.signal_alignment) if s]
-    if not signal:
-        return ""
-    size, last = len(signal), max(signal)
-    return (
-        f"the placement ('{p.regime}', settled) says a nuisance pair ranks above a signal "
-        f"pair: an alignment of the signal's size ({size} variate(s)) keeps the nuisance, "
-        f"not the task; the advice holds for an embedding of at least {last} variate(s) "
-        f"(signal pair(s) {', '.join(map(str, signal))}; the lost share is measured at k = {k})"
-    )
-
-
-def _advice(
-    full: dict[str, Array],
-    r2: dict[str, Interval],
-    lost: dict[str, Interval],
-    pid: dict[str, Interval],
-    regime: RegimeMap,
-    names: tuple[str, str],
-    k: int,
-) -> tuple[str, list[str]]:
-    """The recommendation from the lost share, and its sentences (see :func:`recommend`)."""
     n1, n2 = names
     top = float(full["rho_oof"][0])
     share = lost["X1"]
@@ -97,6 +57,8 @@ def _advice(
         f"{fmt(pid['synergy'])}",
     ]
     reasons.append(regime_sentence(regime))
+    if phase is not None and (words := placement_sentence(phase, k)):
+        reasons.append(words)
     if top <= RHO_MIN:
         reasons.append(
             "no canonical pair holds out of fold: there is nothing shared for alignment to find"
@@ -127,6 +89,28 @@ def _advice(
     else:
         reasons.append(f"part of the task is specific to {n1}: {keep}")
     return "align + specificity", reasons
+
+
+def placement_sentence(p: PhasePlacement, k: int) -> str:
+    """What a settled placement where alignment misses the signal means for the advice ("" else).
+
+    Args:
+        p: The phase placement.
+        k: Aligned variates the lost share is measured at.
+    """
+    missing = ("prediction only", "neither")
+    if not (p.settled and p.regime in missing and p.majority in missing):
+        return ""
+    signal = [j + 1 for j, s in enumerate(p.signal_alignment) if s]
+    if not signal:
+        return ""
+    size, last = len(signal), max(signal)
+    return (
+        f"the placement ('{p.regime}', settled) says a nuisance pair ranks above a signal "
+        f"pair: an alignment of the signal's size ({size} variate(s)) keeps the nuisance, "
+        f"not the task; the advice holds for an embedding of at least {last} variate(s) "
+        f"(signal pair(s) {', '.join(map(str, signal))}; the lost share is measured at k = {k})"
+    )
 
 
 def _k_sensitivity(full: dict[str, Array], k: int) -> str:
