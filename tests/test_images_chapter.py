@@ -95,7 +95,7 @@ def test_pretrained_encoders_replace_the_chapters_pretraining(tmp_path: Path) ->
         ({"sub_patch": 64, "stride": 64}, "parameters 'sub_patch' .* and 'stride'"),
         ({"n_folds": 7}, r"parameter 'n_folds' \(7\) exceeds the 6 pairs"),
         ({"data_dir": "."}, "parameter 'data_dir' .* must hold a BigEarthNet v1 download"),
-        ({"pretrained": "."}, "parameter 'pretrained' .* encoders.json not found"),
+        ({"pretrained": "."}, "parameter 'pretrained' .*encoders.json not found"),
     ],
 )
 def test_a_wrong_parameter_stops_with_its_name(
