@@ -642,11 +642,14 @@ def fit(
     """
     cfg = replace(config or TrainConfig(), **overrides)
     device = distributed.local_device(resolve_device(cfg.device))
-    stream = train if isinstance(train, Dataset) else None
-    train_t = _as_tensors(train, "train") if stream is None else None  # type: ignore[arg-type]
-    template = train_t if train_t is not None else _template(train)  # type: ignore[arg-type]
+    stream: Dataset[Any] | None = None
+    train_t: dict[str, Tensor] | None = None
+    if isinstance(train, Dataset):
+        stream, template, n = train, _template(train), len(train)  # type: ignore[arg-type]
+    else:
+        train_t = template = _as_tensors(train, "train")
+        n = _n_samples(train_t)
     val_t = _check_val(template, _as_tensors(val, "val")) if val is not None else None
-    n = _n_samples(train_t) if train_t is not None else len(stream)  # type: ignore[arg-type]
     if n < cfg.batch_size:
         raise ValueError(f"batch_size={cfg.batch_size} exceeds the {n} training samples")
     distributed.check_batch_size(cfg.batch_size)
@@ -654,9 +657,12 @@ def fit(
     path = Path(cfg.checkpoint) if cfg.checkpoint is not None else None
     if path is not None:
         _check_checkpoint_path(path)
-    source = stream if stream is not None else train_t
     fingerprint = (
-        {} if path is None else _fingerprint(model, objective, source, val_t, cfg, device)  # type: ignore[arg-type]
+        {}
+        if path is None
+        else _fingerprint(
+            model, objective, stream if stream is not None else template, val_t, cfg, device
+        )
     )
     if path is not None and val_score is not None:
         fingerprint["val_score"] = getattr(val_score, "__qualname__", type(val_score).__name__)
