@@ -68,13 +68,9 @@ def _names(verdicts: Mapping[str, str], wanted: str) -> list[str]:
     return [m for m, v in verdicts.items() if v == wanted]
 
 
-def _listing(names: list[str]) -> str:
-    return ", ".join(names)
-
-
 def _verb(names: list[str], one: str, many: str) -> str:
     """``"a, b gain"`` or ``"a gains"``: the names and the verb that agrees with them."""
-    return f"{_listing(names)} {one if len(names) == 1 else many}"
+    return f"{', '.join(names)} {one if len(names) == 1 else many}"
 
 
 def _check(verdicts: Mapping[str, str]) -> None:
