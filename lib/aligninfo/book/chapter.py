@@ -20,7 +20,8 @@ after overrides; the folders ``results_dir`` and ``data_dir`` and the number of 
 ``workers`` left out), so runs with other
 parameters never overwrite each other, and a consumer that knows only the overrides it would pass
 (chapter 10, a sweep) finds the file with :func:`load_results` without running the chapter. The
-record also holds the resolved sizes, the library version and a digest of the chapter's code;
+record also holds the resolved sizes, the library version, a digest of the chapter's code and one
+of the library's source (:func:`library_digest`: a fix in any module changes it);
 :func:`find_results` uses a record only when all of them match, and otherwise says why.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -61,6 +63,8 @@ SEED_LIMIT = 2**32
 """Seeds are integers in ``[0, SEED_LIMIT)`` (chapters derive further seeds from them)."""
 _INJECTED = "# Parameters\n"
 """First line of the cell papermill injects after a notebook's ``parameters`` cell."""
+LIBRARY = Path(__file__).resolve().parents[1]
+"""The library's source folder (``lib/aligninfo``), whose digest keys every saved result."""
 
 
 def configure(
@@ -387,6 +391,7 @@ def save_results(
         "key": key,
         "aligninfo_version": __version__,
         "source_digest": _source_digest(name),
+        "library_digest": library_digest(),
         "requested": requested,
         "parameters": requested | ({"data_dir": data_dir} if data_dir else {}) | resolved,
         "seconds": round(time.perf_counter() - cfg.started, 3),
@@ -435,6 +440,33 @@ def _source_digest(name: str) -> str | None:
         return None
 
 
+def tree_digest(root: Path) -> str:
+    """SHA-256 of the Python source under a folder: its ``*.py`` files' paths and bytes, sorted.
+
+    Args:
+        root: The folder (searched recursively).
+
+    Returns:
+        Hexadecimal digest; it changes when a file is added, removed, renamed or edited.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        data = path.read_bytes()
+        name = path.relative_to(root).as_posix().encode()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(data)) + data)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def library_digest() -> str:
+    """Digest of the library's source (:data:`LIBRARY`), read once per process.
+
+    A saved result is reused only under the same digest, so that a fix in any module (the
+    statistics, a probe) is never hidden behind results computed before it.
+    """
+    return tree_digest(LIBRARY)
+
+
 def _canonical(value: Any) -> str:
     """A value as canonical JSON: sorted keys, tuples as lists, NumPy as Python."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=to_json)
@@ -471,7 +503,7 @@ def find_results(
     Returns:
         The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
         no record qualifies (none for these parameters, an unreadable file, another library
-        version, older code).
+        version or library source, older chapter code).
 
     Raises:
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
@@ -509,6 +541,8 @@ def find_results(
             f"{path} was computed by aligninfo {record.get('aligninfo_version')}, "
             f"this is {__version__}"
         )
+    if record.get("library_digest") != library_digest():
+        return None, f"{path} was computed by another version of the library's source"
     if record.get("source_digest") != run.code_digest(name):
         return None, f"{path} was computed by an older version of {name}'s code"
     return record, ""
