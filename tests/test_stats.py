@@ -14,7 +14,9 @@ from aligninfo.stats import (
     hierarchical_bootstrap_mean,
     hierarchical_bootstrap_r2,
     holm,
+    holm_draws,
     percentile_interval,
+    require_holm_draws,
     student_interval,
     verdict,
     verdicts,
@@ -245,3 +247,41 @@ def test_multiplicity_removes_a_lone_marginal_cost():
     assert crowded.interval.level == pytest.approx(1 - 0.05 / 6)  # Holm's level at rank 1
     with pytest.raises(ValueError, match="same comparisons"):
         verdicts({"a": marginal}, {"b": 0.0})
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.075, 0.1, 0.2, 0.3])
+@pytest.mark.parametrize("family_size", [1, 2, 3, 4, 6, 7, 12, 30])
+def test_holm_rejects_at_the_fewest_draws_that_holm_draws_counts(alpha, family_size):
+    # The smallest bootstrap p-value at n draws is 2 / (n + 1); at holm_draws' n, Holm's first
+    # step must reject it (p * m can be alpha plus a rounding error, e.g. alpha 0.3, m 3, n 19)
+    # and at one draw fewer it must not, so that the check and the procedure agree exactly.
+    needed = holm_draws(family_size, alpha)
+    family = [1.0] * (family_size - 1)
+    assert holm([2 / (needed + 1), *family], alpha)[1][0]
+    require_holm_draws(needed, family_size, alpha)
+    if needed > 1:
+        assert not holm([2 / needed, *family], alpha)[1][0]
+        with pytest.raises(ValueError, match="cannot decide"):
+            require_holm_draws(needed - 1, family_size, alpha)
+
+
+def test_holm_accepts_a_product_one_rounding_above_alpha():
+    assert 2 / 20 * 3 > 0.3  # the floating-point product, the exact one is 0.3
+    assert holm([2 / 20, 1.0, 1.0], alpha=0.3)[1][0]
+    assert not holm([0.1001, 1.0, 1.0], alpha=0.3)[1][0]  # a real excess is not forgiven
+
+
+def test_one_comparison_is_only_about_the_verdict_of_its_interval():
+    # verdicts() of one comparison needs p <= alpha as well as the 1 - alpha interval: the two
+    # are not exactly dual, so a few intervals that exclude zero stay "no detectable cost",
+    # and never the reverse (the docstring of verdicts says how many).
+    rng = np.random.default_rng(0)
+    disagree = 0
+    for _ in range(2000):
+        centre = rng.uniform(-4, 4)
+        draws = rng.normal(centre, 1.0, 200)
+        judged = verdicts({"a": draws}, {"a": centre})["a"].verdict
+        plain = verdict(percentile_interval(draws, centre, 0.95))
+        assert judged in (plain, "no detectable cost")
+        disagree += judged != plain
+    assert 0.005 < disagree / 2000 < 0.04
