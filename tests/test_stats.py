@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-from scipy.stats import t as student_t
 
 from aligninfo import groups
-from aligninfo.cvstats import CrossValidated, corrected_replicates, cv_coverage, synthetic_cv
 from aligninfo.stats import (
     Interval,
     bootstrap,
@@ -17,7 +15,6 @@ from aligninfo.stats import (
     holm_draws,
     percentile_interval,
     require_holm_draws,
-    student_interval,
     verdict,
     verdicts,
     weighted_r2,
@@ -90,60 +87,6 @@ def test_polygon_bootstrap_covers_where_the_pixel_bootstrap_is_too_narrow():
         by_pixel.append(covers(hierarchical_bootstrap_mean(hits, 300, r).interval(0, 0.9), 0.8))
     assert 0.82 <= np.mean(by_polygon) <= 0.97
     assert np.mean(by_pixel) < 0.6, "pixels of one polygon are not independent"
-
-
-def test_synthetic_cv_has_the_expected_accuracy_it_states():
-    rng = np.random.default_rng(11)
-    runs = [synthetic_cv(rng, 3, 4, seed_noise=0.2) for _ in range(400)]
-    truth = runs[0][1]
-    assert all(t == truth for _, t in runs)
-    mean = np.mean([acc.mean() for acc, _ in runs])
-    assert mean == pytest.approx(truth, abs=0.003)  # 400 x 12 folds of 100 samples: se ~0.001
-
-
-@pytest.mark.parametrize(
-    ("n_folds", "n_seeds", "boot_max", "t_range"),
-    [
-        (3, 5, 0.84, (0.86, 0.97)),  # chapter 9 at book scale
-        (5, 10, 0.91, (0.9, 0.98)),  # chapter 9 at paper scale
-    ],
-)
-def test_cv_bootstrap_under_covers_and_the_corrected_t_comes_near_nominal(
-    n_folds, n_seeds, boot_max, t_range
-):
-    """Folds share their training data: resampling them as independent is too narrow."""
-    coverage = cv_coverage(n_folds, n_seeds, n_rep=400, n_boot=300, seed=n_folds)
-    assert coverage["bootstrap"] < boot_max
-    assert t_range[0] <= coverage["corrected_t"] <= t_range[1]
-    assert coverage["corrected_t"] > coverage["bootstrap"] + 0.05
-
-
-def test_corrected_t_is_nadeau_and_bengios_interval_and_paired_test():
-    rng = np.random.default_rng(12)
-    scores = rng.normal(0.8, 0.02, (2, 5, 3))
-    scores[1] = scores[0] + 0.01 + rng.normal(0, 0.002, (5, 3))  # method 0 plus a gain
-    cv = CrossValidated(scores, n_folds=3)
-    values = scores[0].ravel()
-    half = student_t.ppf(0.975, 14) * values.std(ddof=1) * np.sqrt(1 / 15 + 1 / 2)
-    ci = cv.interval(0)
-    assert ci.estimate == pytest.approx(values.mean())
-    assert (ci.low, ci.high) == pytest.approx((values.mean() - half, values.mean() + half))
-    naive = student_interval(values)
-    assert ci.high - ci.low > 2 * (naive.high - naive.low)  # sqrt(1 + 15 / 2) ~ 2.9
-    assert cv.difference(1, 0).low > 0
-    judged = cv.verdicts({"gain": (1, 0), "none": (0, 0)})
-    assert judged["gain"].verdict == "gains" and judged["none"].verdict == "no detectable cost"
-    assert corrected_replicates(values, 0.5).mean() == pytest.approx(values.mean())
-    with pytest.raises(ValueError, match="n_folds"):
-        CrossValidated(scores, n_folds=1)
-
-
-def test_corrected_t_intervals_of_accuracies_stay_within_their_range():
-    scores = np.array([[[1.0, 0.9, 1.0], [1.0, 1.0, 0.95]]])  # near the ceiling
-    free, bounded = CrossValidated(scores, 3), CrossValidated(scores, 3, bounds=(0.0, 1.0))
-    assert free.interval(0).high > 1 and bounded.interval(0).high == 1
-    assert bounded.interval(0).low == free.interval(0).low
-    assert bounded.difference(0, 0).low >= -1
 
 
 def test_grouped_mean_bootstrap_weighs_units_and_reduces_to_the_unit_bootstrap():
