@@ -21,6 +21,11 @@ ND = "no detectable cost"
         ({"info_nce": "costs"}, {"decur": "costs"}, "keep non-aligned"),
         ({"info_nce": "costs"}, {}, "keep non-aligned"),
         ({}, {"decur": "gains"}, "not run"),
+        ({"info_nce": "gains", "vicreg": "costs"}, {}, "mixed"),
+        ({"info_nce": "gains", "vicreg": "costs"}, {"decur": "costs"}, "mixed"),
+        ({"info_nce": "costs", "cca": "gains"}, {"decur": "gains"}, "mixed"),
+        ({"info_nce": ND}, {"decur": "gains", "comm": ND}, "undecided, specificity gains"),
+        ({"info_nce": ND}, {"decur": "costs"}, "undecided"),
     ],
 )
 def test_the_advice_follows_the_verdicts(pure: dict, rescue: dict, kind: str) -> None:
@@ -54,3 +59,31 @@ def test_a_verdict_outside_the_three_stops() -> None:
 def test_the_rules_in_words_name_every_outcome() -> None:
     for words in ('"align"', "undecided at this budget", '"align + specificity"', "keep a non"):
         assert words in RULES
+
+
+def test_mixed_pure_verdicts_say_the_cost_depends_on_the_objective() -> None:
+    # one pure-alignment objective costs, another gains: neither "keep non-aligned" nor "align"
+    got = advise({"info_nce": "gains", "vicreg": "costs"}, {"decur": "costs"})
+    assert got.text.startswith("mixed: vicreg costs and info_nce gains")
+    assert got.text.endswith("depends on the objective")
+    with_rescue = advise({"info_nce": "gains", "vicreg": "costs"}, {"decur": "gains"}).text
+    assert "; decur gains: whether alignment costs depends on the objective" in with_rescue
+
+
+def test_a_rescue_gain_is_said_when_pure_alignment_is_undecided() -> None:
+    got = advise({"info_nce": ND, "cca": ND}, {"decur": "gains", "cross_self": "gains"})
+    assert "pure alignment is undecided at this budget" in got.text
+    assert got.text.endswith("decur, cross_self gain: align + specificity has earned its place")
+    assert "decur" not in advise({"info_nce": ND}, {"decur": ND}).text
+
+
+def test_every_kind_is_reachable_and_in_the_rules() -> None:
+    verdicts = ("costs", ND, "gains")
+    seen = {
+        advise({"a": a, "b": b}, {"r": r} if r else {}).kind
+        for a in verdicts
+        for b in verdicts
+        for r in (*verdicts, None)
+    }
+    assert seen | {"not run"} == set(KINDS)
+    assert '"mixed: depends on the objective"' in RULES

@@ -8,8 +8,13 @@ that alignment costs nothing. So the advice never turns "no detectable cost" int
     # "undecided": no cost was detected, none was excluded either
 
 - ``"align"``: no pure-alignment objective costs and at least one gains over the reference.
+- ``"mixed"``: one pure-alignment objective costs and another gains: whether alignment costs
+  depends on the objective, and the advice names which does what.
 - ``"undecided"``: no pure-alignment objective costs and none gains: no verdict is decided,
   the setting is undecided at this budget (seeds, sites, epochs).
+- ``"undecided, specificity gains"``: no pure-alignment verdict is decided, and an objective
+  with a specificity term or fusion gains: that objective has earned its place, pure alignment
+  is undecided at this budget.
 - ``"align + specificity"``: pure alignment costs and an objective with a specificity term or
   fusion gains.
 - ``"specificity undecided"``: pure alignment costs and no objective with a specificity term
@@ -32,7 +37,9 @@ __all__ = ["KINDS", "RULES", "Advice", "advise"]
 COSTS, UNDECIDED, GAINS = VERDICTS
 KINDS = (
     "align",
+    "mixed",
     "undecided",
+    "undecided, specificity gains",
     "align + specificity",
     "specificity undecided",
     "keep non-aligned",
@@ -41,8 +48,10 @@ KINDS = (
 """Every kind of advice :func:`advise` gives."""
 
 RULES = (
-    'no pure-alignment objective costs and one gains: "align"; none costs and none gains '
-    '(no verdict decided): "undecided at this budget", not "align"; pure alignment '
+    'no pure-alignment objective costs and one gains: "align"; one costs and another gains: '
+    '"mixed: depends on the objective", naming each; none costs and none gains '
+    '(no verdict decided): "undecided at this budget", not "align", and where an objective '
+    "with a specificity term or fusion gains, that gain is said beside it; pure alignment "
     'costs and an objective with a specificity term or fusion gains: "align + specificity"; '
     "pure alignment costs and such an objective shows no detectable cost: undecided at this "
     "budget between it and a representation that was not aligned; pure alignment costs and "
@@ -98,21 +107,34 @@ def advise(pure: Mapping[str, str], rescue: Mapping[str, str]) -> Advice:
     if not pure:
         return Advice("not run", "no pure-alignment objective was run")
     costly, gaining = _names(pure, COSTS), _names(pure, GAINS)
-    if not costly:
-        if gaining:
-            return Advice(
-                "align",
-                f"no pure-alignment objective costs and {_verb(gaining, 'gains', 'gain')}: align",
-            )
+    rescuers = _names(rescue, GAINS)
+    if costly and gaining:
+        also = "" if not rescuers else f"; {_verb(rescuers, 'gains', 'gain')}"
         return Advice(
-            "undecided",
-            "no pure-alignment objective shows a detectable cost, and "
-            "none gains: no verdict is decided, so the setting is undecided at "
-            "this budget (not a reason to align)",
+            "mixed",
+            f"mixed: {_verb(costly, 'costs', 'cost')} and {_verb(gaining, 'gains', 'gain')}"
+            f"{also}: whether alignment costs depends on the objective",
         )
+    if gaining:
+        return Advice(
+            "align",
+            f"no pure-alignment objective costs and {_verb(gaining, 'gains', 'gain')}: align",
+        )
+    if not costly:
+        undecided = (
+            "no pure-alignment objective shows a detectable cost, and none gains: no verdict "
+            "is decided, so pure alignment is undecided at this budget (not a reason to align)"
+        )
+        if rescuers:
+            return Advice(
+                "undecided, specificity gains",
+                f"{undecided}; {_verb(rescuers, 'gains', 'gain')}: "
+                "align + specificity has earned its place",
+            )
+        return Advice("undecided", undecided)
     spared = [m for m in pure if m not in costly]
     caveat = "" if not spared else f" (not every one: {_verb(spared, 'does', 'do')} not)"
-    if rescuers := _names(rescue, GAINS):
+    if rescuers:
         return Advice(
             "align + specificity",
             f"pure alignment costs{caveat}; {_verb(rescuers, 'gains', 'gain')}: "
