@@ -71,3 +71,21 @@ def test_refit_trains_on_training_and_validation_data_with_the_chosen_settings()
     assert refitted.epochs == plain.epochs and refitted.val_accuracy == plain.val_accuracy
     assert not np.any(plain.predict(test_x) == 2)  # never trained on class 2
     assert np.mean(refitted.predict(test_x)[test_y == 2] == 2) > 0.8
+
+
+def test_an_empty_validation_part_is_refused_with_a_clear_message() -> None:
+    """Every class in one group: class_holdout holds nothing out, and the part it leaves for
+    validation is empty (this crashed inside numpy with a "zero-size array" error)."""
+    from aligninfo.cvprobes import class_holdout
+
+    x, y = TRAIN
+    held = class_holdout(y, y, 0.2)  # each class is its own single group
+    assert not held.any()
+    with pytest.raises(ValueError, match="validation part is empty.*by samples"):
+        train_classifier(
+            lambda: MLP(4, 16, (64,)), (x[~held], y[~held]), (x[held], y[held]), (1e-2,), 2
+        )
+    with pytest.raises(ValueError, match="training part is empty"):
+        train_classifier(lambda: MLP(4, 16, (64,)), (x[:0], y[:0]), VAL, (1e-2,), 2)
+    with pytest.raises(ValueError, match="3 inputs but 2 classes"):
+        train_classifier(lambda: MLP(4, 16, (64,)), TRAIN, (x[:3], y[:2]), (1e-2,), 2)

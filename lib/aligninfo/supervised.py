@@ -134,6 +134,22 @@ def _train(
     return model, objective.heads["x"], history
 
 
+def _check_parts(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> None:
+    """Stop with a clear message when a part is empty or its inputs and classes differ."""
+    for name, (x, y) in (("training", train), ("validation", val)):
+        if len(x) != len(y):
+            raise ValueError(f"the {name} part has {len(x)} inputs but {len(y)} classes")
+    if len(train[0]) == 0:
+        raise ValueError("the training part is empty")
+    if len(val[0]) == 0:
+        raise ValueError(
+            "the validation part is empty: nothing can choose the learning rate and epochs. "
+            "A part of whole groups is empty when no class has two groups "
+            "(cvprobes.class_holdout holds none out then); draw it by samples instead "
+            "(e.g. sklearn's train_test_split, stratified by class)"
+        )
+
+
 def train_classifier(
     make_encoder: Callable[[], nn.Module],
     train: tuple[np.ndarray, np.ndarray],
@@ -180,12 +196,17 @@ def train_classifier(
     Returns:
         The chosen classifier (refitted with ``refit``), its learning rate and the validation
         scores (of the runs that chose them).
+
+    Raises:
+        ValueError: when the training or the validation part is empty, or inputs and classes
+            differ in length.
     """
     if not lrs:
         raise ValueError("give at least one learning rate")
     if criterion not in ("accuracy", "loss"):
         raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
     (x_tr, y_tr), (x_va, y_va) = train, val
+    _check_parts(train, val)
     n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
     settings: dict[str, Any] = dict(
         epochs=epochs, batch_size=batch_size, seed=seed, device=device, patience=patience
