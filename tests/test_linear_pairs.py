@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from aligninfo import linear_pairs
 from aligninfo.encoders import MLP, MultimodalEncoder
 from aligninfo.gaussian import GaussianModel
 from aligninfo.linear_pairs import THEORY_LR, as_batch, linear_pair, train_linear, weight
 from aligninfo.losses import make_objective
-from aligninfo.train import TrainConfig, encode
+from aligninfo.train import TrainConfig, encode, fit
 
 
 def test_weight_is_the_map_the_encoder_applies() -> None:
@@ -76,6 +78,23 @@ def test_train_linear_snapshots_are_the_uninterrupted_run() -> None:
     np.testing.assert_array_equal(cut.snapshots[0], weight(linear_pair((5, 4), k=2)))
     np.testing.assert_array_equal(cut.snapshots[-1], weight(whole.encoders))
     assert not np.allclose(cut.snapshots[1], cut.snapshots[0])
+    # Each snapshot is the weight after that many epochs, not before them.
+    for epochs in (1, 2):
+        short = train_linear(objective, data, replace(config, epochs=epochs), dims=(5, 4), k=2)
+        np.testing.assert_array_equal(cut.snapshots[epochs], weight(short.encoders))
+
+
+def test_train_linear_snapshots_train_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, config = _setup()
+    calls = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(linear_pairs, "fit", counted)
+    run = train_linear(make_objective("cca"), data, config, dims=(5, 4), k=2, snapshots=True)
+    assert len(calls) == 1 and run.history.best_epoch == config.epochs
 
 
 def test_train_linear_decoders_and_refusals(tmp_path: Path) -> None:

@@ -13,10 +13,8 @@ Every theory chapter trains its linear encoders through :func:`train_linear`, wi
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,9 +78,9 @@ def train_linear(
     """Initialise a :func:`linear_pair` from ``config.seed`` and train it with :func:`fit`.
 
     The initialisation seeds torch's global generator with ``config.seed``, so one config gives
-    one run. With ``snapshots`` the run is cut at each epoch's end through a temporary
-    checkpoint, which :func:`fit` resumes bitwise (optimiser state included): the weights are
-    those of the uninterrupted run.
+    one run. With ``snapshots`` the ``"x1"`` weights are copied at each epoch's end, by a
+    ``val_score`` of :func:`fit` that records them and scores each epoch above the one before (the
+    run is one uninterrupted call; it ends with its last weights, its best epoch the last).
 
     Args:
         objective: A :mod:`aligninfo.losses` objective.
@@ -98,25 +96,27 @@ def train_linear(
         The trained encoders, the history and the snapshots.
 
     Raises:
-        ValueError: For ``snapshots`` with validation data (each cut would restore its best
-            epoch) or with a checkpoint or step budget of its own in ``config`` (the snapshots
-            use both), and for anything :func:`fit` refuses.
+        ValueError: For ``snapshots`` with validation data (the run would end on its best
+            epoch, not its last) or with a checkpoint or step budget in ``config`` (a resumed
+            or truncated run would miss snapshots), and for anything :func:`fit` refuses.
     """
     if snapshots and (val is not None or config.checkpoint or config.max_steps is not None):
         raise ValueError(
-            "snapshots cut the run with their own checkpoint and max_steps, without validation data"
+            "snapshots need a whole run in one call: no checkpoint, max_steps or validation data"
         )
     torch.manual_seed(config.seed)
     encoders = linear_pair(dims, k, decoders=decoders)
     if not snapshots:
         return LinearRun(encoders, fit(encoders, objective, train, val=val, config=config))
-    steps = len(next(iter(train.values()))) // config.batch_size
     weights = [weight(encoders)]
-    with tempfile.TemporaryDirectory() as tmp:
-        for epoch in range(1, config.epochs + 1):
-            cut = replace(config, max_steps=epoch * steps, checkpoint=Path(tmp) / "run.pt")
-            history = fit(encoders, objective, train, val=val, config=cut)
-            weights.append(weight(encoders))
+
+    def record(model: MultimodalEncoder, _objective: Objective) -> float:
+        weights.append(weight(model))
+        return float(len(weights))  # the last epoch scores best (nothing is restored anyway)
+
+    history = fit(
+        encoders, objective, train, config=replace(config, restore_best=False), val_score=record
+    )
     return LinearRun(encoders, history, np.array(weights))
 
 
