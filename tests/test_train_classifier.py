@@ -89,3 +89,20 @@ def test_an_empty_validation_part_is_refused_with_a_clear_message() -> None:
         train_classifier(lambda: MLP(4, 16, (64,)), (x[:0], y[:0]), VAL, (1e-2,), 2)
     with pytest.raises(ValueError, match="3 inputs but 2 classes"):
         train_classifier(lambda: MLP(4, 16, (64,)), TRAIN, (x[:3], y[:2]), (1e-2,), 2)
+
+
+def test_a_monitor_is_recorded_every_epoch_and_never_chooses() -> None:
+    """Monitored test accuracies are recorded beside the validation curve; the kept epoch,
+    learning rate and weights are those of the run without a monitor."""
+    test = noisy_blobs(300, 4)
+    plain = _fit("accuracy", lrs=(1e-2, 1e-3), epochs=8)
+    watched = _fit("accuracy", lrs=(1e-2, 1e-3), epochs=8, monitor=test)
+    assert plain.monitor_curves == {}
+    assert watched.lr == plain.lr and watched.epochs == plain.epochs
+    assert watched.val_curves == plain.val_curves
+    for lr, curve in watched.monitor_curves.items():
+        assert len(curve) == len(watched.val_curves[lr]) == 8
+    kept = watched.monitor_curves[watched.lr][watched.epochs[watched.lr] - 1]
+    assert kept == float(np.mean(watched.predict(test[0]) == test[1]))
+    with pytest.raises(ValueError, match="monitor"):
+        _fit("loss", monitor=test)

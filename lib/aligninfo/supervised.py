@@ -69,6 +69,9 @@ class EndToEnd:
             ``"loss"`` (lowest validation loss).
         refitted: Whether ``model`` and ``head`` were retrained on the training and
             validation data with the chosen learning rate and epochs.
+        monitor_curves: Accuracy on the ``monitor`` data of :func:`train_classifier` after
+            each epoch of the selection runs, by learning rate (empty without it): recorded,
+            never used to choose.
     """
 
     model: MultimodalEncoder
@@ -79,6 +82,7 @@ class EndToEnd:
     val_curves: dict[float, list[float]] = field(default_factory=dict)
     criterion: Criterion = "accuracy"
     refitted: bool = False
+    monitor_curves: dict[float, list[float]] = field(default_factory=dict)
 
     def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Predicted classes ``(n,)`` of inputs ``(n, *shape)``: the head's argmax, no re-probe."""
@@ -94,16 +98,19 @@ def _predict_classes(
         return head(z.to(next(head.parameters()).device)).argmax(dim=1).cpu().numpy()
 
 
-def _accuracy_curve(x: np.ndarray, y: np.ndarray, curve: list[float]) -> ValScore:
-    """A :func:`aligninfo.train.fit` score: validation accuracy of the head, also recorded."""
-    truth = np.asarray(y)
+def _accuracy_curve(watched: Sequence[tuple[np.ndarray, np.ndarray, list[float]]]) -> ValScore:
+    """A :func:`aligninfo.train.fit` score: the head's accuracy on the first watched set.
+
+    ``watched``: ``(inputs, classes, curve)`` triples; the accuracy on each is appended to its
+    curve after every epoch.
+    """
 
     def validation_accuracy(model: MultimodalEncoder, objective: Objective) -> float:
         heads = objective.heads
         assert isinstance(heads, nn.ModuleDict), "a score for the Supervised objective"
-        head = heads["x"]
-        curve.append(float(np.mean(_predict_classes(model, head, x) == truth)))
-        return curve[-1]
+        for x, y, curve in watched:
+            curve.append(float(np.mean(_predict_classes(model, heads["x"], x) == y)))
+        return watched[0][2][-1]
 
     return validation_accuracy
 
@@ -162,6 +169,7 @@ def train_classifier(
     patience: int | None = None,
     criterion: Criterion = "accuracy",
     refit: bool = False,
+    monitor: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> EndToEnd:
     """A supervised reference trained end to end and tuned on validation data only.
 
@@ -192,6 +200,10 @@ def train_classifier(
             criterion's; None: run every epoch).
         criterion: ``"accuracy"`` or ``"loss"``: what chooses the kept epoch.
         refit: Retrain on ``train`` and ``val`` together with the chosen settings.
+        monitor: Inputs and classes whose accuracy is recorded after every epoch of the
+            selection runs (``monitor_curves``), never used to choose anything: for instance
+            the test data, to report what the validation part could not see. Needs the
+            ``"accuracy"`` criterion.
 
     Returns:
         The chosen classifier (refitted with ``refit``), its learning rate and the validation
@@ -205,6 +217,8 @@ def train_classifier(
         raise ValueError("give at least one learning rate")
     if criterion not in ("accuracy", "loss"):
         raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
+    if monitor is not None and criterion != "accuracy":
+        raise ValueError("monitor records accuracies alongside the 'accuracy' criterion only")
     (x_tr, y_tr), (x_va, y_va) = train, val
     _check_parts(train, val)
     n_classes = int(max(np.max(y_tr), np.max(y_va))) + 1
@@ -215,9 +229,14 @@ def train_classifier(
     scores: dict[float, float] = {}
     kept_epochs: dict[float, int] = {}
     curves: dict[float, list[float]] = {}
+    monitored: dict[float, list[float]] = {}
     for lr in lrs:
-        curve = curves.setdefault(float(lr), [])
-        score = _accuracy_curve(x_va, y_va, curve) if criterion == "accuracy" else None
+        watched = [(x_va, np.asarray(y_va), curves.setdefault(float(lr), []))]
+        if monitor is not None:
+            watched.append(
+                (monitor[0], np.asarray(monitor[1]), monitored.setdefault(float(lr), []))
+            )
+        score = _accuracy_curve(watched) if criterion == "accuracy" else None
         model, head, history = _train(
             make_encoder, train, n_classes, {**settings, "lr": lr}, val, score
         )
@@ -226,6 +245,7 @@ def train_classifier(
         kept_epochs[float(lr)] = history.best_epoch
         if best is None or scores[float(lr)] > best.val_accuracy[best.lr]:
             best = EndToEnd(model, head, float(lr), scores, kept_epochs, curves, criterion)
+            best.monitor_curves = monitored
     assert best is not None
     if refit:
         both = (np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]))
