@@ -73,6 +73,13 @@ def test_a_sweep_point_saves_intervals_verdicts_and_the_contrast(
         (p, r, "info_nce") for p in ("linear", "knn") for r in ("raw", "simclr")
     }
     assert res["chosen"] == "info_nce"  # the only alignment objective of the run
+    # the decided count the text argues its Holm family with; with one alignment objective,
+    # one family of every objective per reference is the same family, and decides the same
+    backbone = [d for d in res["differences"] if d["column"] == "backbone"]
+    decided = res["settings"]["decided_backbone"]
+    assert decided["comparisons"] == len(backbone)
+    assert decided["families"] == sum(d["verdict"] != "no detectable cost" for d in backbone)
+    assert decided["every_objective"] == decided["families"]
 
 
 @pytest.mark.chapters
