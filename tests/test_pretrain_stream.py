@@ -21,17 +21,16 @@ import torch
 from test_distributed import WORLD, _spawn
 
 from aligninfo import distributed
+from aligninfo.bigearthnet_stream import S2_SCALE, open_bigearthnet
 from aligninfo.book.cli import main
 from aligninfo.data import bigearthnet
 from aligninfo.encoders import MLP, MultimodalEncoder
 from aligninfo.losses import make_objective
 from aligninfo.pretrain import (
-    S2_SCALE,
     PretrainConfig,
     PretrainInputError,
     cpu_time,
     load_encoders,
-    open_bigearthnet,
     pretrain,
     pretrain_stream,
 )
@@ -386,7 +385,7 @@ def test_a_bad_sub_patch_is_refused_before_any_pair_is_decoded(
     def decoding(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the norm sample was decoded before sub_patch was checked")
 
-    monkeypatch.setattr("aligninfo.pretrain.sample_scaling", decoding)
+    monkeypatch.setattr("aligninfo.bigearthnet_stream.sample_scaling", decoding)
     for bad in (0, 121, True):
         with pytest.raises(PretrainInputError, match=r"sub_patch must be an integer in \[1, 120\]"):
             open_bigearthnet(download, sub_patch=bad)

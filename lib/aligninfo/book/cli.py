@@ -370,6 +370,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     from aligninfo import distributed
     from aligninfo import pretrain as pre
+    from aligninfo.bigearthnet_stream import open_bigearthnet
     from aligninfo.data.registry import DataFileError
     from aligninfo.train import TrainConfig
 
@@ -396,7 +397,7 @@ def _pretrain(args: argparse.Namespace) -> int:
             train=train,
         )
         if streamed:
-            stream, about = pre.open_bigearthnet(
+            stream, about = open_bigearthnet(
                 args.data_dir, args.split, sub_patch=args.sub_patch, cache_dir=args.cache_dir,
                 norm_sample=args.norm_sample, seed=args.seed, workers=args.loader_workers,
             )  # fmt: skip
