@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from fixtures import smoke_record
 
+from aligninfo.stats import holm
+
 
 @pytest.fixture(scope="module")
 def protocol(smoke_results: Path) -> dict:
@@ -66,3 +68,46 @@ def test_the_budget_axis_is_what_the_grid_holds(protocol: dict) -> None:
             if p["setting"] == setting and p["factor"] == "budget" and p["label"] != "centre"
         ]
         assert labels == protocol["budget_points"]
+
+
+def _axis(protocol: dict, setting: str, factor: str) -> list[dict]:
+    return [p for p in protocol["points"] if p["setting"] == setting and p["factor"] == factor]
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_a_comparison_along_an_axis_is_one_holm_family(protocol: dict) -> None:
+    assert protocol["axis_verdicts"]
+    for entry in protocol["axis_verdicts"]:
+        setting, factor = entry["setting"], entry["factor"]
+        alpha = protocol["alpha"]["07_synthetic" if setting == "synthetic" else "08_lfmc"]
+        cells = [
+            v
+            for p in _axis(protocol, setting, factor)
+            for v in p["verdicts"]
+            if (v["method"], v["reference"], v["probe"])
+            == (entry["method"], entry["reference"], entry["probe"])
+        ]
+        assert len(cells) == len(entry["verdicts"])  # every point of the axis it was run at
+        rejected = holm([c["p_value"] for c in cells], alpha)[1]
+        for cell, ok, got in zip(cells, rejected, entry["verdicts"], strict=True):
+            assert got["at_point"] == cell["verdict"]
+            assert got["verdict"] == (cell["verdict"] if ok else "no detectable cost")
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_only_a_difference_decided_both_ways_depends_on_the_axis(protocol: dict) -> None:
+    for entry in protocol["axis_verdicts"]:
+        if (entry["reference"], entry["probe"]) != ("raw", "linear") or entry["method"] not in (
+            "info_nce",
+            "barlow_twins",
+            "vicreg",
+        ):
+            continue
+        seen = {c["verdict"] for c in entry["verdicts"]}
+        setting, factor, method = entry["setting"], entry["factor"], entry["method"]
+        reverses = method in protocol["reverses"][setting][factor]
+        assert reverses == ({"costs", "gains"} <= seen)
+        partly = method in protocol["partly_decided"][setting][factor]
+        assert partly == (len(seen) == 2 and "no detectable cost" in seen)
