@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.special import logsumexp
 
 from aligninfo import losses as L
@@ -284,6 +285,64 @@ def test_invalid_temperature_raises(temperature):
             loss(z, z, temperature)
     with pytest.raises(ValueError, match="temperature"):
         L.InfoNCE(temperature)
+
+
+def test_finite_checks_name_the_bad_tensor_and_accept_entries_whose_sum_overflows():
+    ok = torch.randn(4, 3)
+    for bad_entries in ((math.inf,), (-math.inf,), (math.inf, -math.inf), (math.nan,)):
+        x = ok.clone()
+        x.view(-1)[: len(bad_entries)] = torch.tensor(bad_entries)
+        with pytest.raises(ValueError, match="^x contains NaN or Inf"):
+            L.reconstruction(ok, x)
+    huge = torch.full((4, 3), 3e38)  # finite, but their float32 sum is infinite
+    assert L.reconstruction(huge, huge).item() == 0.0
+    assert math.isinf(huge.sum().item())
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, math.nan, math.inf])
+def test_an_invalid_tensor_temperature_raises(value):
+    z = torch.randn(4, 3)
+    for temperature in (torch.tensor(value), torch.tensor([value]), torch.tensor([0.5, value])):
+        for loss in (L.info_nce, L.nt_xent):
+            with pytest.raises(ValueError, match="temperature"):
+                loss(z, z, temperature)
+
+
+def masked_nt_xent(za, zb, temperature):
+    """NT-Xent written the plain way: an out-of-place quotient and a masked copy of it."""
+    z = F.normalize(torch.cat([za, zb]), dim=1)
+    n = len(za)
+    eye = torch.eye(2 * n, dtype=torch.bool)
+    logits = (z @ z.T / temperature).masked_fill(eye, -math.inf)
+    index = torch.arange(n)
+    return F.cross_entropy(logits, torch.cat([index + n, index]))
+
+
+def plain_info_nce(z1, z2, temperature):
+    z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    logits = z1 @ z2.T / temperature
+    labels = torch.arange(len(z1))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+@pytest.mark.parametrize("learnt", [False, True], ids=["fixed", "learnt"])
+@pytest.mark.parametrize(
+    "loss, plain", [(L.nt_xent, masked_nt_xent), (L.info_nce, plain_info_nce)], ids=["nt", "nce"]
+)
+def test_contrastive_losses_equal_the_plain_formula_bit_for_bit(loss, plain, learnt):
+    """The in-place quotient and diagonal keep the values and gradients of the plain formula."""
+    torch.manual_seed(0)
+    x1, x2, w = torch.randn(64, 5), torch.randn(64, 5), torch.randn(5, 4)
+    results = []
+    for f in (loss, plain):
+        weight = w.clone().requires_grad_()
+        temperature = torch.tensor(0.3, requires_grad=True) if learnt else 0.3
+        value = f(x1 @ weight, x2 @ weight, temperature)
+        value.backward()
+        grads = [weight.grad] + ([temperature.grad] if learnt else [])
+        results.append([value.detach(), *grads])
+    for got, want in zip(*results, strict=True):
+        assert torch.equal(got, want)
 
 
 def test_other_invalid_arguments_raise():
