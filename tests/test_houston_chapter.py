@@ -59,9 +59,11 @@ def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
 ) -> None:
     res = smoke_record("09_houston", smoke_results)["results"]
     cv = res["cv_intervals"]  # folds share training pixels: Nadeau-Bengio, coverage measured
-    assert "corrected resampled t" in cv["method"]
-    coverage = cv["measured_coverage_at_95"]
-    assert coverage["corrected_t"] > coverage["bootstrap"]
+    assert "corrected resampled t over the folds" in cv["method"]
+    coverage = cv["measured_coverage_at_95"]  # by the training noise of the seeds
+    assert "seed_noise 0" in coverage and len(coverage) >= 3  # a method that ignores the seed
+    booted = [c for c in coverage.values() if "bootstrap" in c]
+    assert len(booted) == 1 and booted[0]["corrected_t"] > booted[0]["bootstrap"]
     inner = res["inner_folds"]
     # every supervised fit but the pixel-drawn check chose its epochs on whole polygon groups
     assert inner["supervised_fits"] == len(res["seeds"]) * (2 * res["n_folds"] + 1)
@@ -70,3 +72,24 @@ def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
     assert set(check) == {"polygon groups", "pixels"}
     assert len(check["polygon groups"]["epochs"]) == len(res["seeds"])
     assert len(check["pixels"]["epochs"]) == min(2, len(res["seeds"]))
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_a_run_of_fewer_methods_judges_a_comparison_as_a_run_of_more(smoke_results: Path) -> None:
+    """Holm's families are one method against one reference on one side (its probes), on the
+    official test and in cross-validation: without SimCLR, CoMM, the random encoders and the
+    supervised reference, InfoNCE against the raw inputs gets the same verdicts, intervals and
+    adjusted p-values."""
+    full = smoke_record("09_houston", smoke_results)["results"]
+    fewer = smoke_record("09_houston", smoke_results, methods=["raw", "info_nce"])["results"]
+    assert len(fewer["methods"]) < len(full["methods"])
+    want = {k: d for k, d in full["differences"].items() if k.startswith("info_nce | raw |")}
+    assert set(fewer["differences"]) == set(want)
+    sides = {k.split(" | ")[2] for k in want}  # both evaluations: official test and CV
+    assert {"LiDAR (official test)", "hyperspectral (CV)"} <= sides
+    for key, d in want.items():
+        assert fewer["differences"][key] == pytest.approx(d, abs=1e-12), key
+    families = {tuple(k.split(" | ")[:3]) for k in full["differences"]}
+    assert len(full["differences"]) == 2 * len(families)  # each family: its two probes
+    assert "probes" in full["holm_family"]
