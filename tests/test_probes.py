@@ -2,14 +2,18 @@
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LinearRegression
+from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
+from sklearn.linear_model import LinearRegression, LogisticRegressionCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import StratifiedKFold
 
 from aligninfo.probes import (
+    FAST_SCORERS,
     KNNProbe,
     LogisticProbe,
     RidgeProbe,
     block_r2,
+    r2,
     retrieval_accuracy,
     sigma_informativeness,
 )
@@ -258,3 +262,82 @@ def test_probes_refuse_predict_and_score_before_fit(probe):
     with pytest.raises(NotFittedError):
         probe.score(z, y)
     assert probe.fit(z + np.arange(4)[:, None], y).predict(z).shape == (4,)  # fitted: it predicts
+
+
+# ----------------------------------------------------------------- equal to scikit-learn
+
+
+def r2_cases():
+    """Targets and predictions of every shape and dtype the probes give r2, edge cases too."""
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((50, 3))
+    noisy = y + 0.5 * rng.standard_normal(y.shape)
+    constant = y.copy()
+    constant[:, 1] = 2.0  # a constant column, predicted exactly in one case, not in another
+    yield y[:, 0], noisy[:, 0]
+    yield y[:, :1], noisy[:, :1]
+    yield y, noisy
+    yield constant, np.where(np.arange(3) == 1, 2.0, noisy)
+    yield constant, noisy
+    yield np.full((5, 2), 3.0), np.full((5, 2), 3.0)  # every column constant
+    yield np.full(5, 3.0), np.arange(5.0)
+    yield y.astype(np.float32), noisy.astype(np.float32)
+    yield y.astype(np.float32), noisy
+    yield rng.integers(0, 5, 40), rng.integers(0, 5, 40)
+    yield y, y  # perfect
+
+
+@pytest.mark.parametrize("case", list(r2_cases()))
+def test_r2_is_scikit_learns_variance_weighted_r2_bit_for_bit(case):
+    y_true, y_pred = case
+    expected = r2_score(y_true, y_pred, multioutput="variance_weighted")
+    assert r2(y_true, y_pred) == float(expected)  # bit-equal, not approximately
+
+
+def test_r2_hands_what_scikit_learn_refuses_to_it():
+    y = np.arange(6.0)
+    with pytest.raises(ValueError, match="NaN"):
+        r2(y, np.where(y > 2, np.nan, y))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        r2(y, y[:4])
+    with pytest.warns(UndefinedMetricWarning):
+        assert np.isnan(r2(y[:1], y[:1]))
+
+
+def logistic_cases():
+    """Binary and 3-class labels; folds that leave a class out of a held-out part."""
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((240, 4))
+    logits = z @ rng.standard_normal((4, 3))
+    three = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    shuffled = StratifiedKFold(4, shuffle=True, random_state=0)
+    held = np.arange(240) % 4
+    held[three == 2] = np.where(held[three == 2] == 3, 0, held[three == 2])  # no class 2 in fold 3
+    lopsided = [(np.flatnonzero(held != f), np.flatnonzero(held == f)) for f in range(4)]
+    yield z, (three == 1).astype(int), shuffled
+    yield z, three, shuffled
+    yield z, three + 5, lopsided  # labels that are not 0..k-1
+    # separable: probabilities within eps of 0 or 1 at large C (the scorer's clipping counts)
+    yield z, (z[:, 0] > 0).astype(int), shuffled
+    yield z, np.digitize(z[:, 0], [-0.5, 0.5]), shuffled
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize(
+    "case",
+    list(logistic_cases()),
+    ids=["binary", "3-class", "missing", "separable-binary", "separable-3-class"],
+)
+@pytest.mark.parametrize("name", ["neg_log_loss", "accuracy"])
+def test_fast_scorers_score_the_inner_folds_as_scikit_learn(case, name):
+    z, labels, folds = case
+    folds = list(folds.split(z, labels)) if hasattr(folds, "split") else folds
+    solver = "lbfgs" if name == "neg_log_loss" else "newton-cg"
+    fits = [
+        LogisticRegressionCV(Cs=6, cv=folds, scoring=scoring, solver=solver).fit(z, labels)
+        for scoring in (name, FAST_SCORERS[name])
+    ]
+    reference, fast = fits
+    for cls in reference.scores_:
+        assert np.array_equal(fast.scores_[cls], reference.scores_[cls])  # bit-equal
+    assert np.array_equal(fast.C_, reference.C_) and np.array_equal(fast.coef_, reference.coef_)

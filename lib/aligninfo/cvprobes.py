@@ -49,7 +49,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from aligninfo.groups import holdout_groups
-from aligninfo.probes import LogisticProbe, RidgeProbe, as_features, r2
+from aligninfo.probes import FAST_SCORERS, LogisticProbe, RidgeProbe, as_features, r2
 
 __all__ = [
     "PROBE_KINDS",
@@ -660,7 +660,7 @@ class GroupLogisticProbe(LogisticProbe):
                 Cs=self.cs,
                 cv=self.inner_splits_,
                 max_iter=self.max_iter,
-                scoring=self.scoring,
+                scoring=FAST_SCORERS.get(self.scoring, self.scoring),
                 solver=self.solver,
             )
         self.model_ = make_pipeline(StandardScaler(), clf)
