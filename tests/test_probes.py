@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
-from sklearn.linear_model import LinearRegression, LogisticRegressionCV
+from sklearn.linear_model import LinearRegression, LogisticRegressionCV, RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from aligninfo.probes import (
     FAST_SCORERS,
@@ -341,3 +343,32 @@ def test_fast_scorers_score_the_inner_folds_as_scikit_learn(case, name):
     for cls in reference.scores_:
         assert np.array_equal(fast.scores_[cls], reference.scores_[cls])  # bit-equal
     assert np.array_equal(fast.C_, reference.C_) and np.array_equal(fast.coef_, reference.coef_)
+
+
+def ridge_cases():
+    """Offsets and scales, a constant column, correlated columns, one and several outputs."""
+    rng = np.random.default_rng(9)
+    for n, k, q in [(2500, 8, 3), (2500, 24, 1), (200, 3, 1), (40, 12, 2)]:
+        z = rng.standard_normal((n, k)) @ rng.standard_normal((k, k)) * 20 + rng.uniform(-50, 50, k)
+        y = z @ rng.standard_normal((k, q)) + 30 * rng.standard_normal((n, q))
+        yield z, y, rng.standard_normal((100, k)) * 20
+    z[:, 0] = 3.0  # constant: scale 1, as StandardScaler
+    yield z, y[:, 0], z[:7] + 1.0
+
+
+@pytest.mark.parametrize("case", list(ridge_cases()))
+def test_ridge_probe_is_scikit_learns_scaled_ridge_cv_in_closed_form(case):
+    z, y, z_new = case
+    alphas = tuple(np.logspace(-4, 4, 17))
+    reference = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas)).fit(z, y)
+    probe = RidgeProbe(alphas).fit(z, y)
+    assert probe.alpha_ == reference[-1].alpha_  # the same penalty
+    assert probe.cv_scores_.max() == pytest.approx(reference[-1].best_score_, rel=1e-10)
+    expected = reference.predict(z_new)
+    assert probe.predict(z_new).shape == expected.shape
+    np.testing.assert_allclose(probe.predict(z_new), expected, rtol=1e-10, atol=0)
+    every = [
+        RidgeCV(alphas=[a], scoring=None).fit(StandardScaler().fit_transform(z), y).best_score_
+        for a in alphas
+    ]
+    np.testing.assert_allclose(probe.cv_scores_, every, rtol=1e-10)  # every penalty's score

@@ -728,9 +728,7 @@ def chosen_hyperparameters(probe: BaseEstimator) -> dict[str, float]:
         ``{"alpha": ...}`` (ridge), ``{"C": ...}`` (logistic; the fixed value when given),
         ``{"k": ...}`` (kNN), ``{"epochs": ...}`` (MLP, epochs before early stopping).
     """
-    if isinstance(probe, RidgeProbe):
-        return {"alpha": float(probe.model_[-1].alpha_)}
-    if isinstance(probe, GroupRidgeProbe):
+    if isinstance(probe, RidgeProbe | GroupRidgeProbe):
         return {"alpha": probe.alpha_}
     if isinstance(probe, LogisticProbe):
         clf = probe.model_[-1]
