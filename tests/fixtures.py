@@ -125,3 +125,11 @@ def smoke_record(chapter: str, folder: Path, **parameters: object) -> dict[str, 
         record = load_results(chapter, wanted, folder)
     assert record is not None, f"{chapter} wrote no results for {wanted}"
     return record
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (Linux: reads ``/proc``)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False

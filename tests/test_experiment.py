@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures import running
 
 from aligninfo.encoders import LinearEncoder, MultimodalEncoder
 from aligninfo.experiment import (
@@ -18,6 +25,7 @@ from aligninfo.experiment import (
     summarize,
 )
 from aligninfo.gaussian import GaussianModel
+from aligninfo.lifetime import ORPHAN_STATUS, POLL_SECONDS
 from aligninfo.train import TrainConfig
 
 MODEL = GaussianModel.random(
@@ -307,3 +315,52 @@ def test_no_sigma_curves_without_noise_levels() -> None:
     as_array = dataclasses.replace(setup(), sigmas=np.array([0.0, 1.0]))  # type: ignore[arg-type]
     (row,) = compare(["raw"], splits(300), as_array, [0], False)
     assert len(row["sigma/y/z1"]) == 2
+
+
+ORPHANS = """
+import os, sys, time
+from pathlib import Path
+from aligninfo.experiment import parallel_map
+
+def job(item):
+    (Path(sys.argv[1]) / f"{os.getpid()}.worker").write_text("")
+    time.sleep(120)
+    return item
+
+parallel_map(job, range(2), workers=2)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_pool_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANS, str(tmp_path)])
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+            workers = [int(p.stem) for p in tmp_path.glob("*.worker")]
+        assert len(workers) == 2 and all(map(running, workers))  # both busy in a job
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10 * POLL_SECONDS + 5
+        while any(map(running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(running, workers))
+    finally:
+        parent.kill()
+        for pid in filter(running, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_ends_when_its_parent_is_not_the_one_it_was_given() -> None:
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, time; from aligninfo.lifetime import die_with_parent\n"
+            "die_with_parent(os.getppid() + 10**7, poll=0.01); time.sleep(30)",
+        ],
+        timeout=25,
+    )
+    assert child.returncode == ORPHAN_STATUS

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import aligninfo
-from aligninfo.book import run
+from aligninfo.book import chapter, run
 from aligninfo.book.chapter import (
     LIBRARY,
     SCALE_ENV,
@@ -75,3 +75,14 @@ def test_the_library_digest_follows_every_source_file(tmp_path: Path) -> None:
     assert tree_digest(tmp_path) not in (first, edited)
     assert library_digest() == tree_digest(LIBRARY) and library_digest() is library_digest()
     assert (LIBRARY / "stats.py").is_file()  # the digest covers the statistics, the probes, ...
+
+
+def test_the_library_digest_is_read_again_after_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "stats.py").write_text("ALPHA = 0.05\n")
+    monkeypatch.setattr(chapter, "LIBRARY", tmp_path)
+    before = library_digest()
+    assert library_digest() is before  # cached while nothing changed
+    (tmp_path / "stats.py").write_text("ALPHA = 0.050\n")  # a fix while the process runs
+    assert library_digest() == tree_digest(tmp_path) != before

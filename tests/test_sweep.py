@@ -7,15 +7,25 @@ so that each point runs through papermill in about a second.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
-from fixtures import myst_chapter, one_chapter_book
+from fixtures import myst_chapter, one_chapter_book, running
 
 from aligninfo.book import run
 from aligninfo.book.chapter import SCALE_ENV, load_results
 from aligninfo.book.cli import main
-from aligninfo.book.sweep import check_grid, expand, run_grid, run_points, summary
+from aligninfo.book.sweep import (
+    check_grid,
+    estimated_cost,
+    expand,
+    run_grid,
+    run_points,
+    summary,
+)
 
 TINY = myst_chapter(
     """
@@ -242,3 +252,124 @@ def test_one_kernel_runs_point_after_point_as_fresh_kernels_do(tiny: Path, tmp_p
             run.run_chapter("99_tiny", None, point | {"results_dir": str(fresh)}, progress=False)
             a, b = (load_results("99_tiny", point, folder) for folder in (reused, fresh))
             assert a is not None and b is not None and a["results"] == b["results"]
+
+
+STATEFUL = myst_chapter(
+    """
+    results_dir = "results"
+    """,
+    """
+    import json
+    import os
+    import random
+    import subprocess
+    import warnings
+    from pathlib import Path
+
+    import matplotlib
+    import numpy as np
+    import torch
+
+    state = {
+        "pid": os.getpid(),
+        "left": os.environ.get("TINY_LEFT"),
+        "aligninfo": os.environ.get("ALIGNINFO_TINY"),
+        "filters": len(warnings.filters),
+        "linewidth": matplotlib.rcParams["lines.linewidth"],
+        "dtype": str(torch.get_default_dtype()),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "threads": torch.get_num_threads(),
+        "draws": [random.random(), float(np.random.random()), float(torch.rand(1))],
+    }
+    with open(Path(results_dir) / "state.log", "a") as log:
+        log.write(json.dumps(state) + "\\n")
+    # What a run may leave behind in its process:
+    os.environ["TINY_LEFT"] = "1"
+    warnings.filterwarnings("ignore", message="tiny")
+    matplotlib.rcParams["lines.linewidth"] = 7.0
+    torch.set_default_dtype(torch.float64)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(3)
+    if os.environ.get("ALIGNINFO_TINY") == "die":  # a child left running, then the kernel dies
+        child = subprocess.Popen(["sleep", "120"])
+        (Path(results_dir) / "child.pid").write_text(str(child.pid))
+        os._exit(1)
+    """,
+    title="Stateful",
+)
+
+
+def states(results: Path) -> list[dict[str, object]]:
+    """What each run of the stateful chapter found when it started."""
+    return [json.loads(line) for line in (results / "state.log").read_text().splitlines()]
+
+
+@pytest.fixture
+def stateful(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A book of one chapter, ``99_stateful``, that changes its process's state; its results."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    monkeypatch.delenv("ALIGNINFO_TINY", raising=False)
+    one_chapter_book(monkeypatch, tmp_path, "99_stateful", STATEFUL)
+    results = tmp_path / "results"
+    results.mkdir()
+    return results
+
+
+def test_a_reused_kernel_puts_back_the_state_a_run_changed(stateful: Path) -> None:
+    with run.ChapterKernel() as kernel:
+        for _ in range(2):
+            kernel.run("99_stateful", {"results_dir": str(stateful)})
+    run.run_chapter("99_stateful", None, {"results_dir": str(stateful)}, progress=False)
+    first, second, fresh = states(stateful)
+    assert second["pid"] == first["pid"] != fresh["pid"]  # the same kernel ran twice
+    assert second == first  # environment, filters, rcParams, torch and the generators put back
+    same = ("pid", "draws")  # a fresh kernel's NumPy and random generators start anywhere
+    assert {k: v for k, v in first.items() if k not in same} == {
+        k: v for k, v in fresh.items() if k not in same
+    }
+
+
+def test_a_kernel_starts_again_when_the_aligninfo_variables_change(
+    stateful: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run.ChapterKernel() as kernel:
+        for value in ("a", "a", "b"):
+            monkeypatch.setenv("ALIGNINFO_TINY", value)
+            kernel.run("99_stateful", {"results_dir": str(stateful)})
+    seen = states(stateful)
+    assert [s["aligninfo"] for s in seen] == ["a", "a", "b"]
+    assert seen[0]["pid"] == seen[1]["pid"] != seen[2]["pid"]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_what_a_dead_kernel_started_is_stopped_when_it_is_replaced(
+    stateful: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIGNINFO_TINY", "die")
+    with run.ChapterKernel() as kernel:
+        with pytest.raises(RuntimeError, match="died"):
+            kernel.run("99_stateful", {"results_dir": str(stateful)})
+        child = int((stateful / "child.pid").read_text())
+        try:
+            monkeypatch.setenv("ALIGNINFO_TINY", "lives")
+            kernel.run("99_stateful", {"results_dir": str(stateful)})  # a new kernel
+            time.sleep(0.5)
+            assert not running(child)
+        finally:
+            if running(child):
+                os.kill(child, signal.SIGKILL)
+
+
+def test_a_points_cost_is_its_sizes_times_its_methods() -> None:
+    centre = {"epochs": 15, "width": 64, "embedding_dim": 8, "methods": ["raw", "a", "b", "c"]}
+    assert estimated_cost({"epochs": 30, "methods": ["raw", "a"]}, centre) == 30 * 64 * 2
+    assert estimated_cost({"embedding_dim": 128}, centre) == 15 * 64 * 4  # k: not a size
+    assert estimated_cost({"width": True, "epochs": "many"}, {}) == 1.0  # not numbers: 1
+
+
+def test_points_run_longest_first(tiny: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    points = [{"width": 1}, {"width": 5, "n": 2}, {"width": 3}]
+    done = run_points("99_tiny", points, workers=1, results_dir=results)
+    assert [p.values for p in done] == points  # reported in the order given
+    assert [run[1] for run in executions(results)] == ["5", "3", "1"]  # run widest first

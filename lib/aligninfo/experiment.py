@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +41,7 @@ from tqdm.auto import tqdm
 
 from aligninfo.cvprobes import PROBE_KINDS, chosen_hyperparameters, make_probe
 from aligninfo.encoders import FUSED, MultimodalEncoder, make_projector
+from aligninfo.lifetime import die_with_parent
 from aligninfo.losses import OBJECTIVES, CoMM, Objective, learned_temperatures, make_objective
 from aligninfo.probes import retrieval_accuracy, sigma_informativeness
 from aligninfo.runtime import eval_mode, resolve_device
@@ -521,7 +523,8 @@ def compare(
 _MAPPED: dict[str, Callable[[Any], Any]] = {}
 
 
-def _init_map(function: Callable[[Any], Any]) -> None:
+def _init_map(function: Callable[[Any], Any], parent: int) -> None:
+    die_with_parent(parent)
     torch.set_num_threads(1)
     threadpool_limits(limits=1)
     _MAPPED["function"] = function
@@ -539,7 +542,9 @@ def parallel_map(
     The process pool of :func:`compare` for any job: every call runs on one thread (torch and
     BLAS), so seeded jobs give the same results (bit for bit) whatever ``workers`` is. Where
     processes can be forked (Linux), ``function`` reaches the workers without pickling (a
-    closure works); the items and results are pickled. CPU only, as in :func:`compare`.
+    closure works); the items and results are pickled. CPU only, as in :func:`compare`. The
+    workers end with this process, even when it is killed
+    (:func:`aligninfo.lifetime.die_with_parent`).
 
     Args:
         function: The job, called once per item.
@@ -569,7 +574,10 @@ def parallel_map(
         import torch._dynamo  # noqa: F401
     with (
         ProcessPoolExecutor(
-            min(workers, len(jobs)), mp_context=context, initializer=_init_map, initargs=(function,)
+            min(workers, len(jobs)),
+            mp_context=context,
+            initializer=_init_map,
+            initargs=(function, os.getpid()),
         ) as pool,
         bar,
     ):

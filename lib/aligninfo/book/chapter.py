@@ -457,14 +457,22 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
 def library_digest() -> str:
-    """Digest of the library's source (:data:`LIBRARY`), read once per process.
+    """Digest of the library's source (:data:`LIBRARY`), as the files are now.
 
     A saved result is reused only under the same digest, so that a fix in any module (the
-    statistics, a probe) is never hidden behind results computed before it.
+    statistics, a probe) is never hidden behind results computed before it. The files are read
+    again only when one's size or modification time has changed (a cache per process).
     """
-    return tree_digest(LIBRARY)
+    files = sorted(LIBRARY.rglob("*.py"))
+    stamps = tuple((str(f), s.st_size, s.st_mtime_ns) for f in files for s in (f.stat(),))
+    return _digest_at(LIBRARY, stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_at(root: Path, stamps: tuple[tuple[str, int, int], ...]) -> str:
+    """:func:`tree_digest` of ``root`` while its files have these sizes and times."""
+    return tree_digest(root)
 
 
 def _canonical(value: Any) -> str:

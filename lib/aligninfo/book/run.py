@@ -277,13 +277,16 @@ class ChapterKernel:
 
     A chapter run by :func:`run_chapter` starts a kernel of its own, which imports the
     library, torch, scikit-learn and matplotlib again (seconds of CPU time per run). Here the
-    kernel stays: before each run its namespace is emptied (IPython's ``%reset -f``) and its
-    working folder set to the chapter's, so a run sees none of the previous run's variables,
-    while the modules imported stay loaded. A chapter's results do not depend on it: every
-    draw is seeded by the chapter, and the module state that a run leaves (caches, the global
-    random generators, which every job seeds again) is what a chapter's own jobs already leave
-    to one another in a worker process. A kernel that died is replaced at the next run. Close
-    it (or use it as a context manager) to stop the kernel::
+    kernel stays: before each run its namespace is emptied (IPython's ``%reset -f``), its
+    working folder set to the chapter's and its process state put back as it was before the
+    first run (:mod:`aligninfo.book.kernel_state`: environment variables, warnings filters,
+    rcParams, torch's dtype, deterministic flag and threads, the global random generators), so
+    a run sees nothing of the previous run's, while the modules imported stay loaded; what
+    remains is module caches. The kernel is started again when the ``ALIGNINFO_*`` variables of
+    this process (which it inherits) have changed since it started. A kernel that died is
+    replaced at the next run, and the processes it started (its process group: a pool's
+    workers) are stopped with it (jupyter_client signals the group). Close it (or use it as a
+    context manager) to stop the kernel::
 
         with ChapterKernel() as kernel:
             for point in points:
@@ -292,6 +295,7 @@ class ChapterKernel:
 
     def __init__(self) -> None:
         self._manager: Any = None
+        self._env: dict[str, str] = {}  # the ALIGNINFO_* variables it started with
 
     def __enter__(self) -> ChapterKernel:
         return self
@@ -331,6 +335,8 @@ class ChapterKernel:
             cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
             tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in _tags(c)]
             notebook.cells.insert(tagged[0] + 1 if tagged else 1, cell)
+        if self._manager is not None and self._env != _aligninfo_env():
+            self.close()  # it inherited other ALIGNINFO_* variables: start one that sees these
         for attempt in range(KERNEL_STARTS):
             fresh = not self._alive()
             if fresh:
@@ -361,6 +367,7 @@ class ChapterKernel:
 
         self.close()
         self._manager = AsyncKernelManager(kernel_name="python3")
+        self._env = _aligninfo_env()
 
     def _alive(self) -> bool:
         from jupyter_core.utils import run_sync
@@ -407,8 +414,18 @@ def _failed_cell(notebook: nbformat.NotebookNode) -> int:
     return 0
 
 
-_RESET = "get_ipython().run_line_magic('reset', '-f')\n__import__('os').chdir({folder!r})"
-"""The first cell of a run in a :class:`ChapterKernel`: an empty namespace, the chapter's folder."""
+_RESET = (
+    "get_ipython().run_line_magic('reset', '-f')\n"
+    "__import__('aligninfo.book.kernel_state', fromlist=['reset']).reset()\n"
+    "__import__('os').chdir({folder!r})"
+)
+"""The first cell of a run in a :class:`ChapterKernel`: an empty namespace, the process state
+as before the first run (:func:`aligninfo.book.kernel_state.reset`), the chapter's folder."""
+
+
+def _aligninfo_env() -> dict[str, str]:
+    """This process's ``ALIGNINFO_*`` environment variables (a kernel inherits them)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("ALIGNINFO_")}
 
 
 def _check_output(output: Path) -> None:

@@ -7,9 +7,11 @@ the parameters injected as papermill does, the namespace emptied between points,
 paid once per worker rather than once per point), with one BLAS / torch thread, and with the
 chapter's own ``workers`` parameter (when it has one) set to 1, so that the pool is the only
 parallelism. A point whose results the chapter already saved with the same parameters (same
-library version and code: :func:`aligninfo.book.chapter.find_results`) is not run again. A point
-that fails is reported with its parameters and the error; the others go on. ``python -m aligninfo
-sweep`` is a thin command line over it::
+library version and code: :func:`aligninfo.book.chapter.find_results`) is not run again. The
+points run longest first (:func:`estimated_cost`), so that the workers finish together rather
+than one waiting for a long point handed out last. A point that fails is reported with its
+parameters and the error; the others go on. ``python -m aligninfo sweep`` is a thin command
+line over it::
 
     python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 128 --workers 2
 """
@@ -30,6 +32,7 @@ from typing import Any
 
 from aligninfo.book import run
 from aligninfo.book.chapter import FOLDERS, SCALES, check_values, find_results
+from aligninfo.lifetime import die_with_parent
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -41,6 +44,8 @@ THREAD_VARIABLES = (
 """Environment variables that limit each point's kernel to one thread."""
 NESTED = "workers"
 """A chapter parameter that sets its own parallel processes: a sweep point runs with 1."""
+SIZES = ("epochs", "width", "n_seeds", "n_train")
+"""Parameters that a point's run time grows in proportion to (with the number of ``methods``)."""
 
 
 @dataclasses.dataclass
@@ -226,8 +231,47 @@ def run_points(
             pending.setdefault(_text(point.parameters), []).append(point)
     if pending:
         folder.mkdir(parents=True, exist_ok=True)
-        _run_pending(path, list(pending.values()), done, folder, workers, report)
+        groups = longest_first(list(pending.values()), _centre(path, fixed, folder))
+        _run_pending(path, groups, done, folder, workers, report)
     return done
+
+
+def estimated_cost(parameters: Mapping[str, Any], reference: Mapping[str, Any]) -> float:
+    """A point's run time up to a factor: the product of its :data:`SIZES` and its methods.
+
+    Args:
+        parameters: The point's parameters.
+        reference: Values of the parameters the point leaves to the chapter (its scale's
+            sizes, as a saved record resolves them).
+
+    Returns:
+        ``epochs x width x n_seeds x n_train x len(methods)``, each taken from ``parameters``,
+        else ``reference``; a factor that is in neither (or not a positive number) counts 1.
+    """
+    cost = 1.0
+    for name in (*SIZES, "methods"):
+        value = parameters.get(name)
+        value = reference.get(name) if value is None else value
+        if name == "methods" and isinstance(value, list | tuple):
+            value = len(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            cost *= value
+    return cost
+
+
+def longest_first(groups: list[list[Point]], reference: Mapping[str, Any]) -> list[list[Point]]:
+    """Groups of identical points, the longest (:func:`estimated_cost`) first; ties in order.
+
+    A pool hands points out in the order they are submitted: a long point given out last
+    keeps one worker busy while the others wait.
+    """
+    return sorted(groups, key=lambda g: -estimated_cost(g[0].parameters, reference))
+
+
+def _centre(path: Path, fixed: Mapping[str, Any] | None, folder: Path) -> dict[str, Any]:
+    """The sizes the chapter resolves with the fixed parameters alone, when a record has them."""
+    record, _ = find_results(str(path), fixed, folder)
+    return dict(record["parameters"]) if record is not None else {}
 
 
 def _text(value: Any) -> str:
@@ -257,7 +301,10 @@ def _run_pending(
     """
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
     with ProcessPoolExecutor(
-        min(workers, len(pending)), mp_context=context, initializer=_one_thread
+        min(workers, len(pending)),
+        mp_context=context,
+        initializer=_one_thread,
+        initargs=(os.getpid(),),
     ) as pool:
         futures: dict[Future[tuple[float, str]], list[Point]] = {
             pool.submit(
@@ -287,8 +334,13 @@ _KERNEL: list[run.ChapterKernel] = []
 (:class:`aligninfo.book.run.ChapterKernel`)."""
 
 
-def _one_thread() -> None:
-    """Worker set-up: its kernel inherits one thread per library, and stops with the worker."""
+def _one_thread(parent: int) -> None:
+    """Worker set-up: one thread per library for its kernel, which stops with the worker.
+
+    The worker ends with the sweep's process (``parent``), even when that is killed; its
+    kernel then ends too (ipykernel watches its own parent).
+    """
+    die_with_parent(parent)
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     _KERNEL.append(run.ChapterKernel())
