@@ -163,9 +163,10 @@ def standardisation(x: Array) -> tuple[Array, Array]:
 def ridge_loo_scores(xc: Array, yc: Array, alphas: Array) -> tuple[Array, Array]:
     """Leave-one-out score of ridge with an intercept for every penalty, from one eigh.
 
-    scikit-learn's ``RidgeCV`` in its ``gcv_mode="cov"`` (its operations, in its order),
-    for all penalties at once instead of one pass each: with ``xc' xc = V diag(lam) V'`` and
-    ``H_a = V diag(1 / (lam + a)) V'``, the leave-one-out residual of penalty ``a`` is
+    scikit-learn's ``RidgeCV`` in its ``gcv_mode="cov"`` (its operations, in its order, but
+    for the diagonal of the hat matrix), for all penalties at once instead of one pass each:
+    with ``xc' xc = V diag(lam) V'`` and ``H_a = V diag(1 / (lam + a)) V'``, the
+    leave-one-out residual of penalty ``a`` is
     ``(yc - xc H_a xc' yc) / (1 - diag(xc H_a xc') - (1 - xc H_a xc' 1) / n)`` (the last term
     is the intercept's leverage).
 
@@ -179,12 +180,13 @@ def ridge_loo_scores(xc: Array, yc: Array, alphas: Array) -> tuple[Array, Array]
         outputs) and the ``(a, k, q)`` coefficients of each penalty.
     """
     lam, vec = np.linalg.eigh(xc.T @ xc)
-    h_inv = (vec[None] / (lam[None, :] + alphas[:, None])[:, None, :]) @ vec.T  # (a, k, k)
+    shrink = 1 / (lam[None, :] + alphas[:, None])  # (a, k)
+    h_inv = (vec[None] * shrink[:, None, :]) @ vec.T  # (a, k, k)
     coef = h_inv @ (xc.T @ yc)  # (a, k, q)
-    fitted_one = xc @ (h_inv @ xc.sum(axis=0))[:, :, None]  # (a, n, 1): xc H_a xc' 1
-    leverage = np.sum((xc @ h_inv) * xc, axis=2)  # (a, n): diag(xc H_a xc')
-    denominator = 1 - leverage - (1 - fitted_one[:, :, 0]) / len(xc)
-    residual = (yc - xc @ coef) / denominator[:, :, None]
+    fitted_one = (h_inv @ xc.sum(axis=0)) @ xc.T  # (a, n): xc H_a xc' 1
+    leverage = shrink @ ((xc @ vec) ** 2).T  # (a, n): diag(xc H_a xc'), no (a, n, k) array
+    denominator = 1 - leverage - (1 - fitted_one) / len(xc)
+    residual = (yc.T - coef.transpose(0, 2, 1) @ xc.T) / denominator[:, None, :]  # (a, q, n)
     return -np.mean(residual**2, axis=(1, 2)), coef
 
 
