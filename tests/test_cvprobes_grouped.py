@@ -53,6 +53,19 @@ def test_group_ridge_predicts_as_scikit_learn_with_the_chosen_penalty():
     assert chosen_hyperparameters(probe) == {"alpha": probe.alpha_}
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (2,)], ids=["(n,)", "(n, 1)", "(n, 2)"])
+def test_group_ridge_refit_is_scikit_learns_for_every_target_shape(shape):
+    z, y, groups = sites(12, 10, 5)
+    z = 40 * z + 7.0  # offsets and scales the standardisation must undo
+    z[:, 3] = 2.5  # a constant column: scale 1, as StandardScaler
+    y = y.reshape(len(y), *[1] * len(shape)) * np.arange(1, 1 + (shape or (1,))[0]) + 3.0
+    probe = GroupRidgeProbe(alphas=(0.1, 10.0, 1000.0)).fit(z, y, groups)
+    reference = make_pipeline(StandardScaler(), Ridge(alpha=probe.alpha_)).fit(z, y)
+    z_new = z[::7] + 0.5
+    assert probe.predict(z_new).shape == reference.predict(z_new).shape
+    np.testing.assert_allclose(probe.predict(z_new), reference.predict(z_new), rtol=1e-10)
+
+
 def test_ridge_path_matches_refits_on_each_inner_fold():
     """The inner scores are those of scikit-learn's ridge refitted on each fold."""
     from sklearn.model_selection import GroupKFold

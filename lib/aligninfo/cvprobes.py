@@ -39,17 +39,24 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, Ridge
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from aligninfo.groups import holdout_groups
-from aligninfo.probes import FAST_SCORERS, LogisticProbe, RidgeProbe, as_features, r2
+from aligninfo.probes import (
+    FAST_SCORERS,
+    LogisticProbe,
+    RidgeProbe,
+    as_features,
+    r2,
+    standardisation,
+)
 
 __all__ = [
     "PROBE_KINDS",
@@ -351,7 +358,8 @@ class GroupRidgeProbe(BaseEstimator):
         alpha_: The chosen penalty.
         cv_scores_: ``{alpha: pooled inner held-out R²}``.
         inner_splits_: The inner ``(train, held-out)`` index pairs of the selection.
-        model_: The refitted ``StandardScaler`` + ``Ridge`` pipeline.
+        coef_: ``(d, q)`` coefficients of the refit on the standardised features (scikit-learn's
+            ``StandardScaler`` + ``Ridge(alpha_)``, from one SVD).
     """
 
     def __init__(
@@ -373,7 +381,7 @@ class GroupRidgeProbe(BaseEstimator):
         y2 = y_a.reshape(len(y_a), -1)
         if len(y2) != len(x) or not np.all(np.isfinite(y2)):
             raise ValueError(f"y must be finite with one row per sample; got shape {y_a.shape}")
-        alphas = np.asarray(self.alphas, dtype=np.float64)
+        alphas = np.asarray(self.alphas, dtype=np.float64).reshape(-1)
         if self.cv < 2 or len(alphas) == 0 or np.any(alphas <= 0):
             raise ValueError("need cv >= 2 and positive candidate alphas")
         pred = np.empty((len(alphas), *y2.shape))
@@ -386,18 +394,44 @@ class GroupRidgeProbe(BaseEstimator):
         self.cv_scores_ = {float(a): float(v) for a, v in zip(alphas, scores, strict=True)}
         best = scores.max()
         self.alpha_ = float(alphas[scores == best].max())
-        self.model_: Pipeline = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha_))
-        self.model_.fit(x, y_a)
+        chosen = np.array([self.alpha_])
+        self.mean_, self.scale_, coef, self.intercept_ = _ridge_solution(x, y2, chosen)
+        self.coef_, self.one_output_ = coef[0], y2.shape[1] == 1  # (n, 1) too, as Ridge
         return self
 
     def predict(self, z: ArrayLike) -> NDArray[Any]:
-        """Predicted targets ``(m,)`` or ``(m, q)`` for ``Z (m, d)``."""
+        """Predicted targets ``(m,)`` (one output) or ``(m, q)`` for ``Z (m, d)``."""
         check_is_fitted(self)
-        return np.asarray(self.model_.predict(as_features(z)))
+        pred = (as_features(z) - self.mean_) / self.scale_ @ self.coef_ + self.intercept_
+        return pred[:, 0] if self.one_output_ else pred
 
     def score(self, z: ArrayLike, y: ArrayLike) -> float:
         """R² on ``(Z, y)`` (variance-weighted over outputs)."""
         return r2(y, self.predict(z))
+
+
+def _ridge_solution(
+    x: NDArray[np.float64], y: NDArray[np.float64], alphas: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], ...]:
+    """Ridge with an intercept on standardised features for every penalty, from one SVD.
+
+    Args:
+        x: ``(n, d)`` training features (standardised here with their own statistics).
+        y: ``(n, q)`` training targets.
+        alphas: ``(a,)`` penalties.
+
+    Returns:
+        The features' ``(d,)`` means and scales, the ``(a, d, q)`` coefficients on the
+        standardised features and the ``(q,)`` intercept: ``StandardScaler`` +
+        ``Ridge(alpha)``'s fit.
+    """
+    mean, scale = standardisation(x)
+    xs = (x - mean) / scale
+    y_mean = y.mean(axis=0)
+    u, s, vt = np.linalg.svd(xs, full_matrices=False)
+    uty = u.T @ (y - y_mean)  # (r, q)
+    shrink = s[None, :] / (s[None, :] ** 2 + alphas[:, None])  # (a, r)
+    return mean, scale, np.einsum("dr,ar,rq->adq", vt.T, shrink, uty), y_mean
 
 
 def _ridge_path(
@@ -417,14 +451,8 @@ def _ridge_path(
     Returns:
         ``(a, m, q)`` predictions, as ``StandardScaler`` + ``Ridge(alpha)`` would give.
     """
-    scaler = StandardScaler().fit(x)
-    xs, xn = scaler.transform(x), scaler.transform(x_new)
-    mean = y.mean(axis=0)
-    u, s, vt = np.linalg.svd(xs, full_matrices=False)
-    uty = u.T @ (y - mean)  # (r, q)
-    shrink = s[None, :] / (s[None, :] ** 2 + alphas[:, None])  # (a, r)
-    coef = np.einsum("dr,ar,rq->adq", vt.T, shrink, uty)
-    return np.einsum("md,adq->amq", xn, coef) + mean
+    mean, scale, coef, y_mean = _ridge_solution(x, y, alphas)
+    return np.einsum("md,adq->amq", (x_new - mean) / scale, coef) + y_mean
 
 
 class MLPProbe(BaseEstimator):
