@@ -108,3 +108,11 @@ def test_seed_verdicts_edge_cases() -> None:
         seed_verdicts({"one": np.array([0.1])})
     with pytest.raises(ValueError, match="two finite"):
         student_interval([0.1, np.nan])
+
+
+def test_replicates_that_all_agree_are_not_a_decided_difference() -> None:
+    # Two folds whose paired differences tie exactly (accuracies are counts): the t statistic
+    # is infinite, but a zero spread over two replicates is no evidence; it must stay undecided.
+    judged = seed_verdicts({"tie": np.array([0.014, 0.014]), "null": np.array([0.01, -0.01])})
+    assert judged["tie"].p_value == 1.0
+    assert judged["tie"].verdict == "no detectable cost"

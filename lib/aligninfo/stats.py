@@ -630,9 +630,14 @@ def student_interval(values: ArrayLike, level: float = 0.95) -> Interval:
 
 
 def _t_p_value(mean: float, se: float, n: int) -> float:
-    """Two-sided p-value of the one-sample t test of ``mean = 0``."""
+    """Two-sided p-value of the one-sample t test of ``mean = 0``.
+
+    Replicates that all agree (``se == 0``) give no p-value below 1: a t statistic needs a
+    spread, and equal values over a few replicates (accuracies are counts, folds few) are a
+    tie, not evidence that the spread is nil; calling them decided would turn a tie into a verdict.
+    """
     if se == 0:
-        return 1.0 if mean == 0 else 0.0
+        return 1.0
     return float(2 * student_t.sf(abs(mean) / se, n - 1))
 
 
