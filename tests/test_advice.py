@@ -43,9 +43,10 @@ def test_no_detectable_cost_is_undecided_not_align() -> None:
 
 
 def test_the_text_names_what_it_rests_on() -> None:
-    assert "and vicreg gains: align" in advise({"info_nce": ND, "vicreg": "gains"}, {}).text
+    one = advise({"info_nce": ND, "vicreg": "gains"}, {}).text
+    assert one.startswith("no pure-alignment objective shows a detectable cost and vicreg gains")
     both = advise({"info_nce": "gains", "vicreg": "gains"}, {}).text
-    assert "info_nce, vicreg gain: align" in both
+    assert "info_nce, vicreg gain over the raw inputs: align" in both
     mixed = advise({"info_nce": "costs", "cca": ND}, {"decur": "gains"})
     assert mixed.text.endswith("align + specificity") and "cca does not" in mixed.text
     assert "no specificity term or fusion was run" in advise({"cca": "costs"}, {}).text
@@ -80,10 +81,55 @@ def test_a_rescue_gain_is_said_when_pure_alignment_is_undecided() -> None:
 def test_every_kind_is_reachable_and_in_the_rules() -> None:
     verdicts = ("costs", ND, "gains")
     seen = {
-        advise({"a": a, "b": b}, {"r": r} if r else {}).kind
+        advise({"a": a, "b": b}, {"r": r} if r else {}, learned).kind
         for a in verdicts
         for b in verdicts
         for r in (*verdicts, None)
+        for learned in (None, {"a": ND, "b": ND, "r": ND})
     }
     assert seen | {"not run"} == set(KINDS)
     assert '"mixed: depends on the objective"' in RULES
+
+
+SMOKE_HOUSTON_LIDAR = ({"info_nce": "gains"}, {"comm": "gains"})
+
+
+def test_a_gain_shared_with_simclr_is_not_advice_to_align() -> None:
+    # Houston's LiDAR at smoke scale: InfoNCE gains over the raw inputs, but so does SimCLR, and
+    # InfoNCE against SimCLR is undecided: the gain is a learned representation's
+    pure, rescue = SMOKE_HOUSTON_LIDAR
+    got = advise(pure, rescue, {"info_nce": ND, "comm": ND})
+    assert got.kind == "learned representation gains"
+    assert "a learned representation gains" in got.text
+    assert "against SimCLR: info_nce shows no detectable cost" in got.text
+    assert "align" not in got.text.replace("alignment", "")
+    costly = advise(pure, rescue, {"info_nce": "costs", "comm": "costs"})
+    assert costly.kind == "learned representation gains" and "aligning it costs" in costly.text
+    assert advise(pure, rescue).kind == "align"  # SimCLR not run: the raw inputs alone
+    earned = advise(pure, rescue, {"info_nce": "gains", "comm": ND})
+    assert earned.kind == "align" and "gains over the raw inputs and against SimCLR" in earned.text
+    assert "not compared" in advise(pure, {}, {"cca": ND}).text
+
+
+def test_a_rescue_gain_counts_only_with_a_gain_against_simclr() -> None:
+    undecided = advise({"info_nce": ND}, {"decur": "gains"}, {"decur": ND})
+    assert undecided.kind == "undecided" and "has earned its place" not in undecided.text
+    assert "decur gains over the raw inputs, against SimCLR: decur shows" in undecided.text
+    earned = advise({"info_nce": ND}, {"decur": "gains"}, {"decur": "gains"})
+    assert earned.kind == "undecided, specificity gains"
+    costs = {"info_nce": "costs"}
+    assert advise(costs, {"decur": "gains"}, {"decur": "gains"}).kind == "align + specificity"
+    open_ = advise(costs, {"decur": "gains"}, {"decur": ND})
+    assert open_.kind == "specificity undecided" and "against SimCLR: decur" in open_.text
+    lost = advise(costs, {"decur": "gains"}, {"decur": "costs"})
+    assert lost.kind == "keep non-aligned" and "against SimCLR: decur costs" in lost.text
+    assert "SimCLR" in RULES
+
+
+def test_the_wording_names_what_costs_and_what_the_rescue_did() -> None:
+    costs = advise({"info_nce": "costs", "cca": ND, "vicreg": "costs"}, {})
+    assert costs.text.startswith("pure alignment costs: info_nce, vicreg (cca does not)")
+    align = advise({"info_nce": "gains", "cca": ND}, {"decur": "costs", "comm": "gains"})
+    assert align.text.startswith("no pure-alignment objective shows a detectable cost")
+    assert "with a specificity term or fusion, comm gains and decur costs" in align.text
+    assert "decur" not in advise({"info_nce": "gains"}, {"decur": ND}).text
