@@ -1,18 +1,20 @@
 """Corrected resampled t intervals of cross-validated scores (``aligninfo.cvstats``): one
-replicate per fold (seeds averaged within it), coverage measured on a case with a known answer,
-and Holm families that do not grow with the comparisons a run makes."""
+replicate per fold (seeds averaged within it) plus the spread of the seed means, coverage
+measured on a case with a known answer (seed effects half or fully shared by the folds), and
+Holm families that do not grow with the comparisons a run makes."""
 
 import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
-from aligninfo.cvstats import CrossValidated, corrected_replicates, cv_coverage, synthetic_cv
+from aligninfo.cvstats import CrossValidated, cv_coverage, synthetic_cv
 from aligninfo.stats import student_interval
 
 
-def test_synthetic_cv_has_the_expected_accuracy_it_states():
+@pytest.mark.parametrize("shared", [0.5, 1.0])
+def test_synthetic_cv_has_the_expected_accuracy_it_states(shared):
     rng = np.random.default_rng(11)
-    runs = [synthetic_cv(rng, 3, 4, seed_noise=0.2) for _ in range(400)]
+    runs = [synthetic_cv(rng, 3, 4, seed_noise=0.2, shared=shared) for _ in range(400)]
     truth = runs[0][1]
     assert all(t == truth for _, t in runs)
     mean = np.mean([acc.mean() for acc, _ in runs])
@@ -46,6 +48,55 @@ def test_corrected_t_covers_whatever_the_seeds_add(seed_noise):
     assert coverage["corrected_t"] >= 0.93
 
 
+def test_a_fully_shared_seed_effect_moves_every_fold_alike():
+    """``shared=1``: a seed's threshold noise is the same on all its folds (chapter 9: one
+    encoder per seed), so with a large noise the seeds differ far more than the folds."""
+    rng = np.random.default_rng(5)
+    acc = np.array([synthetic_cv(rng, 3, 5, seed_noise=1.0, shared=1.0)[0] for _ in range(200)])
+    half = np.array([synthetic_cv(rng, 3, 5, seed_noise=1.0)[0] for _ in range(200)])
+
+    def ratio(a):  # root mean variance of the seed means over that of the fold means
+        return np.sqrt(a.mean(2).var(axis=1, ddof=1).mean() / a.mean(1).var(axis=1, ddof=1).mean())
+
+    assert ratio(acc) > 2 * ratio(half)
+    with pytest.raises(ValueError, match="shared"):
+        synthetic_cv(rng, 3, 5, shared=1.5)
+
+
+def test_corrected_t_covers_a_seed_effect_shared_by_the_folds():
+    """Chapter 9's structure: one encoder per seed, read by every fold. Seed noise 0.75 makes
+    the seed means spread about twice as much as the fold means, 3 folds x 5 seeds; the fold
+    means alone (the corrected t over the folds) covered about 0.93 there, and less as the
+    seed noise grows; with the seed means' variance added it covers at least nominally."""
+    rng = np.random.default_rng(8)
+    acc = np.array([synthetic_cv(rng, 3, 5, seed_noise=0.75, shared=1.0)[0] for _ in range(300)])
+    spread = acc.mean(2).std(axis=1, ddof=1).mean() / acc.mean(1).std(axis=1, ddof=1).mean()
+    assert 1.6 < spread < 2.6  # the case the test is about
+    case = {"seed_noise": 0.75, "shared": 1.0}
+    coverage = cv_coverage(3, 5, n_rep=400, seed=6, bootstrap=False, **case)
+    assert coverage["corrected_t"] >= 0.95
+
+
+def test_the_seed_means_add_their_variance_and_one_seed_gives_a_conditional_interval():
+    """Seed offsets common to every fold widen the interval by ``s²(seed means) / S``; with one
+    seed there is no seed term to estimate (an interval conditional on that run)."""
+    folds = np.array([0.71, 0.78, 0.66])
+    offsets = np.array([-0.04, 0.0, 0.02, 0.05, -0.03])
+    scores = (folds[None] + offsets[:, None])[None]  # (1 method, 5 seeds, 3 folds)
+    cv = CrossValidated(scores, n_folds=3)
+    assert cv.over_seeds
+    se = np.sqrt((1 / 3 + 1 / 2) * folds.var(ddof=1) + offsets.var(ddof=1) / 5)
+    half = student_t.ppf(0.975, 2) * se
+    mean = scores.mean()
+    assert cv.moments(0) == pytest.approx((mean, se, 2))
+    assert (cv.interval(0).low, cv.interval(0).high) == pytest.approx((mean - half, mean + half))
+    one = CrossValidated(scores[:, :1], n_folds=3)
+    assert not one.over_seeds
+    alone = student_t.ppf(0.975, 2) * folds.std(ddof=1) * np.sqrt(1 / 3 + 1 / 2)
+    ci = one.interval(0)
+    assert ci.high - ci.low == pytest.approx(2 * alone)
+
+
 def test_a_method_that_ignores_the_seed_gets_the_interval_of_its_folds():
     """Raw inputs repeat one run over the seed rows: the interval is that of its fold values,
     not of the repeated rows (which counted them 5 times: a narrower, wrong interval)."""
@@ -67,8 +118,11 @@ def test_corrected_t_is_nadeau_and_bengios_interval_and_paired_test():
     scores[1] = scores[0] + 0.01 + rng.normal(0, 0.002, (5, 3))  # method 0 plus a gain
     cv = CrossValidated(scores, n_folds=3)
     values = scores[0].mean(axis=0)  # (folds,): the seeds averaged within each fold
+    seeds = scores[0].mean(axis=1)  # (seeds,): the folds averaged for each seed
     assert cv.fold_means(0) == pytest.approx(values)
-    half = student_t.ppf(0.975, 2) * values.std(ddof=1) * np.sqrt(1 / 3 + 1 / 2)
+    assert cv.seed_means(0) == pytest.approx(seeds)
+    var = (1 / 3 + 1 / 2) * values.var(ddof=1) + seeds.var(ddof=1) / 5
+    half = student_t.ppf(0.975, 2) * np.sqrt(var)
     ci = cv.interval(0)
     assert ci.estimate == pytest.approx(scores[0].mean())
     assert (ci.low, ci.high) == pytest.approx((values.mean() - half, values.mean() + half))
@@ -77,7 +131,10 @@ def test_corrected_t_is_nadeau_and_bengios_interval_and_paired_test():
     assert cv.difference(1, 0).low > 0
     judged = cv.verdicts({"gain": (1, 0), "none": (0, 0)})
     assert judged["gain"].verdict == "gains" and judged["none"].verdict == "no detectable cost"
-    assert corrected_replicates(values, 0.5).mean() == pytest.approx(values.mean())
+    paired = scores[1] - scores[0]
+    se = np.sqrt((1 / 3 + 1 / 2) * paired.mean(0).var(ddof=1) + paired.mean(1).var(ddof=1) / 5)
+    p = 2 * student_t.sf(paired.mean() / se, 2)
+    assert judged["gain"].p_value == pytest.approx(p)
     with pytest.raises(ValueError, match="n_folds"):
         CrossValidated(scores, n_folds=1)
     with pytest.raises(ValueError, match="folds >= 2"):

@@ -9,12 +9,16 @@ and 5 seeds (:func:`cv_coverage` measures it). :class:`CrossValidated` uses inst
 (repeated) k-fold cross-validation: the mean of the ``J`` per-split scores has its variance
 estimated as ``(1 / J + n_test / n_train) s²`` instead of ``s² / J`` (``s²``: the variance of the
 scores over splits; ``n_test / n_train = 1 / (k - 1)`` for k folds), with ``J - 1`` degrees of
-freedom. Its splits are the folds: the training seeds of a method, all run on the same folds,
-are averaged within each fold first (:meth:`CrossValidated.fold_means`, argued there). It is a
-heuristic correction, not an exact one; its coverage is measured, not assumed::
+freedom. Its splits are the folds, each the mean of the seeds run on it
+(:meth:`CrossValidated.fold_means`, argued there); and since a seed's training effect can be
+shared by all the folds (one pretrained encoder per seed, probed fold by fold), which the
+spread of the fold means never sees, the variance of the seed means over the seeds is added
+(:meth:`CrossValidated.moments`). It is a heuristic correction, not an exact one; its coverage
+is measured, not assumed (:func:`cv_coverage`, on a case whose seed effect is shared by the
+folds or half shared)::
 
     cv = CrossValidated(scores, n_folds=3)        # scores: (methods, seeds, folds)
-    cv.interval(0), cv.difference(1, 0)           # Intervals (corrected t over the folds)
+    cv.interval(0), cv.difference(1, 0)           # Intervals (corrected t, folds + seeds)
     cv.verdicts({"InfoNCE - raw": (1, 0)})        # paired corrected t tests, Holm
     cv_coverage(n_folds=3, n_seeds=5)             # {"bootstrap": ..., "corrected_t": ...}
 """
@@ -26,50 +30,41 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from aligninfo.stats import (
+    VERDICTS,
     Interval,
     Verdict,
     hierarchical_bootstrap_mean,
-    seed_verdicts,
-    student_interval,
+    holm,
+    verdict,
 )
 
-__all__ = ["CrossValidated", "corrected_replicates", "cv_coverage", "synthetic_cv"]
+__all__ = ["CrossValidated", "cv_coverage", "synthetic_cv"]
 
 K = TypeVar("K", bound=Hashable)
-
-
-def corrected_replicates(values: ArrayLike, test_train_ratio: float) -> NDArray[np.float64]:
-    """Per-split scores spread about their mean so that Student's t on them is the corrected t.
-
-    Scaling the deviations from the mean by ``sqrt(1 + J · ratio)`` turns the standard error
-    ``s / √J`` of Student's t into ``s · sqrt(1 / J + ratio)``, Nadeau and Bengio's, and keeps
-    the mean and the ``J - 1`` degrees of freedom; so :func:`aligninfo.stats.student_interval`
-    and :func:`aligninfo.stats.seed_verdicts` applied to the result give the corrected
-    resampled t interval and test.
-
-    Args:
-        values: ``(J,)`` (or any shape, flattened) score of each split, or paired difference.
-        test_train_ratio: ``n_test / n_train`` of one split (``1 / (k - 1)`` for k folds).
-
-    Returns:
-        ``(J,)`` replicates with the same mean.
-    """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if not test_train_ratio > 0:
-        raise ValueError(f"test_train_ratio must be positive, got {test_train_ratio}")
-    return v.mean() + (v - v.mean()) * np.sqrt(1 + len(v) * test_train_ratio)
 
 
 @dataclass(frozen=True)
 class CrossValidated:
     """Scores of several methods on the same cross-validation splits, corrected-t intervals.
 
-    Every interval and test reads one replicate per fold, the mean over the seeds of the
-    fold's scores (:meth:`fold_means`): ``J = n_folds`` splits, ``J - 1`` degrees of freedom.
+    The mean of a method's ``(seeds, folds)`` scores varies with the folds (the split of the
+    data, which the seeds share) and with the seeds (the training). Its variance is estimated
+    as the sum of the two (:meth:`moments`): the corrected resampled t's over the fold means,
+    ``(1 / J + 1 / (k - 1)) s²_folds``, plus ``s²_seeds / S``, the variance of the seed means
+    over the ``S`` seeds. The second term is needed when a seed's training effect is shared by
+    all its folds, as when one pretrained encoder per seed is probed fold by fold: that effect
+    moves every fold mean alike and is invisible in ``s²_folds``. Degrees of freedom:
+    ``J - 1`` (why: :meth:`moments`).
+
+    With one seed (``S = 1``) the seed term cannot be estimated: the interval is then
+    conditional on that one training run (it does not cover the variation between seeds;
+    :attr:`over_seeds` is False). A method that ignores the seed (raw inputs, its one run
+    repeated on every seed row) has ``s²_seeds = 0`` and gets the interval of its folds.
 
     Attributes:
         scores: ``(methods, seeds, folds)`` score of each method on each held-out fold, for
@@ -101,36 +96,71 @@ class CrossValidated:
         """``(methods,)`` mean score over seeds and folds."""
         return self.scores.mean(axis=(1, 2))
 
+    @property
+    def over_seeds(self) -> bool:
+        """Whether the intervals include the variation between seeds (two seeds or more)."""
+        return self.scores.shape[1] >= 2
+
+    def _values(self, a: int, b: int | None) -> NDArray[np.float64]:
+        """``(seeds, folds)`` scores of ``a`` (minus those of ``b``)."""
+        return self.scores[a] - (0.0 if b is None else self.scores[b])
+
     def fold_means(self, a: int, b: int | None = None) -> NDArray[np.float64]:
         """``(folds,)`` mean over seeds of each fold's score of ``a`` (minus that of ``b``).
 
-        Why the folds, and not the (seed, fold) pairs, are the replicates: the corrected t
-        counts the splits of the data, and the seeds of one method all run on the same folds,
-        so they add no split; they vary only the training, and the fold's test samples, which
-        set most of a fold's score, are shared by its seeds. Counting seeds x folds as ``J``
-        overstates the replicates, most of all where the seeds barely change the score: a
-        method that ignores the seed (raw inputs) repeats each fold's value on every seed
-        row, so ``J = 15`` replicates of 3 values at 3 folds x 5 seeds, and its 95 % interval
-        covered 0.84-0.86 on :func:`synthetic_cv`. Averaging the seeds within each fold first,
-        for every method alike, counts the folds once whatever the seeds add, and keeps the
-        seed noise in the estimate (a seed effect shared by the folds moves every fold mean);
-        the measured coverage is then 0.95-0.99 from no seed noise to much
-        (:func:`cv_coverage` over ``seed_noise``). The price: ``J - 1`` degrees of freedom,
-        so wider intervals at few folds.
+        The folds, not the (seed, fold) pairs, are the replicates of the corrected t: the
+        seeds run on the same folds and add no split of the data. Counting seeds x folds as
+        ``J`` overstates the replicates most where the seeds barely change the score: a method
+        that ignores the seed repeats each fold's value on every seed row (``J = 15``
+        replicates of 3 values at 3 folds x 5 seeds), and its 95 % interval covered 0.84-0.86
+        on :func:`synthetic_cv`.
         """
-        values = self.scores[a] - (0.0 if b is None else self.scores[b])
-        return np.asarray(values.mean(axis=0), dtype=np.float64)
+        return np.asarray(self._values(a, b).mean(axis=0), dtype=np.float64)
 
-    def _replicates(self, a: int, b: int | None = None) -> NDArray[np.float64]:
-        return corrected_replicates(self.fold_means(a, b), 1 / (self.n_folds - 1))
+    def seed_means(self, a: int, b: int | None = None) -> NDArray[np.float64]:
+        """``(seeds,)`` mean over folds of each seed's score of ``a`` (minus that of ``b``)."""
+        return np.asarray(self._values(a, b).mean(axis=1), dtype=np.float64)
+
+    def moments(self, a: int, b: int | None = None) -> tuple[float, float, int]:
+        """Mean, standard error and degrees of freedom of ``a``'s mean score (minus ``b``'s).
+
+        ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S`` (no seed term with
+        one seed), with ``J - 1`` degrees of freedom. Both terms count the (seed, fold)
+        noise, and the first inflates it by Nadeau and Bengio's factor, so the estimate errs
+        wide; ``J - 1`` rather than a Welch-Satterthwaite count, which can exceed it when the
+        seed term dominates and undercovered (0.93 where ``J - 1`` gives 0.97, 3 folds x 5
+        seeds, large seed noise shared by the folds, :func:`cv_coverage`). Its weak case: two
+        seeds and a large seed effect, whose variance rests on one degree of freedom.
+        """
+        values = self._values(a, b)
+        n_seeds, n_splits = values.shape
+        folds, seeds = values.mean(axis=0), values.mean(axis=1)
+        var = (1 / n_splits + 1 / (self.n_folds - 1)) * folds.var(ddof=1)
+        if n_seeds >= 2:
+            var += seeds.var(ddof=1) / n_seeds
+        return float(values.mean()), float(np.sqrt(var)), n_splits - 1
+
+    def _t_interval(self, a: int, b: int | None, level: float) -> Interval:
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        mean, se, df = self.moments(a, b)
+        half = float(student_t.ppf((1 + level) / 2, df)) * se
+        return Interval(mean, mean - half, mean + half, level)
+
+    def _p_value(self, a: int, b: int) -> float:
+        """Two-sided p-value of the corrected t test of a zero mean difference ``a - b``."""
+        mean, se, df = self.moments(a, b)
+        if se == 0:
+            return 1.0 if mean == 0 else 0.0
+        return float(2 * student_t.sf(abs(mean) / se, df))
 
     def interval(self, method: int, level: float = 0.95) -> Interval:
-        """Corrected resampled t interval of one method's mean score (within ``bounds``)."""
-        return self._clip(student_interval(self._replicates(method), level))
+        """Corrected t interval of one method's mean score (within ``bounds``)."""
+        return self._clip(self._t_interval(method, None, level))
 
     def difference(self, a: int, b: int, level: float = 0.95) -> Interval:
-        """Paired corrected t interval of ``score[a] - score[b]`` (same splits)."""
-        return self._clip(student_interval(self._replicates(a, b), level), difference=True)
+        """Paired corrected t interval of ``score[a] - score[b]`` (same splits and seeds)."""
+        return self._clip(self._t_interval(a, b, level), difference=True)
 
     def _clip(self, ci: Interval, difference: bool = False) -> Interval:
         """``ci`` within ``bounds``, or within ``±(high - low)`` for a difference."""
@@ -150,8 +180,8 @@ class CrossValidated:
         """Judge paired differences ``a - b``: corrected t tests, Holm at ``alpha`` per family.
 
         A difference is a cost or a gain only when Holm's procedure rejects it within its
-        family and its corrected t interval at Holm's level excludes zero
-        (:func:`~aligninfo.stats.seed_verdicts` on the corrected replicates).
+        family and its corrected t interval (:meth:`moments` of the paired scores) at Holm's
+        level ``1 - alpha / (m - rank + 1)`` excludes zero.
 
         Args:
             pairs: ``(a, b)`` method indices of each difference, by key.
@@ -167,9 +197,14 @@ class CrossValidated:
             members.setdefault(None if family is None else family(key), []).append(key)
         out: dict[K, Verdict] = {}
         for keys in members.values():
-            named = {str(i): self._replicates(*pairs[k]) for i, k in enumerate(keys)}
-            judged = seed_verdicts(named, alpha)
-            out |= {k: judged[str(i)] for i, k in enumerate(keys)}
+            p = np.array([self._p_value(*pairs[k]) for k in keys])
+            adjusted, rejected = holm(p, alpha)
+            ranks = np.empty(len(keys), dtype=int)
+            ranks[np.argsort(p, kind="stable")] = np.arange(1, len(keys) + 1)
+            for i, key in enumerate(keys):
+                ci = self._t_interval(*pairs[key], 1 - alpha / (len(keys) - ranks[i] + 1))
+                judged = verdict(ci) if rejected[i] else VERDICTS[1]
+                out[key] = Verdict(ci, float(p[i]), float(adjusted[i]), judged)
         return {key: out[key] for key in pairs}
 
 
@@ -180,14 +215,16 @@ def synthetic_cv(
     per_class_fold: int = 50,
     separation: float = 1.0,
     seed_noise: float = 0.1,
+    shared: float = 0.5,
 ) -> tuple[NDArray[np.float64], float]:
     """A cross-validated accuracy whose expected value is known in closed form.
 
     Two classes on a line, ``x ~ N(±separation, 1)``, ``per_class_fold`` samples of each class
     in each of ``n_folds`` stratified folds. The classifier thresholds ``x`` at the midpoint of
-    the two training class means plus a training noise: a seed effect shared by the folds
-    (a pretrained representation) and a (seed, fold) effect, each of variance
-    ``seed_noise² / 2``. With ``m`` training samples per class the threshold is
+    the two training class means plus a training noise of variance ``seed_noise²``: a seed
+    effect shared by all the folds of a seed (a share ``shared`` of that variance; ``1``:
+    chapter 9's structure, one pretrained encoder per seed that every fold's probe reads)
+    and a (seed, fold) effect (the rest). With ``m`` training samples per class the threshold is
     ``N(0, 1 / (2 m) + seed_noise²)``, so the expected accuracy of the procedure is
     ``Φ(separation / sqrt(1 + 1 / (2 m) + seed_noise²))``: the quantity a cross-validated
     mean estimates (for training sets of the folds' size).
@@ -199,19 +236,23 @@ def synthetic_cv(
         per_class_fold: Samples of each class in each fold.
         separation: Half the distance between the class means.
         seed_noise: Standard deviation of the training noise of the threshold.
+        shared: Share of the training noise's variance common to the folds of a seed, in
+            ``[0, 1]``.
 
     Returns:
         ``(n_seeds, n_folds)`` accuracy on each held-out fold, and the expected accuracy.
     """
+    if not 0 <= shared <= 1:
+        raise ValueError(f"shared must lie in [0, 1], got {shared}")
     m = per_class_fold * (n_folds - 1)
     fold = np.tile(np.arange(n_folds), per_class_fold)
     x = {c: sign * separation + rng.standard_normal(len(fold)) for c, sign in ((0, -1), (1, 1))}
-    shared = rng.normal(0, seed_noise / np.sqrt(2), n_seeds)
+    common = rng.normal(0, seed_noise * np.sqrt(shared), n_seeds)
     acc = np.empty((n_seeds, n_folds))
     for f in range(n_folds):
         train, test = fold != f, fold == f
         middle = (x[0][train].mean() + x[1][train].mean()) / 2
-        t = middle + shared + rng.normal(0, seed_noise / np.sqrt(2), n_seeds)
+        t = middle + common + rng.normal(0, seed_noise * np.sqrt(1 - shared), n_seeds)
         hits = (x[1][test][None] > t[:, None]).sum(1) + (x[0][test][None] <= t[:, None]).sum(1)
         acc[:, f] = hits / (2 * per_class_fold)
     truth = float(norm.cdf(separation / np.sqrt(1 + 1 / (2 * m) + seed_noise**2)))
@@ -240,7 +281,7 @@ def cv_coverage(
         bootstrap: Also measure the bootstrap's coverage (False: only the corrected t's, a
             fraction of the cost).
         **case: Settings of :func:`synthetic_cv` (``per_class_fold``, ``separation``,
-            ``seed_noise``).
+            ``seed_noise``, ``shared``).
 
     Returns:
         ``{"bootstrap": ..., "corrected_t": ...}``: the share of simulated cross-validations
