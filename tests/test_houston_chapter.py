@@ -60,10 +60,17 @@ def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
     res = smoke_record("09_houston", smoke_results)["results"]
     cv = res["cv_intervals"]  # folds share training pixels: Nadeau-Bengio, coverage measured
     assert "corrected resampled t over the folds" in cv["method"]
+    # one encoder per seed, read by every fold: the seed means' variance is added, and the
+    # coverage is measured on a synthetic case whose seed effect all the folds share
+    assert "plus the variance of the seed means" in cv["method"]
+    assert cv["synthetic_seed_effect_shared"] == 1.0
+    assert cv["over_seeds"] == (len(res["seeds"]) > 1)
     coverage = cv["measured_coverage_at_95"]  # by the training noise of the seeds
     assert "seed_noise 0" in coverage and len(coverage) >= 3  # a method that ignores the seed
     booted = [c for c in coverage.values() if "bootstrap" in c]
     assert len(booted) == 1 and booted[0]["corrected_t"] > booted[0]["bootstrap"]
+    ratios = cv["seed_to_fold_sd"]  # the simulated range is compared with the chapter's own
+    assert set(ratios["simulated"]) == set(coverage) and len(ratios["chapter"]) > 0
     inner = res["inner_folds"]
     # every supervised fit but the pixel-drawn check chose its epochs on whole polygon groups
     assert inner["supervised_fits"] == len(res["seeds"]) * (2 * res["n_folds"] + 1)

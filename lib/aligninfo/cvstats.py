@@ -129,8 +129,19 @@ class CrossValidated:
         noise, and the first inflates it by Nadeau and Bengio's factor, so the estimate errs
         wide; ``J - 1`` rather than a Welch-Satterthwaite count, which can exceed it when the
         seed term dominates and undercovered (0.93 where ``J - 1`` gives 0.97, 3 folds x 5
-        seeds, large seed noise shared by the folds, :func:`cv_coverage`). Its weak case: two
-        seeds and a large seed effect, whose variance rests on one degree of freedom.
+        seeds, large seed noise shared by the folds). Its weak case: two seeds and a large
+        seed effect, whose variance rests on one degree of freedom.
+
+        Measured 95 % coverage (:func:`cv_coverage`, 3 folds, 1,000 simulated
+        cross-validations per cell, ``seed_noise`` 0, 0.1, 0.3, 0.5, 1, 2; at 1 and 2 the
+        seed means spread about 3 and 6 times as much as the fold means with 5 seeds):
+
+        - seed effect fully shared by the folds (``shared=1``): 5 seeds 0.98-0.995 at every
+          noise; 2 seeds 0.98-0.99 up to 0.5, then 0.945 and 0.87; 1 seed (no seed term, an
+          interval conditional on the run) 0.95-0.98 up to 0.5, then 0.78 and 0.46. The fold
+          means alone (the interval before the seed term) covered 0.88 and 0.70 at 1 and 2
+          with 5 seeds.
+        - half shared (``shared=0.5``): 2 and 5 seeds 0.98-1.0; 1 seed 0.89-0.98.
         """
         values = self._values(a, b)
         n_seeds, n_splits = values.shape
