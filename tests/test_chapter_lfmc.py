@@ -153,3 +153,11 @@ def test_bad_parameters_stop_the_chapter_naming_them(
             {"scale": "smoke", name: value, "results_dir": str(tmp_path)},
             progress=False,
         )
+
+
+def test_the_chance_count_is_said_as_an_upper_bound() -> None:
+    # alpha * n is an upper bound on the expected number decided by chance (Holm over two probes
+    # decides each comparison with a probability between alpha / 2 and alpha), not an estimate
+    text = " ".join((run.BOOK / f"{CHAPTER}.md").read_text().split())
+    assert "by chance alone at most {glue:text}`chance_backbone" in text
+    assert "by chance alone about" not in text
