@@ -266,3 +266,10 @@ def test_the_scale_environment_variable_enters_the_key(
 def test_a_consumer_naming_an_unknown_parameter_is_refused(demo_book: Path) -> None:
     with pytest.raises(ValueError, match="99_demo has no parameter sede"):
         find_results("99_demo", {"sede": 3})
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, "2", 2.5])
+def test_workers_is_checked_before_a_kernel(workers: object) -> None:
+    with pytest.raises(ValueError, match="parameter 'workers' must be a positive integer"):
+        chapter_module.check_values({"workers": workers})
+    chapter_module.check_values({"workers": 2})

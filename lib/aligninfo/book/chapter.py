@@ -20,8 +20,10 @@ after overrides; the folders ``results_dir`` and ``data_dir`` and the number of 
 ``workers`` left out), so runs with other
 parameters never overwrite each other, and a consumer that knows only the overrides it would pass
 (chapter 10, a sweep) finds the file with :func:`load_results` without running the chapter. The
-record also holds the resolved sizes, the library version, a digest of the chapter's code and one
-of the library's source (:func:`library_digest`: a fix in any module changes it);
+record also holds the resolved sizes, the library version, a digest of the chapter's code, one
+of the library's source as the process loaded it (:func:`loaded_digest`: a fix in any module
+changes it; a source edited during the run gives a digest that never matches) and, for a chapter
+that reads data (it has ``data_dir``), what identifies its data files (:func:`data_fingerprint`);
 :func:`find_results` uses a record only when all of them match, and otherwise says why.
 """
 
@@ -37,6 +39,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -65,6 +68,10 @@ _INJECTED = "# Parameters\n"
 """First line of the cell papermill injects after a notebook's ``parameters`` cell."""
 LIBRARY = Path(__file__).resolve().parents[1]
 """The library's source folder (``lib/aligninfo``), whose digest keys every saved result."""
+STALE = "stale:"
+"""Prefix of a library digest that never matches: results of code edited while it ran."""
+NO_RESULTS = "no results of"
+"""How :func:`find_results` begins when no file holds the parameters asked for."""
 
 
 def configure(
@@ -108,6 +115,7 @@ def configure(
         _check_injected(caller.f_globals.get("In"))
     scale = env_scale() or scale
     check_values({"scale": scale, "seed": seed, "device": device})
+    loaded_digest()  # the code this run executes (see save_results)
     presets = dict(presets or {})
     floors = dict(minimum or {})
     unknown = (set(overrides) | set(floors)) - set(presets)
@@ -231,7 +239,8 @@ def check_values(values: Mapping[str, Any]) -> None:
     """Check the parameters every chapter shares, those of ``values`` only, without side effects.
 
     ``scale`` must be one of :data:`SCALES`, ``seed`` an integer in ``[0, SEED_LIMIT)``,
-    ``device`` a well-formed device this machine has (when explicit), ``results_dir`` None or
+    ``device`` a well-formed device this machine has (when explicit), ``workers`` a positive
+    integer, ``results_dir`` None or
     a folder that exists or can be created and is writable, ``data_dir`` None or an existing
     folder. Nothing is created: :func:`configure` creates ``results_dir``.
 
@@ -251,6 +260,10 @@ def check_values(values: Mapping[str, Any]) -> None:
             )
     if "device" in values:
         _check_device(values["device"])
+    if "workers" in values:
+        workers = values["workers"]
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"parameter 'workers' must be a positive integer; got {workers!r}")
     if values.get("results_dir") is not None:
         _check_folder_name("results_dir", values["results_dir"])
         _check_creatable(Path(values["results_dir"]))
@@ -385,14 +398,16 @@ def save_results(
     requested = _requested(cfg, name, parameters or {})
     resolved = {k: v for k, v in vars(cfg).items() if not k.startswith("_") and k != "started"}
     data_dir = getattr(cfg, "_namespace", {}).get("data_dir")
+    reads_data = "data_dir" in (_declared(name) or {})
     key = results_key(name, requested)
     record = {
         "chapter": name,
         "key": key,
         "aligninfo_version": __version__,
         "source_digest": _source_digest(name),
-        "library_digest": library_digest(),
+        "library_digest": _saved_digest(),
         "requested": requested,
+        "data": data_fingerprint(data_dir) if reads_data else None,
         "parameters": requested | ({"data_dir": data_dir} if data_dir else {}) | resolved,
         "seconds": round(time.perf_counter() - cfg.started, 3),
         "results": dict(results),
@@ -450,7 +465,7 @@ def tree_digest(root: Path) -> str:
         Hexadecimal digest; it changes when a file is added, removed, renamed or edited.
     """
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in _sources(root):
         data = path.read_bytes()
         name = path.relative_to(root).as_posix().encode()
         digest.update(b"%d:%s%d:" % (len(name), name, len(data)) + data)
@@ -464,15 +479,87 @@ def library_digest() -> str:
     statistics, a probe) is never hidden behind results computed before it. The files are read
     again only when one's size or modification time has changed (a cache per process).
     """
-    files = sorted(LIBRARY.rglob("*.py"))
-    stamps = tuple((str(f), s.st_size, s.st_mtime_ns) for f in files for s in (f.stat(),))
+    stamps = tuple(
+        (str(f), s.st_size, s.st_mtime_ns) for f in _sources(LIBRARY) for s in (f.stat(),)
+    )
     return _digest_at(LIBRARY, stamps)
+
+
+def _sources(root: Path) -> list[Path]:
+    """The ``*.py`` files under a folder, sorted, hidden names and non-regular files left out.
+
+    An editor's lock file (``.#stats.py``) is often a dangling link.
+    """
+    return sorted(
+        p
+        for p in root.rglob("*.py")
+        if not any(part.startswith(".") for part in p.relative_to(root).parts) and p.is_file()
+    )
+
+
+@functools.cache
+def loaded_digest() -> str:
+    """The library's digest when this process first asked for it: that of the code it loaded.
+
+    :func:`configure` asks at a chapter's start, so a kernel that keeps its modules between
+    runs (:class:`aligninfo.book.run.ChapterKernel`) keeps the digest of the code it runs.
+    """
+    return library_digest()
+
+
+def _saved_digest() -> str:
+    """The library digest to record: the loaded code's, or one that never matches.
+
+    When the source changed on disk since this process loaded it, the results were computed by
+    code that no longer exists: they are stamped so that :func:`find_results` never reuses them.
+    """
+    loaded, now = loaded_digest(), library_digest()
+    if loaded == now:
+        return loaded
+    warnings.warn(
+        "the library's source changed after this process loaded it: these results are saved "
+        "but will not be reused",
+        stacklevel=3,
+    )
+    return STALE + loaded
 
 
 @functools.lru_cache(maxsize=8)
 def _digest_at(root: Path, stamps: tuple[tuple[str, int, int], ...]) -> str:
     """:func:`tree_digest` of ``root`` while its files have these sizes and times."""
     return tree_digest(root)
+
+
+def data_fingerprint(data_dir: str | os.PathLike[str] | None) -> list[list[Any]]:
+    """What identifies the data a chapter with a ``data_dir`` parameter reads, cheaply.
+
+    The data folder is ``data_dir``, else ``$ALIGNINFO_DATA``, else pooch's cache (as the
+    loaders resolve it). Its registered files (:data:`aligninfo.data.registry.REGISTRY`) are
+    listed with their sizes and modification times, and so are its other folders (a BigEarthNet
+    download), without reading any file.
+
+    Args:
+        data_dir: The chapter's ``data_dir`` parameter; relative to the working directory.
+
+    Returns:
+        ``[name, size, mtime_ns]`` rows, sorted; empty when the folder does not exist.
+    """
+    from aligninfo.data.registry import REGISTRY, DataFileError, default_data_dir
+
+    try:
+        root = default_data_dir() if data_dir is None else Path(data_dir).absolute()
+    except DataFileError:
+        return []
+    found: list[list[Any]] = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        names = REGISTRY.get(entry.name)
+        for path in [entry / n for n in sorted(names)] if names is not None else [entry]:
+            if path.exists():
+                stat = path.stat()
+                found.append([path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns])
+    return found
 
 
 def _canonical(value: Any) -> str:
@@ -511,7 +598,8 @@ def find_results(
     Returns:
         The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
         no record qualifies (none for these parameters, an unreadable file, another library
-        version or library source, older chapter code).
+        version or library source, older chapter code, other data: see
+        :func:`data_fingerprint`).
 
     Raises:
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
@@ -533,7 +621,7 @@ def find_results(
     if not path.is_file():
         others = len(list(Path(results_dir).glob(f"{name}-*.json")))
         return None, (
-            f"no results of {name} for these parameters in {results_dir} "
+            f"{NO_RESULTS} {name} for these parameters in {results_dir} "
             f"({others} for other parameters)"
         )
     try:
@@ -553,6 +641,10 @@ def find_results(
         return None, f"{path} was computed by another version of the library's source"
     if record.get("source_digest") != run.code_digest(name):
         return None, f"{path} was computed by an older version of {name}'s code"
+    if "data_dir" in declared:
+        data = data_fingerprint(wanted.get("data_dir"))
+        if _canonical(record.get("data")) != _canonical(data):
+            return None, f"{path} was computed on other data (its data folder's files differ)"
     return record, ""
 
 
