@@ -3,12 +3,21 @@ budget axis is what its own points hold."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from fixtures import smoke_record
 
-from aligninfo.stats import holm
+from aligninfo.axes import OBJECTIVE_GROUPS
+from aligninfo.axes import along as along_axis
+from aligninfo.book import run
+from aligninfo.stats import holm, require_holm_draws
+
+PURE = OBJECTIVE_GROUPS["pure alignment"]
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +54,68 @@ def test_the_knn_probe_along_k_is_set_against_the_linear_one(protocol: dict) -> 
             if p["setting"] == setting and p["factor"] == "k"
         }
         assert [r["k"] for r in rows] == sorted(along)  # every point of the axis, in order
+        scores = {
+            k: {(s["method"], s["probe"]): s["mean"] for s in p["scores"]} for k, p in along.items()
+        }
+        # the mean compares like with like: the objectives with both probes at every k
+        common = [m for m in PURE if all((m, q) in sc for sc in scores.values() for q in PROBES)]
+        assert protocol["knn_objectives"][setting] == common and common
         for r in rows:
-            score = {(s["method"], s["probe"]): s["mean"] for s in along[r["k"]]["scores"]}
+            score = scores[r["k"]]
             raw = score["raw", "knn"] - score["raw", "linear"]
             assert r["raw_knn_minus_linear"] == pytest.approx(raw)
-            pure = [
-                score[m, "knn"] - score[m, "linear"]
-                for m in ("info_nce", "barlow_twins", "vicreg")
-                if (m, "knn") in score
-            ]
+            pure = [score[m, "knn"] - score[m, "linear"] for m in common]
             assert r["pure_knn_minus_linear"] == pytest.approx(sum(pure) / len(pure))
             assert r["raw_dim"] > 0
+
+
+PROBES = ("linear", "knn")
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_the_probes_are_compared_once_per_distinct_point(protocol: dict) -> None:
+    for setting, counts in protocol["probe_counts"].items():
+        differ = compared = 0
+        for point in _distinct(protocol, setting):  # the centre once, not once per axis
+            v = {(c["method"], c["reference"], c["probe"]): c["verdict"] for c in point["verdicts"]}
+            for m, ref in {key[:2] for key in v}:
+                if all((m, ref, q) in v for q in PROBES):
+                    compared += 1
+                    differ += v[m, ref, "linear"] != v[m, ref, "knn"]
+        assert (counts["differ"], counts["compared"]) == (differ, compared)
+        assert compared > 0
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_the_verdict_figure_shows_every_counted_comparison_and_no_empty_row(protocol: dict) -> None:
+    order = [m for ms in OBJECTIVE_GROUPS.values() for m in ms]
+    for setting, rows in protocol["figure_rows"].items():
+        counted = {
+            (c["method"], c["reference"])
+            for p in _distinct(protocol, setting)
+            for c in p["verdicts"]
+        }
+        shown = [tuple(r) for r in rows]
+        assert len(shown) == len(set(shown)) and set(shown) == counted
+        for ref in {r for _, r in shown}:  # grouped as chapter 11 groups the objectives
+            methods = [m for m, r in shown if r == ref]
+            assert methods == sorted(methods, key=order.index)
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_an_interval_wider_than_r2s_range_is_called_uninformative(protocol: dict) -> None:
+    for setting, undetected in protocol["undetected_below"].items():
+        widths = [
+            c["high"] - c["low"]
+            for p in _distinct(protocol, setting)
+            for c in p["verdicts"]
+            if c["method"] in PURE and (c["reference"], c["probe"]) == ("raw", "linear")
+        ]
+        half = float(np.median(widths)) / 2
+        assert undetected == (None if half >= 1 else pytest.approx(half))
 
 
 @pytest.mark.chapters
@@ -99,11 +159,7 @@ def test_a_comparison_along_an_axis_is_one_holm_family(protocol: dict) -> None:
 @pytest.mark.xdist_group("readers")
 def test_only_a_difference_decided_both_ways_depends_on_the_axis(protocol: dict) -> None:
     for entry in protocol["axis_verdicts"]:
-        if (entry["reference"], entry["probe"]) != ("raw", "linear") or entry["method"] not in (
-            "info_nce",
-            "barlow_twins",
-            "vicreg",
-        ):
+        if (entry["reference"], entry["probe"]) != ("raw", "linear") or entry["method"] not in PURE:
             continue
         seen = {c["verdict"] for c in entry["verdicts"]}
         setting, factor, method = entry["setting"], entry["factor"], entry["method"]
@@ -111,3 +167,84 @@ def test_only_a_difference_decided_both_ways_depends_on_the_axis(protocol: dict)
         assert reverses == ({"costs", "gains"} <= seen)
         partly = method in protocol["partly_decided"][setting][factor]
         assert partly == (len(seen) == 2 and "no detectable cost" in seen)
+
+
+PURE_NAMES = {
+    "info_nce": "InfoNCE",
+    "cca": "soft CCA",
+    "barlow_twins": "Barlow Twins",
+    "vicreg": "VICReg",
+}
+
+
+def _centre_verdicts(protocol: dict, setting: str, method: str) -> set[str]:
+    """The centre's verdicts against the raw inputs (linear probe) over the axes' families."""
+    return {
+        c["verdict"]
+        for entry in protocol["axis_verdicts"]
+        if (entry["setting"], entry["method"], entry["reference"], entry["probe"])
+        == (setting, method, "raw", "linear")
+        for c in entry["verdicts"]
+        if c["centre"]
+    }
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_a_centre_that_reads_differently_on_two_axes_is_said_so(protocol: dict) -> None:
+    # The centre is a point of every axis's Holm family: where it keeps its verdict on one axis
+    # and loses it on another, the reading names it in a clause of its own
+    for setting, reading in protocol["readings"].items():
+        clause = reading.split("at the centre, ")[1] if "at the centre, " in reading else ""
+        said = {m for m, name in PURE_NAMES.items() if f"{name} " in clause}
+        split = {m for m in PURE_NAMES if len(_centre_verdicts(protocol, setting, m)) > 1}
+        assert said == split, (setting, reading)
+
+
+def _chapter_functions(names: set[str], **env: object) -> dict[str, Any]:
+    """Chapter 10's functions ``names``, defined from its code cells in ``env`` (no run)."""
+    text = (run.BOOK / "10_protocol.md").read_text()
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S)
+    tree = ast.parse("\n".join(line for c in cells for line in c.split("\n") if line[:1] != ":"))
+    wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+    assert {n.name for n in wanted} == names
+    scope: dict[str, Any] = dict(env)
+    exec(compile(ast.Module(wanted, []), "10_protocol", "exec"), scope)
+    return scope
+
+
+FUNCTIONS = {"axis_points", "cells", "along", "centre_along", "centre_note"}
+
+
+def _row(factor: str, label: object, verdict: str, p: float) -> dict[str, Any]:
+    cell = ("info_nce", "raw", "linear")
+    return {"setting": "s", "factor": factor, "label": label, "tau": 0.1, "n_boot": None,
+            "verdicts": {cell: (0.0, -1.0, 1.0, verdict)}, "p": {cell: p}}  # fmt: skip
+
+
+def test_the_centre_note_names_a_centre_kept_on_one_axis_and_removed_on_another() -> None:
+    # the centre (p = 0.02) is alone on the budget axis, so Holm keeps its cost there; on the k
+    # axis four undecided points join its family and Holm removes it
+    table = [_row("k", "centre", "costs", 0.02)] + [
+        _row("k", k, "no detectable cost", 0.5) for k in (8, 16, 64, 128)
+    ]
+    table += [_row("tau", "centre", "costs", 0.02), _row("budget", "centre", "costs", 0.02)]
+    env = {
+        "TABLE": table, "SETTINGS": {"s": ("08_lfmc", "S: s")}, "ALPHA": {"08_lfmc": 0.05},
+        "CENTRE": {"08_lfmc": {"embedding_dim": 32, "epochs": 20, "width": 64}},
+        "FACTORS": ("k", "tau", "budget"), "PURE": ["info_nce"], "NAMES": {"info_nce": "InfoNCE"},
+        "AXIS_WORD": {"k": "k", "tau": "τ", "budget": "budget"}, "holm": holm,
+        "VERB": {"costs": "costs", "no detectable cost": "shows no detectable cost",
+                 "gains": "gains"},
+        "require_holm_draws": require_holm_draws, "along_axis": along_axis,
+    }  # fmt: skip
+    ns = _chapter_functions(FUNCTIONS, **env)
+    assert ns["centre_along"]("s", "info_nce", "raw", "linear") == {
+        "k": "no detectable cost", "tau": "costs", "budget": "costs"
+    }  # fmt: skip
+    note = ns["centre_note"]("s")
+    assert note.endswith(
+        "at the centre, InfoNCE shows no detectable cost along k, costs along τ, costs along budget"
+    )
+    env["TABLE"] = [r for r in table if r["factor"] != "k" or r["label"] == "centre"]
+    assert _chapter_functions(FUNCTIONS, **env)["centre_note"]("s") == ""
