@@ -49,7 +49,10 @@ def test_the_text_names_what_it_rests_on() -> None:
     assert "info_nce, vicreg gain over the raw inputs: align" in both
     mixed = advise({"info_nce": "costs", "cca": ND}, {"decur": "gains"})
     assert mixed.text.endswith("align + specificity") and "cca does not" in mixed.text
-    assert "no specificity term or fusion was run" in advise({"cca": "costs"}, {}).text
+    assert advise({"cca": "costs"}, {}).text == (
+        "pure alignment costs: cca; no specificity term or fusion was run: keep a non-aligned "
+        "representation"
+    )
 
 
 def test_a_verdict_outside_the_three_stops() -> None:

@@ -259,5 +259,5 @@ def _costs(
     tried = "nothing tried recovers it" if rescue else "no specificity term or fusion was run"
     return Advice(
         "keep non-aligned",
-        f"{head} and {tried}: keep a non-aligned representation",
+        f"{head}; {tried}: keep a non-aligned representation",
     )
