@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fixtures import myst_chapter, one_chapter_book, running
 
-from aligninfo.book import run
+from aligninfo.book import chapter, run
 from aligninfo.book.chapter import SCALE_ENV, load_results
 from aligninfo.book.cli import main
 from aligninfo.book.sweep import (
@@ -263,6 +263,7 @@ STATEFUL = myst_chapter(
     import os
     import random
     import subprocess
+    import sys
     import warnings
     from pathlib import Path
 
@@ -279,6 +280,10 @@ STATEFUL = myst_chapter(
         "dtype": str(torch.get_default_dtype()),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "threads": torch.get_num_threads(),
+        "seterr": np.geterr(),
+        "precision": np.get_printoptions()["precision"],
+        "path": sys.path[:2],
+        "cudnn": [torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark],
         "draws": [random.random(), float(np.random.random()), float(torch.rand(1))],
     }
     with open(Path(results_dir) / "state.log", "a") as log:
@@ -290,6 +295,10 @@ STATEFUL = myst_chapter(
     torch.set_default_dtype(torch.float64)
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(3)
+    np.seterr(all="raise")
+    np.set_printoptions(precision=2)
+    sys.path.insert(0, "/tiny/bogus")
+    torch.backends.cudnn.deterministic = torch.backends.cudnn.benchmark = True
     if os.environ.get("ALIGNINFO_TINY") == "die":  # a child left running, then the kernel dies
         child = subprocess.Popen(["sleep", "120"])
         (Path(results_dir) / "child.pid").write_text(str(child.pid))
@@ -322,7 +331,7 @@ def test_a_reused_kernel_puts_back_the_state_a_run_changed(stateful: Path) -> No
     run.run_chapter("99_stateful", None, {"results_dir": str(stateful)}, progress=False)
     first, second, fresh = states(stateful)
     assert second["pid"] == first["pid"] != fresh["pid"]  # the same kernel ran twice
-    assert second == first  # environment, filters, rcParams, torch and the generators put back
+    assert second == first  # environment, paths, filters, NumPy, rcParams, torch, generators
     same = ("pid", "draws")  # a fresh kernel's NumPy and random generators start anywhere
     assert {k: v for k, v in first.items() if k not in same} == {
         k: v for k, v in fresh.items() if k not in same
@@ -338,6 +347,17 @@ def test_a_kernel_starts_again_when_the_aligninfo_variables_change(
             kernel.run("99_stateful", {"results_dir": str(stateful)})
     seen = states(stateful)
     assert [s["aligninfo"] for s in seen] == ["a", "a", "b"]
+    assert seen[0]["pid"] == seen[1]["pid"] != seen[2]["pid"]
+
+
+def test_a_kernel_starts_again_when_the_library_source_changes(
+    stateful: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run.ChapterKernel() as kernel:
+        for digest in ("a", "a", "b"):  # the library's source as this process sees it
+            monkeypatch.setattr(chapter, "library_digest", lambda d=digest: d * 64)
+            kernel.run("99_stateful", {"results_dir": str(stateful)})
+    seen = states(stateful)
     assert seen[0]["pid"] == seen[1]["pid"] != seen[2]["pid"]
 
 

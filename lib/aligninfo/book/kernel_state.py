@@ -1,18 +1,21 @@
 """The process state a reused chapter kernel puts back before each run.
 
 :class:`aligninfo.book.run.ChapterKernel` runs chapter after chapter in one kernel. Emptying the
-namespace is not enough for a run to start as in a fresh kernel: the environment variables, the
-warnings filters, matplotlib's ``rcParams``, torch's default dtype, deterministic flag and
-number of threads, and the global random generators (``random``, NumPy's, torch's) are process
-state that a run may change. The kernel's first cell calls :func:`reset` before anything else:
-its first call remembers that state (the kernel's own, before any chapter ran), every later
-call restores it.
+namespace is not enough for a run to start as in a fresh kernel: the environment variables,
+``sys.path``, the warnings filters, NumPy's floating-point error handling (``np.seterr``) and
+print options, matplotlib's ``rcParams``, torch's default dtype, deterministic flags (cuDNN's
+included) and number of threads, and the global random generators (``random``, NumPy's,
+torch's) are process state that a run may change. The kernel's first cell calls :func:`reset`
+before anything else: its first call remembers that state (the kernel's own, before any chapter
+ran), every later call restores it. Only the state listed here is put back: attributes a run
+sets on a module, or a module's caches, stay for the next run.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import sys
 import warnings
 from typing import Any
 
@@ -31,7 +34,7 @@ def reset() -> None:
 
 
 def capture() -> dict[str, Any]:
-    """The state a run may change: environment, warnings filters, rcParams, torch, generators.
+    """The state a run may change: environment, paths, warnings, NumPy, rcParams, torch, RNGs.
 
     Returns:
         A snapshot for :func:`restore` (NumPy, torch and matplotlib are imported here).
@@ -43,13 +46,17 @@ def capture() -> dict[str, Any]:
     rc = {k: v for k, v in matplotlib.rcParams.copy().items() if k not in _RC_KEPT}
     return {
         "environ": dict(os.environ),
+        "path": list(sys.path),
         "warnings": list(warnings.filters),
+        "seterr": np.geterr(),
+        "printoptions": np.get_printoptions(),
         "rc": rc,
         "dtype": torch.get_default_dtype(),
         "deterministic": (
             torch.are_deterministic_algorithms_enabled(),
             torch.is_deterministic_algorithms_warn_only_enabled(),
         ),
+        "cudnn": (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark),
         "threads": torch.get_num_threads(),
         "matmul": torch.get_float32_matmul_precision(),
         "random": random.getstate(),
@@ -71,6 +78,9 @@ def restore(saved: dict[str, Any]) -> None:
     for name in set(os.environ) - set(saved["environ"]):
         del os.environ[name]
     os.environ.update(saved["environ"])
+    sys.path[:] = saved["path"]
+    np.seterr(**saved["seterr"])
+    np.set_printoptions(**saved["printoptions"])
     warnings.resetwarnings()  # also invalidates the filters' caches
     filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
     filters.extend(saved["warnings"])
@@ -78,6 +88,7 @@ def restore(saved: dict[str, Any]) -> None:
     torch.set_default_dtype(saved["dtype"])
     enabled, warn_only = saved["deterministic"]
     torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved["cudnn"]
     torch.set_num_threads(saved["threads"])
     torch.set_float32_matmul_precision(saved["matmul"])
     random.setstate(saved["random"])

@@ -28,6 +28,7 @@ from typing import Any
 import jupytext
 import nbformat
 
+from aligninfo.book import chapter as _chapter
 from aligninfo.book.chapter import PATHS, SCALE_ENV, check_values, env_scale
 from aligninfo.data.registry import ENV_VAR as DATA_ENV
 
@@ -278,12 +279,16 @@ class ChapterKernel:
     A chapter run by :func:`run_chapter` starts a kernel of its own, which imports the
     library, torch, scikit-learn and matplotlib again (seconds of CPU time per run). Here the
     kernel stays: before each run its namespace is emptied (IPython's ``%reset -f``), its
-    working folder set to the chapter's and its process state put back as it was before the
-    first run (:mod:`aligninfo.book.kernel_state`: environment variables, warnings filters,
-    rcParams, torch's dtype, deterministic flag and threads, the global random generators), so
-    a run sees nothing of the previous run's, while the modules imported stay loaded; what
-    remains is module caches. The kernel is started again when the ``ALIGNINFO_*`` variables of
-    this process (which it inherits) have changed since it started. A kernel that died is
+    working folder set to the chapter's and the process state listed in
+    :mod:`aligninfo.book.kernel_state` put back as it was before the first run (environment
+    variables, ``sys.path``, warnings filters, NumPy's error handling and print options,
+    rcParams, torch's dtype, deterministic and cuDNN flags and threads, the global random
+    generators), while the modules imported stay loaded. Anything else a run changes stays for
+    the next: module caches, and attributes a run sets on a module (no chapter does). The
+    kernel is started again when the ``ALIGNINFO_*`` variables of this process (which it
+    inherits) or the library's source (:func:`aligninfo.book.chapter.library_digest`) have
+    changed since it started, so that a run never executes modules older than the files.
+    A kernel that died is
     replaced at the next run, and the processes it started (its process group: a pool's
     workers) are stopped with it (jupyter_client signals the group). Close it (or use it as a
     context manager) to stop the kernel::
@@ -296,6 +301,7 @@ class ChapterKernel:
     def __init__(self) -> None:
         self._manager: Any = None
         self._env: dict[str, str] = {}  # the ALIGNINFO_* variables it started with
+        self._digest = ""  # the library's digest when it started
 
     def __enter__(self) -> ChapterKernel:
         return self
@@ -335,8 +341,8 @@ class ChapterKernel:
             cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
             tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in _tags(c)]
             notebook.cells.insert(tagged[0] + 1 if tagged else 1, cell)
-        if self._manager is not None and self._env != _aligninfo_env():
-            self.close()  # it inherited other ALIGNINFO_* variables: start one that sees these
+        if self._manager is not None and self._outdated():
+            self.close()  # start one that sees these variables and loads this source
         for attempt in range(KERNEL_STARTS):
             fresh = not self._alive()
             if fresh:
@@ -368,6 +374,11 @@ class ChapterKernel:
         self.close()
         self._manager = AsyncKernelManager(kernel_name="python3")
         self._env = _aligninfo_env()
+        self._digest = _chapter.library_digest()
+
+    def _outdated(self) -> bool:
+        """Whether the ``ALIGNINFO_*`` variables or the library source changed since its start."""
+        return self._env != _aligninfo_env() or self._digest != _chapter.library_digest()
 
     def _alive(self) -> bool:
         from jupyter_core.utils import run_sync
