@@ -103,6 +103,9 @@ def test_grid_is_checked_against_the_chapter(tiny: Path) -> None:
         check_grid("99_tiny", {"n": [2]}, fixed={"n": 4})
     with pytest.raises(ValueError, match="cannot vary"):
         check_grid("99_tiny", {"results_dir": ["a", "b"]})
+    with pytest.raises(ValueError, match="'workers' says .* not what is computed: it cannot vary"):
+        check_grid("99_tiny", {"n": [2], "workers": [1, 2]})  # both points: one results file
+    check_grid("99_tiny", {"n": [2], "results_dir": ["a"], "workers": [1]})  # one value: fixed
     assert "width" in check_grid("99_tiny", {"n": [2, 4]}, fixed={"width": 3})
 
 
@@ -153,6 +156,22 @@ def test_a_second_sweep_reuses_every_point(tiny: Path, tmp_path: Path) -> None:
     assert [p.record for p in again] == [p.record for p in first]
     wider = run_grid("99_tiny", {"n": [2, 5]}, fixed={"width": 3}, results_dir=results)
     assert [p.status for p in wider] == ["reused", "computed"]
+    # An unkeyed parameter with one value is a fixed one: same points, same records.
+    one = run_grid(
+        "99_tiny", {"n": [2, 4], "workers": [1]}, fixed={"width": 1}, results_dir=results
+    )
+    assert [p.values for p in one] == [{"n": 2}, {"n": 4}]
+    assert [p.status for p in one] == ["reused"] * 2 and one[0].record == first[0].record
+    # A point recomputed says why its saved results were not reused.
+    (results / f"{first[0].record['chapter']}-{first[0].record['key']}.json").write_text("{")
+    lines.clear()
+    redone = run_grid(
+        "99_tiny", {"n": [2]}, fixed={"width": 1}, results_dir=results, progress=lines.append
+    )
+    assert redone[0].status == "computed" and "cannot be read (JSONDecodeError" in redone[0].stale
+    assert "computed in" in lines[0] and "earlier results not reused:" in lines[0]
+    assert "cannot be read" in lines[0]
+    assert wider[1].stale == ""  # nothing was saved for it before
 
 
 def test_parallel_and_serial_sweeps_give_the_same_records(tiny: Path, tmp_path: Path) -> None:
@@ -215,6 +234,8 @@ def test_sweep_command(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "'n' has no values" in capsys.readouterr().err
     assert main(["sweep", "99_tiny", "-p", "sede", "1", "2"]) == 2
     assert "99_tiny has no parameter 'sede'" in capsys.readouterr().err
+    assert main(["sweep", "99_tiny", "-p", "n", "2", "-p", "workers", "1", "2"]) == 2
+    assert "'workers' says" in capsys.readouterr().err
 
 
 def test_a_list_of_points_runs_each_distinct_point_once(tiny: Path, tmp_path: Path) -> None:

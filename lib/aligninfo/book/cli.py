@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME VALUE",
-        help="a parameter and its values (one or more)",
+        help="a parameter and its values (one or more; data_dir and workers take one)",
     )
     grid.add_argument("--workers", type=int, default=2, help="points run at once (default 2)")
     grid.add_argument(

@@ -6,8 +6,10 @@ one kernel that executes its points one after another (:class:`aligninfo.book.ru
 the parameters injected as papermill does, the namespace emptied between points, the imports
 paid once per worker rather than once per point), with one BLAS / torch thread, and with the
 chapter's own ``workers`` parameter (when it has one) set to 1, so that the pool is the only
-parallelism. A point whose results the chapter already saved with the same parameters (same
-library version and code: :func:`aligninfo.book.chapter.find_results`) is not run again. The
+parallelism. A parameter left out of the results key (``data_dir``, ``workers``) takes one value,
+the same at every point. A point whose results the chapter already saved with the same parameters
+(same library version and code, same data: :func:`aligninfo.book.chapter.find_results`) is not
+run again; one run again says why the saved results were not reused. The
 points run longest first (:func:`estimated_cost`), so that the workers finish together rather
 than one waiting for a long point handed out last. A point that fails is reported with its
 parameters and the error; the others go on. ``python -m aligninfo sweep`` is a thin command
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from aligninfo.book import run
-from aligninfo.book.chapter import FOLDERS, SCALES, check_values, find_results
+from aligninfo.book.chapter import NO_RESULTS, SCALES, UNKEYED, check_values, find_results
 from aligninfo.lifetime import die_with_parent
 
 THREAD_VARIABLES = (
@@ -62,6 +64,8 @@ class Point:
             None when the point failed.
         error: Why the point failed; empty otherwise.
         seconds: Wall time of the run (0 when reused).
+        stale: Why results saved earlier for these parameters were not reused (an unreadable
+            file, another library, other data); empty when there were none.
     """
 
     values: dict[str, Any]
@@ -70,6 +74,7 @@ class Point:
     record: dict[str, Any] | None = None
     error: str = ""
     seconds: float = 0.0
+    stale: str = ""
 
     @property
     def results(self) -> dict[str, Any]:
@@ -114,8 +119,9 @@ def check_grid(
 
     Raises:
         ValueError: On names the chapter does not have (listing those it has), an empty or
-            repeated list of values, a name both in the grid and fixed, a folder in the grid,
-            or an unknown scale.
+            repeated list of values, a name both in the grid and fixed, several values of a
+            parameter left out of the results key (a folder, ``workers``: the points would share
+            one results file), or an unknown scale.
         FileNotFoundError: If there is no such chapter.
     """
     declared = run.chapter_parameters(chapter)
@@ -135,8 +141,11 @@ def check_grid(
         texts = [_text(v) for v in values]
         if len(set(texts)) < len(texts):
             raise ValueError(f"grid parameter {n!r} repeats a value: {list(values)!r}")
-        if n in FOLDERS:
-            raise ValueError(f"{n!r} says where files go, not what is computed: it cannot vary")
+        if n in UNKEYED and len(values) > 1:
+            raise ValueError(
+                f"{n!r} says where files are or how a point runs, not what is computed: "
+                "it cannot vary (give one value)"
+            )
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"parameter(s) {both} are both in the grid and fixed")
@@ -161,7 +170,8 @@ def run_grid(
 
     Args:
         chapter: Path or name of the chapter.
-        grid: Parameter name to the list of its values (see :func:`expand`).
+        grid: Parameter name to the list of its values (see :func:`expand`); a parameter left
+            out of the results key (``data_dir``, ``workers``) with one value is a fixed one.
         fixed: Parameters with one value at every point (``scale``, ``methods``, ...).
         workers: Points run at the same time (worker processes, each with a kernel of one
             thread that runs its points one after another).
@@ -177,7 +187,10 @@ def run_grid(
             raised before any point runs.
     """
     check_grid(chapter, grid, fixed)
-    return run_points(chapter, expand(grid), fixed, workers, results_dir, progress)
+    single = {n: list(v)[0] for n, v in grid.items() if n in UNKEYED and len(v) == 1}
+    varied = {n: v for n, v in grid.items() if n not in single}
+    fixed = dict(fixed or {}) | single
+    return run_points(chapter, expand(varied), fixed, workers, results_dir, progress)
 
 
 def run_points(
@@ -223,7 +236,8 @@ def run_points(
     report = progress or (lambda line: None)
     pending: dict[str, list[Point]] = {}
     for point in done:
-        point.record, _ = find_results(str(path), point.parameters, folder)
+        point.record, why = find_results(str(path), point.parameters, folder)
+        point.stale = "" if why.startswith(NO_RESULTS) else why
         if point.record is not None:
             point.status = "reused"
             report(_line(point, done))
@@ -375,7 +389,8 @@ def _line(point: Point, points: list[Point]) -> str:
         return head + f"FAILED ({point.error})"
     if point.status == "reused":
         return head + "reused"
-    return head + f"computed in {point.seconds:.1f} s"
+    stale = f" (earlier results not reused: {point.stale})" if point.stale else ""
+    return head + f"computed in {point.seconds:.1f} s" + stale
 
 
 def summary(points: Sequence[Point]) -> str:
