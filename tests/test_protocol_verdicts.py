@@ -209,7 +209,7 @@ def _chapter_functions(names: set[str], **env: object) -> dict[str, Any]:
     wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
     assert {n.name for n in wanted} == names
     scope: dict[str, Any] = dict(env)
-    exec(compile(ast.Module(wanted, []), "10_protocol", "exec"), scope)
+    exec(compile(ast.Module(list[ast.stmt](wanted), []), "10_protocol", "exec"), scope)
     return scope
 
 
