@@ -35,18 +35,19 @@ def test_a_scale_other_than_the_environments_is_refused(
     assert record is None and "no results of 01_model" in why
 
 
-def _record(library: str) -> dict[str, object]:
-    """A results record of chapter 1 at its defaults, as save_results writes it."""
-    requested = {k: v for k, v in run.chapter_parameters("01_model").items() if k not in UNKEYED}
+def _record(library: str, name: str = "01_model", **extra: object) -> dict[str, object]:
+    """A results record of a chapter at its defaults, as save_results writes it."""
+    requested = {k: v for k, v in run.chapter_parameters(name).items() if k not in UNKEYED}
     return {
-        "chapter": "01_model",
-        "key": results_key("01_model", requested),
+        "chapter": name,
+        "key": results_key(name, requested),
         "aligninfo_version": aligninfo.__version__,
-        "source_digest": run.code_digest("01_model"),
+        "source_digest": run.code_digest(name),
         "library_digest": library,
         "requested": requested,
         "parameters": requested,
         "results": {"answer": 1.0},
+        **extra,
     }
 
 
@@ -127,23 +128,6 @@ def test_results_of_code_edited_while_it_ran_never_match(
     assert saved["library_digest"] not in ("a" * 64, "b" * 64)
 
 
-def _lfmc_record(data: object) -> dict[str, object]:
-    """A record of chapter 8 at its defaults, computed on data with this fingerprint."""
-    declared = run.chapter_parameters("08_lfmc")
-    requested = {k: v for k, v in declared.items() if k not in UNKEYED}
-    return {
-        "chapter": "08_lfmc",
-        "key": results_key("08_lfmc", requested),
-        "aligninfo_version": aligninfo.__version__,
-        "source_digest": run.code_digest("08_lfmc"),
-        "library_digest": library_digest(),
-        "requested": requested,
-        "data": data,
-        "parameters": requested,
-        "results": {"answer": 1.0},
-    }
-
-
 def test_results_computed_on_other_data_are_not_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,7 +137,7 @@ def test_results_computed_on_other_data_are_not_reused(
     (first / "lfmc" / "train_test_split.json").write_text("{}")
     (other / "lfmc").mkdir(parents=True)  # the reviewer's case: an empty lfmc/
     results = tmp_path / "results"
-    record = _lfmc_record(data_fingerprint(first))
+    record = _record(library_digest(), "08_lfmc", data=data_fingerprint(first))
     assert record["data"], "the registered file is listed"
     write_json(results / f"08_lfmc-{record['key']}.json", record)
     monkeypatch.setenv("ALIGNINFO_DATA", str(first))
