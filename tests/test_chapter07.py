@@ -86,7 +86,7 @@ def test_one_sweep_point_saves_what_the_sweep_reads(tmp_path: Path) -> None:
         ("temperature", -0.1),
         ("methods", ["info_nce"]),
         ("methods", ["raw", "clip"]),
-        ("workers", 0),
+        # workers: refused before a kernel starts (tests/test_chapter_config.py)
     ],
 )
 def test_bad_sweep_parameters_stop_the_chapter(tmp_path: Path, name: str, value: object) -> None:

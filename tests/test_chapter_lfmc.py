@@ -136,7 +136,7 @@ def test_a_verdict_does_not_depend_on_the_other_methods_of_the_run(
     [
         ("methods", ["raw", "simclr"]),  # no alignment objective
         ("methods", ["raw", "clip"]),
-        ("workers", 0),
+        # workers: refused before a kernel starts (tests/test_chapter_config.py)
         ("temperature", -0.1),
         ("embedding_dim", 1),
         ("extras", "no"),
