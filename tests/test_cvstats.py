@@ -163,3 +163,43 @@ def test_verdicts_within_families_do_not_move_with_the_other_comparisons():
     assert judged_all[(1, "a")].verdict == "gains"
     one_family = cv.verdicts(pairs)
     assert one_family[(1, "a")].p_adjusted > judged_all[(1, "a")].p_adjusted
+
+
+@pytest.mark.parametrize(("n_seeds", "shared_low"), [(2, 0.85), (5, 0.93)])
+def test_a_model_trained_per_fold_gets_no_seed_term_and_both_designs_cover_nominally(
+    n_seeds, shared_low
+):
+    """A supervised reference trained afresh in each fold shares no seed effect between its
+    folds (``synthetic_cv(shared=0)``): the spread of its fold means already holds its training
+    noise, and adding ``s²(seed means) / S`` counts it twice (too wide). Each design covers
+    near its nominal 95 % with its own interval: per fold without the seed term, shared with
+    it; the wrong one is too wide (per fold) or too narrow (shared)."""
+    noisy = {"seed_noise": 1.5, "n_rep": 400, "seed": 9, "bootstrap": False}
+    per_fold = cv_coverage(3, n_seeds, shared=0.0, assume_shared=False, **noisy)["corrected_t"]
+    doubled = cv_coverage(3, n_seeds, shared=0.0, assume_shared=True, **noisy)["corrected_t"]
+    shared = cv_coverage(3, n_seeds, shared=1.0, assume_shared=True, **noisy)["corrected_t"]
+    missed = cv_coverage(3, n_seeds, shared=1.0, assume_shared=False, **noisy)["corrected_t"]
+    assert 0.93 <= per_fold <= 0.99  # two seeds and a shared effect: one df (moments' weak case)
+    assert shared_low <= shared <= 0.995
+    assert doubled > per_fold and missed < 0.8
+
+
+def test_the_seed_term_follows_each_methods_design():
+    """``shared`` per method: a method trained per fold has the fold means' variance alone, a
+    difference keeps the seed term when either of its methods shares its seed effect."""
+    rng = np.random.default_rng(2)
+    scores = rng.normal(0.8, 0.03, (3, 5, 3))
+    cv = CrossValidated(scores, n_folds=3, shared=[True, False, False])
+    nb = 1 / 3 + 1 / 2
+
+    def se(values, seed_term):
+        var = nb * values.mean(0).var(ddof=1)
+        return np.sqrt(var + seed_term * values.mean(1).var(ddof=1) / 5)
+
+    assert cv.moments(1)[1] == pytest.approx(se(scores[1], False))
+    assert cv.moments(0)[1] == pytest.approx(se(scores[0], True))
+    assert cv.moments(1, 2)[1] == pytest.approx(se(scores[1] - scores[2], False))
+    assert cv.moments(1, 0)[1] == pytest.approx(se(scores[1] - scores[0], True))
+    assert CrossValidated(scores, 3, shared=False).shared == (False,) * 3
+    with pytest.raises(ValueError, match="shared"):
+        CrossValidated(scores, 3, shared=[True, False])

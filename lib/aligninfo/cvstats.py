@@ -15,9 +15,13 @@ shared by all the folds (one pretrained encoder per seed, probed fold by fold), 
 spread of the fold means never sees, the variance of the seed means over the seeds is added
 (:meth:`CrossValidated.moments`). It is a heuristic correction, not an exact one; its coverage
 is measured, not assumed (:func:`cv_coverage`, on a case whose seed effect is shared by the
-folds or half shared)::
+folds or half shared). A method trained afresh in each fold (a supervised reference fitted per
+fold) shares no seed effect between its folds: each fold mean already carries its training noise,
+and the seed term would count it twice (too wide an interval); ``shared=False`` leaves it out for
+such a method (:meth:`CrossValidated.moments`)::
 
     cv = CrossValidated(scores, n_folds=3)        # scores: (methods, seeds, folds)
+    CrossValidated(scores, 3, shared=[True, False])  # method 1: a new model in each fold
     cv.interval(0), cv.difference(1, 0)           # Intervals (corrected t, folds + seeds)
     cv.verdicts({"InfoNCE - raw": (1, 0)})        # paired corrected t tests, Holm
     cv_coverage(n_folds=3, n_seeds=5)             # {"bootstrap": ..., "corrected_t": ...}
@@ -25,7 +29,7 @@ folds or half shared)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -46,6 +50,30 @@ from aligninfo.stats import (
 __all__ = ["CrossValidated", "cv_coverage", "synthetic_cv"]
 
 K = TypeVar("K", bound=Hashable)
+
+
+def _corrected_moments(
+    values: NDArray[np.float64], n_folds: int, seed_term: bool = True
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and corrected standard error of cross-validated scores, over the last two axes.
+
+    ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S`` (the seed term only
+    with ``seed_term`` and two seeds or more), as :meth:`CrossValidated.moments` explains.
+
+    Args:
+        values: ``(..., seeds, folds)`` scores.
+        n_folds: Folds of the cross-validation, ``k``.
+        seed_term: Add the variance of the seed means (a seed effect shared by the folds).
+
+    Returns:
+        ``(...)`` means and ``(...)`` standard errors.
+    """
+    n_seeds, n_splits = values.shape[-2:]
+    folds, seeds = values.mean(axis=-2), values.mean(axis=-1)
+    var = (1 / n_splits + 1 / (n_folds - 1)) * folds.var(axis=-1, ddof=1)
+    if seed_term and n_seeds >= 2:
+        var = var + seeds.var(axis=-1, ddof=1) / n_seeds
+    return values.mean(axis=(-2, -1)), np.sqrt(var)
 
 
 @dataclass(frozen=True)
@@ -75,11 +103,17 @@ class CrossValidated:
         bounds: The range of a score (e.g. ``(0, 1)`` for an accuracy), to which intervals are
             clipped (a t interval can leave it; the clipped interval covers as often); None:
             no clipping.
+        shared: Whether each method's seed effect is shared by its folds (one trained model
+            per seed, read by every fold), one flag for all methods or one per method. False:
+            a method trained afresh in each (seed, fold), or one that ignores the seed; its
+            interval, and that of a difference of two such methods, has no seed term
+            (:meth:`moments`).
     """
 
     scores: NDArray[np.float64]
     n_folds: int
     bounds: tuple[float, float] | None = None
+    shared: bool | Sequence[bool] = True
 
     def __post_init__(self) -> None:
         s = np.asarray(self.scores, dtype=np.float64)
@@ -89,7 +123,11 @@ class CrossValidated:
             )
         if self.n_folds < 2:
             raise ValueError(f"n_folds must be at least 2, got {self.n_folds}")
+        flags = np.asarray(self.shared, dtype=bool)
+        if flags.ndim > 1 or (flags.ndim == 1 and len(flags) != len(s)):
+            raise ValueError(f"shared needs one flag or one per method ({len(s)}), got {flags}")
         object.__setattr__(self, "scores", s)
+        object.__setattr__(self, "shared", tuple(np.broadcast_to(flags, len(s)).tolist()))
 
     @property
     def estimate(self) -> NDArray[np.float64]:
@@ -124,13 +162,20 @@ class CrossValidated:
     def moments(self, a: int, b: int | None = None) -> tuple[float, float, int]:
         """Mean, standard error and degrees of freedom of ``a``'s mean score (minus ``b``'s).
 
-        ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S`` (no seed term with
-        one seed), with ``J - 1`` degrees of freedom. Both terms count the (seed, fold)
-        noise, and the first inflates it by Nadeau and Bengio's factor, so the estimate errs
-        wide; ``J - 1`` rather than a Welch-Satterthwaite count, which can exceed it when the
-        seed term dominates and undercovered (0.93 where ``J - 1`` gives 0.97, 3 folds x 5
-        seeds, large seed noise shared by the folds). Its weak case: two seeds and a large
-        seed effect, whose variance rests on one degree of freedom.
+        ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S``, with ``J - 1``
+        degrees of freedom; no seed term with one seed, nor when neither ``a`` nor ``b`` is
+        :attr:`shared` (fold means only). Both terms count the (seed, fold) noise, and the
+        first inflates it by Nadeau and Bengio's factor, so the estimate errs wide; ``J - 1``
+        rather than a Welch-Satterthwaite count, which can exceed it when the seed term
+        dominates and undercovered (0.93 where ``J - 1`` gives 0.97, 3 folds x 5 seeds, large
+        seed noise shared by the folds). Its weak case: two seeds and a large seed effect,
+        whose variance rests on one degree of freedom.
+
+        Why a method trained afresh in each fold (``shared`` False) has no seed term: its
+        training noise is new in every (seed, fold), so it already spreads the fold means
+        (``s²(fold means)`` holds it divided by ``S``, and the factor above counts it), and
+        ``s²(seed means) / S`` would add it a second time. A difference with a shared method
+        keeps the term (the shared method's seed effect moves every fold alike).
 
         Measured 95 % coverage (:func:`cv_coverage`, 3 folds, 1,000 simulated
         cross-validations per cell, ``seed_noise`` 0, 0.1, 0.3, 0.5, 1, 2; at 1 and 2 the
@@ -142,14 +187,13 @@ class CrossValidated:
           means alone (the interval before the seed term) covered 0.88 and 0.70 at 1 and 2
           with 5 seeds.
         - half shared (``shared=0.5``): 2 and 5 seeds 0.98-1.0; 1 seed 0.89-0.98.
+        - a new model per fold (``shared=0`` and ``CrossValidated(shared=False)``): see
+          ``tests/test_cvstats.py``, which measures it beside the shared design.
         """
         values = self._values(a, b)
-        n_seeds, n_splits = values.shape
-        folds, seeds = values.mean(axis=0), values.mean(axis=1)
-        var = (1 / n_splits + 1 / (self.n_folds - 1)) * folds.var(ddof=1)
-        if n_seeds >= 2:
-            var += seeds.var(ddof=1) / n_seeds
-        return float(values.mean()), float(np.sqrt(var)), n_splits - 1
+        seed_term = self.shared[a] or (b is not None and self.shared[b])
+        mean, se = _corrected_moments(values, self.n_folds, seed_term)
+        return float(mean), float(se), values.shape[1] - 1
 
     def _t_interval(self, a: int, b: int | None, level: float) -> Interval:
         if not 0 < level < 1:
@@ -278,6 +322,7 @@ def cv_coverage(
     n_boot: int = 400,
     seed: int = 0,
     bootstrap: bool = True,
+    assume_shared: bool = True,
     **case: float,
 ) -> dict[str, float]:
     """Measured coverage of the two intervals of a cross-validated mean on :func:`synthetic_cv`.
@@ -291,6 +336,8 @@ def cv_coverage(
         seed: Seed of the simulation.
         bootstrap: Also measure the bootstrap's coverage (False: only the corrected t's, a
             fraction of the cost).
+        assume_shared: The ``shared`` flag of the :class:`CrossValidated` interval (False: no
+            seed term, for a method trained afresh in each fold, ``case["shared"] = 0``).
         **case: Settings of :func:`synthetic_cv` (``per_class_fold``, ``separation``,
             ``seed_noise``, ``shared``).
 
@@ -300,14 +347,19 @@ def cv_coverage(
         seeds, and :meth:`CrossValidated.interval`; without ``bootstrap``, the latter only),
         and ``"n_rep"``.
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(seed)
-    hits = np.zeros(2)
+    runs = [synthetic_cv(rng, n_folds, n_seeds, **case) for _ in range(n_rep)]  # type: ignore[arg-type]
+    acc, truth = np.array([a for a, _ in runs]), runs[0][1]  # (n_rep, seeds, folds)
+    mean, se = _corrected_moments(acc, n_folds, assume_shared)
+    half = float(student_t.ppf((1 + level) / 2, n_folds - 1)) * se
+    covered = (mean - half <= truth) & (truth <= mean + half)
+    out = {"corrected_t": float(np.mean(covered)), "n_rep": n_rep}
+    if not bootstrap:
+        return out
+    hits = 0
     for r in range(n_rep):
-        acc, truth = synthetic_cv(rng, n_folds, n_seeds, **case)  # type: ignore[arg-type]
-        t = CrossValidated(acc[None], n_folds).interval(0, level)
-        hits[1] += t.low <= truth <= t.high
-        if bootstrap:
-            boot = hierarchical_bootstrap_mean(acc, n_boot, seed + r).interval(0, level)
-            hits[0] += boot.low <= truth <= boot.high
-    out = {"corrected_t": hits[1] / n_rep, "n_rep": n_rep}
-    return {"bootstrap": hits[0] / n_rep, **out} if bootstrap else out
+        boot = hierarchical_bootstrap_mean(acc[r], n_boot, seed + r).interval(0, level)
+        hits += boot.low <= truth <= boot.high
+    return {"bootstrap": hits / n_rep, **out}
