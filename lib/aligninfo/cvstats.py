@@ -191,7 +191,8 @@ class CrossValidated:
           ``tests/test_cvstats.py``, which measures it beside the shared design.
         """
         values = self._values(a, b)
-        seed_term = self.shared[a] or (b is not None and self.shared[b])
+        flags = np.asarray(self.shared)  # (methods,) after __post_init__
+        seed_term = bool(flags[a] or (b is not None and flags[b]))
         mean, se = _corrected_moments(values, self.n_folds, seed_term)
         return float(mean), float(se), values.shape[1] - 1
 
