@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 
-from aligninfo.advice import KINDS, RULES, advise
+from aligninfo.advice import KINDS, RULES, TABLE, advise, rejudge
+from aligninfo.stats import holm
 
 ND = "no detectable cost"
 
@@ -136,3 +140,92 @@ def test_the_wording_names_what_costs_and_what_the_rescue_did() -> None:
     assert align.text.startswith("no pure-alignment objective shows a detectable cost")
     assert "with a specificity term or fusion, comm gains and decur costs" in align.text
     assert "decur" not in advise({"info_nce": "gains"}, {"decur": ND}).text
+
+
+VERDICTS3 = ("costs", ND, "gains")
+
+
+def every_advice() -> list:
+    """The advice of every setting of two pure objectives, one other, with and without SimCLR."""
+    out = []
+    for a, b, r in itertools.product(VERDICTS3, VERDICTS3, (*VERDICTS3, None)):
+        rescue = {"r": r} if r else {}
+        names = ("a", "b", "r")[: 2 + bool(r)]
+        for learned in itertools.product((*VERDICTS3, None), repeat=len(names)):
+            against = {m: v for m, v in zip(names, learned, strict=True) if v}
+            out += [advise({"a": a, "b": b}, rescue, against), advise({"a": a, "b": b}, rescue)]
+    return out
+
+
+def test_the_rules_and_the_kinds_come_from_one_table() -> None:
+    assert KINDS == tuple(dict.fromkeys(rule.kind for rule in TABLE))
+    assert all(rule.wording in RULES for rule in TABLE)
+    # every rule of the table is reached, by the kind and the openness it gives
+    reached = {(a.kind, a.undecided) for a in every_advice()} | {(advise({}, {}).kind, False)}
+    assert reached == {(rule.kind, rule.undecided) for rule in TABLE}
+
+
+def test_undecided_is_said_by_the_advice_of_every_kind_that_leaves_the_choice_open() -> None:
+    open_ = {
+        "undecided": advise({"info_nce": ND}, {}),
+        "undecided, specificity gains": advise({"info_nce": ND}, {"decur": "gains"}),
+        "specificity undecided": advise({"info_nce": "costs"}, {"decur": ND}),
+        "learned representation gains": advise({"info_nce": "gains"}, {}, {"info_nce": ND}),
+    }
+    for kind, got in open_.items():
+        assert got.kind == kind and got.undecided, got
+    # decided: for, against, or depending on the objective; and nothing compared is not open
+    assert not advise({"info_nce": "gains"}, {}).undecided
+    assert not advise({"info_nce": "costs"}, {}).undecided
+    assert not advise({"info_nce": "costs", "cca": "gains"}, {}).undecided
+    assert not advise({}, {"decur": ND}).undecided
+    # a gain over the raw inputs that costs against SimCLR decides: not aligned
+    lost = advise({"info_nce": "gains"}, {}, {"info_nce": "costs"})
+    assert lost.kind == "learned representation gains" and not lost.undecided
+
+
+def test_rejudge_withdraws_what_the_group_does_not_reject() -> None:
+    group = ("info_nce", "cca", "barlow_twins", "vicreg")
+    # each gains within its own family (p = 0.02 < 0.05), none over four (4 x 0.02 > 0.05)
+    verdicts, p, est = (
+        {m: "gains" for m in group},
+        dict.fromkeys(group, 0.02),
+        dict.fromkeys(group, 0.1),
+    )
+    assert rejudge(verdicts, p, est) == dict.fromkeys(group, ND)
+    # one clear gain survives the group; the others stay undecided
+    p = {"info_nce": 0.001, "cca": 0.4, "barlow_twins": 0.6, "vicreg": 0.9}
+    verdicts = {"info_nce": "gains", "cca": ND, "barlow_twins": ND, "vicreg": ND}
+    assert rejudge(verdicts, p, est) == verdicts
+    # Holm's step-down, not Bonferroni: 0.04 is rejected once 0.01 is (2 x 0.04 would not be)
+    two = {"info_nce": "costs", "cca": "costs"}
+    got = rejudge(two, {"info_nce": 0.01, "cca": 0.04}, {"info_nce": -1.0, "cca": -1.0})
+    assert got == two
+
+
+def test_rejudge_never_adds_a_verdict_nor_turns_its_direction() -> None:
+    tiny = {"info_nce": 1e-4, "cca": 1e-4}
+    undecided = rejudge({"info_nce": ND, "cca": ND}, tiny, {"info_nce": 1.0, "cca": -1.0})
+    assert undecided == {"info_nce": ND, "cca": ND}
+    # a "costs" whose estimate is positive is no verdict at the group level
+    got = rejudge({"info_nce": "costs", "cca": "gains"}, tiny, {"info_nce": 0.5, "cca": 0.5})
+    assert got == {"info_nce": ND, "cca": "gains"}
+
+
+def test_rejudge_keeps_exactly_what_holm_rejects_over_the_group() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        names = [f"m{i}" for i in range(int(rng.integers(1, 7)))]
+        p = dict(zip(names, rng.uniform(0, 0.1, len(names)).tolist(), strict=True))
+        est = dict(zip(names, rng.normal(size=len(names)).tolist(), strict=True))
+        verdicts = {m: "gains" if est[m] > 0 else "costs" for m in names}
+        rejected = dict(zip(names, holm(list(p.values()))[1], strict=True))
+        got = rejudge(verdicts, p, est)
+        assert got == {m: verdicts[m] if rejected[m] else ND for m in names}
+
+
+def test_rejudge_refuses_mismatched_or_unknown_inputs() -> None:
+    with pytest.raises(ValueError, match="same comparisons"):
+        rejudge({"info_nce": ND}, {"cca": 0.1}, {"info_nce": 0.0})
+    with pytest.raises(ValueError, match="verdicts must be among"):
+        rejudge({"info_nce": "no cost"}, {"info_nce": 0.1}, {"info_nce": 0.0})
