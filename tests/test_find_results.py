@@ -2,9 +2,12 @@
 results computed by another version of the library's source, which are never reused."""
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pooch
 import pytest
 
 import aligninfo
@@ -19,6 +22,8 @@ from aligninfo.book.chapter import (
     results_key,
     tree_digest,
 )
+from aligninfo.data import lfmc
+from aligninfo.data.registry import REGISTRY
 from aligninfo.jsonio import write_json
 
 
@@ -128,39 +133,112 @@ def test_results_of_code_edited_while_it_ran_never_match(
     assert saved["library_digest"] not in ("a" * 64, "b" * 64)
 
 
-def test_results_computed_on_other_data_are_not_reused(
+def _start(results: Path) -> object:
+    """Configure a run writing to ``results``; it starts the log of what the process reads."""
+    chapter.loaded_digest.cache_clear()  # another test may have left a made-up digest
+    return chapter.configure("smoke", 0, results_dir=str(results))
+
+
+def _record_of(cfg: object, name: str, **parameters: object) -> dict[str, object]:
+    """Save, as chapter ``name`` at its defaults, what this process read since ``cfg``."""
+    defaults = run.chapter_parameters(name) | parameters
+    path = chapter.save_results(cfg, name, {"answer": 1.0}, defaults)  # type: ignore[arg-type]
+    return json.loads(path.read_text())  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of the registered data sets, as ``ALIGNINFO_DATA``."""
+    source = Path(os.environ.get("ALIGNINFO_DATA") or pooch.os_cache("aligninfo"))
+    copy = tmp_path / "data"
+    for dataset in REGISTRY:
+        if not (source / dataset).is_dir():
+            pytest.skip(f"no {dataset} data")
+        shutil.copytree(source / dataset, copy / dataset)
+    monkeypatch.setenv("ALIGNINFO_DATA", str(copy))
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    return copy
+
+
+def _touch(path: Path) -> None:
+    """Give a file a new modification time, its bytes unchanged."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+def test_a_record_depends_on_the_data_its_chapter_read_only(
+    data_copy: Path, tmp_path: Path
+) -> None:
+    """The reviewer's case: touching Houston's files left chapter 8 (LFMC only) without results."""
+    cfg = _start(tmp_path / "results")
+    lfmc.load()
+    record = _record_of(cfg, "08_lfmc")
+    read = record["data"]["read"]  # type: ignore[index]
+    assert read["files"] == sorted(f"lfmc/{n}" for n in REGISTRY["lfmc"])
+    assert find_results("08_lfmc", {}, tmp_path / "results") == (record, "")
+    _touch(data_copy / "houston2013" / "TrLabel.mat")
+    assert find_results("08_lfmc", {}, tmp_path / "results") == (record, "")
+    _touch(data_copy / "lfmc" / "site.npy")
+    found, why = find_results("08_lfmc", {}, tmp_path / "results")
+    assert found is None and "computed on other data" in why
+    other = tmp_path / "other"
+    (other / "lfmc").mkdir(parents=True)  # an empty lfmc/: every file it read is missing
+    found, why = find_results("08_lfmc", {"data_dir": str(other)}, tmp_path / "results")
+    assert found is None and "computed on other data" in why
+
+
+def test_a_changed_file_inside_a_download_the_chapter_read_is_noticed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A file deep inside an unregistered download (BigEarthNet's layout), read by the loader."""
     monkeypatch.delenv(SCALE_ENV, raising=False)
-    first, other = tmp_path / "first", tmp_path / "other"
-    (first / "lfmc").mkdir(parents=True)
-    (first / "lfmc" / "train_test_split.json").write_text("{}")
-    (other / "lfmc").mkdir(parents=True)  # the reviewer's case: an empty lfmc/
-    results = tmp_path / "results"
-    record = _record(library_digest(), "08_lfmc", data=data_fingerprint(first))
-    assert record["data"], "the registered file is listed"
-    write_json(results / f"08_lfmc-{record['key']}.json", record)
-    monkeypatch.setenv("ALIGNINFO_DATA", str(first))
-    found, why = find_results("08_lfmc", {}, results)
-    assert found is not None and why == ""
-    assert find_results("08_lfmc", {"data_dir": str(first)}, results)[0] is not None
-    monkeypatch.setenv("ALIGNINFO_DATA", str(other))
-    found, why = find_results("08_lfmc", {}, results)
-    assert found is None and "computed on other data" in why
-    found, why = find_results("08_lfmc", {"data_dir": str(other)}, results)
+    bigearthnet = pytest.importorskip("aligninfo.data.bigearthnet")
+    download = bigearthnet.examples_as_download(tmp_path / "download", tmp_path / "extracted")
+    cfg = _start(tmp_path / "results")
+    pairs = bigearthnet.BigEarthNetPairs.from_archive(download)
+    pairs[0]
+    record = _record_of(cfg, "13_images", data_dir=str(download))
+    read = record["data"]["read"]  # type: ignore[index]
+    assert read["trees"] == sorted(bigearthnet.ARCHIVE_FOLDERS.values()), "scanned: as trees"
+    assert read["files"] == read["folders"] == []
+    parameters = {"data_dir": str(download)}
+    assert find_results("13_images", parameters, tmp_path / "results") == (record, "")
+    band = pairs.pairs[0].s2_dir / f"{pairs.pairs[0].s2_name}_B02.tif"  # read by GDAL, not Python
+    _touch(band)
+    found, why = find_results("13_images", parameters, tmp_path / "results")
     assert found is None and "computed on other data" in why
 
 
-def test_the_data_fingerprint_follows_the_registered_files(tmp_path: Path) -> None:
-    assert data_fingerprint(tmp_path / "missing") == []
-    (tmp_path / "lfmc").mkdir()
-    (tmp_path / "README.md").write_text("notes")  # not data
-    (tmp_path / "lfmc" / "notes.txt").write_text("not registered")
-    assert data_fingerprint(tmp_path) == []
-    (tmp_path / "lfmc" / "train_test_split.json").write_text("{}")
-    first = data_fingerprint(tmp_path)
-    assert [row[0] for row in first] == ["lfmc/train_test_split.json"]
-    (tmp_path / "lfmc" / "train_test_split.json").write_text('{"a": 1}')
-    assert data_fingerprint(tmp_path) != first
-    (tmp_path / "BigEarthNet-v1.0").mkdir()  # an unregistered download: the folder is listed
-    assert "BigEarthNet-v1.0" in [row[0] for row in data_fingerprint(tmp_path)]
+def test_the_data_fingerprint_covers_what_was_read(tmp_path: Path) -> None:
+    """Files read, folders listed (their files and subfolders' names), trees scanned."""
+    (tmp_path / "set" / "a").mkdir(parents=True)
+    (tmp_path / "set" / "f.txt").write_text("1")
+    (tmp_path / "set" / "a" / "g.txt").write_text("2")
+    (tmp_path / "other.txt").write_text("3")
+
+    def digest(**read: list[str]) -> str:
+        return str(data_fingerprint(tmp_path, read)["digest"])
+
+    before = {k: digest(**{k: [v]}) for k, v in (("files", "other.txt"), ("folders", "set"),
+                                                  ("trees", "set"))}  # fmt: skip
+    (tmp_path / "set" / "a" / "g.txt").write_text("22")  # below the folder: its tree only
+    assert digest(files=["other.txt"]) == before["files"]
+    assert digest(folders=["set"]) == before["folders"]
+    assert digest(trees=["set"]) != before["trees"]
+    (tmp_path / "set" / "b").mkdir()  # a new subfolder: the folder's names change
+    assert digest(folders=["set"]) != before["folders"]
+    assert digest(files=["missing"]) != digest(files=["other.txt"])
+
+
+def test_data_read_records_only_the_data_folder(tmp_path: Path) -> None:
+    (tmp_path / "data" / "set").mkdir(parents=True)
+    (tmp_path / "data" / "set" / "x.npy").write_bytes(b"x")
+    (tmp_path / "elsewhere.txt").write_text("not data")
+    chapter.start_read_log()
+    (tmp_path / "data" / "set" / "x.npy").read_bytes()
+    (tmp_path / "elsewhere.txt").read_text()
+    (tmp_path / "data" / "written.txt").write_text("written, not read")
+    assert chapter.data_read(tmp_path / "data") == {
+        "files": ["set/x.npy"], "folders": [], "trees": []}  # fmt: skip
+    chapter.start_read_log()  # a new run of the kernel starts afresh
+    assert chapter.data_read(tmp_path / "data")["files"] == []

@@ -23,7 +23,8 @@ parameters never overwrite each other, and a consumer that knows only the overri
 record also holds the resolved sizes, the library version, a digest of the chapter's code, one
 of the library's source as the process loaded it (:func:`loaded_digest`: a fix in any module
 changes it; a source edited during the run gives a digest that never matches) and, for a chapter
-that reads data (it has ``data_dir``), what identifies its data files (:func:`data_fingerprint`);
+that reads data (it has ``data_dir``), what identifies the data files it read
+(:func:`data_fingerprint`);
 :func:`find_results` uses a record only when all of them match, and otherwise says why.
 """
 
@@ -40,7 +41,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -116,6 +117,7 @@ def configure(
     scale = env_scale() or scale
     check_values({"scale": scale, "seed": seed, "device": device})
     loaded_digest()  # the code this run executes (see save_results)
+    start_read_log()  # the data it reads (see save_results)
     presets = dict(presets or {})
     floors = dict(minimum or {})
     unknown = (set(overrides) | set(floors)) - set(presets)
@@ -397,7 +399,7 @@ def save_results(
         return None
     requested = _requested(cfg, name, parameters or {})
     resolved = {k: v for k, v in vars(cfg).items() if not k.startswith("_") and k != "started"}
-    data_dir = getattr(cfg, "_namespace", {}).get("data_dir")
+    data_dir = (getattr(cfg, "_namespace", {}) | dict(parameters or {})).get("data_dir")
     reads_data = "data_dir" in (_declared(name) or {})
     key = results_key(name, requested)
     record = {
@@ -407,7 +409,7 @@ def save_results(
         "source_digest": _source_digest(name),
         "library_digest": _saved_digest(),
         "requested": requested,
-        "data": data_fingerprint(data_dir) if reads_data else None,
+        "data": data_fingerprint(data_dir, data_read(data_dir)) if reads_data else None,
         "parameters": requested | ({"data_dir": data_dir} if data_dir else {}) | resolved,
         "seconds": round(time.perf_counter() - cfg.started, 3),
         "results": dict(results),
@@ -530,36 +532,160 @@ def _digest_at(root: Path, stamps: tuple[tuple[str, int, int], ...]) -> str:
     return tree_digest(root)
 
 
-def data_fingerprint(data_dir: str | os.PathLike[str] | None) -> list[list[Any]]:
-    """What identifies the data a chapter with a ``data_dir`` parameter reads, cheaply.
+_READ_EVENTS = {"open": "files", "os.scandir": "folders", "os.listdir": "folders"}
+"""Audit events that say a process read a file or listed a folder, and what they add to."""
+_read_log: dict[str, set[str]] | None = None
+"""Absolute paths of the files read and folders listed since :func:`start_read_log`."""
+
+
+def _log_read(event: str, args: tuple[Any, ...]) -> None:
+    """Audit hook: note a file opened for reading or a folder listed (see :func:`data_read`)."""
+    kind = _READ_EVENTS.get(event)
+    if kind is None or _read_log is None:
+        return
+    try:
+        path = "." if not args or args[0] is None else args[0]
+        writes = event == "open" and args[2] & os.O_ACCMODE != os.O_RDONLY
+        if not writes and not isinstance(path, int):
+            _read_log[kind].add(os.path.abspath(os.fsdecode(path)))
+    except Exception:  # noqa: BLE001 - a hook that raised would stop the read itself
+        pass
+
+
+def start_read_log() -> None:
+    """Note, from now on in this process, the files opened for reading and folders listed.
+
+    :func:`configure` calls it, so that :func:`save_results` fingerprints the data a chapter
+    read since it started (a kernel reused for another run starts a new log). It hears what
+    Python code opens or lists (:func:`sys.addaudithook`), not files a C library opens by name
+    (GDAL's GeoTIFFs): those are covered when their folder was listed.
+    """
+    global _read_log
+    if _read_log is None:
+        import sys
+
+        sys.addaudithook(_log_read)  # once per process: hooks cannot be removed
+    _read_log = {"files": set(), "folders": set()}
+
+
+def _data_root(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """The data folder as the loaders resolve it (``data_dir``, ``$ALIGNINFO_DATA``, pooch's)."""
+    from aligninfo.data.registry import DataFileError, default_data_dir
+
+    try:
+        return default_data_dir() if data_dir is None else Path(data_dir).absolute()
+    except DataFileError:
+        return None
+
+
+def data_read(data_dir: str | os.PathLike[str] | None) -> dict[str, list[str]]:
+    """What this process read in the data folder since :func:`start_read_log`, compactly.
+
+    Args:
+        data_dir: The chapter's ``data_dir`` parameter (see :func:`data_fingerprint`).
+
+    Returns:
+        Paths relative to the data folder, sorted: ``folders`` listed (each stands for the files
+        directly in it and its subfolders' names), ``trees`` (a listed folder more than half of
+        whose subfolders were listed too stands for everything below it: a scanned download),
+        and ``files`` opened outside those. Empty lists when nothing was logged.
+    """
+    root = _data_root(data_dir)
+    if root is None or _read_log is None:
+        return {"files": [], "folders": [], "trees": []}
+    found = {
+        k: {r for p in v if (r := _relative(p, root)) is not None} for k, v in _read_log.items()
+    }
+    listed = found["folders"]
+    trees = {f for f in listed if _mostly_listed(root, f, listed)}
+    trees = {t for t in trees if not _below(t, trees)}
+    folders = {f for f in listed - trees if not _below(f, trees)}
+    files = {f for f in found["files"] if not _below(f, folders | trees)}
+    return {"files": sorted(files), "folders": sorted(folders), "trees": sorted(trees)}
+
+
+def _relative(path: str, root: Path) -> str | None:
+    """``path`` relative to ``root`` in POSIX form ("" for the root), or None when outside it."""
+    rel = os.path.relpath(path, root)
+    return None if rel == ".." or rel.startswith("../") else ("" if rel == "." else rel)
+
+
+def _below(path: str, folders: set[str]) -> bool:
+    """Whether ``path`` lies inside one of ``folders`` (relative paths; "" is the root)."""
+    parts = path.split("/") if path else []
+    return any("/".join(parts[:i]) in folders for i in range(len(parts)))
+
+
+def _mostly_listed(root: Path, folder: str, listed: set[str]) -> bool:
+    """Whether more than half of a folder's subfolders were listed too."""
+    subfolders = [name for name, is_dir, *_ in _entries(root, folder) if is_dir]
+    hits = sum(f"{folder}/{name}".lstrip("/") in listed for name in subfolders)
+    return hits > len(subfolders) / 2
+
+
+def _entries(root: Path, folder: str) -> list[tuple[str, bool, int, int]]:
+    """The visible entries of a folder: (name, is a folder, size, mtime_ns); [] when absent."""
+    try:
+        with os.scandir(root / folder) as found:
+            entries = [e for e in found if not e.name.startswith(".")]
+            return sorted(
+                (e.name, e.is_dir(), *((0, 0) if e.is_dir() else _stamp(e.stat()))) for e in entries
+            )
+    except OSError:
+        return []
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, int]:
+    """A file's size and modification time (ns)."""
+    return stat.st_size, stat.st_mtime_ns
+
+
+def data_fingerprint(
+    data_dir: str | os.PathLike[str] | None, read: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """What identifies the data a chapter read, cheaply: sizes and times, no file's bytes.
 
     The data folder is ``data_dir``, else ``$ALIGNINFO_DATA``, else pooch's cache (as the
-    loaders resolve it). Its registered files (:data:`aligninfo.data.registry.REGISTRY`) are
-    listed with their sizes and modification times, and so are its other folders (a BigEarthNet
-    download), without reading any file.
+    loaders resolve it). Only what the chapter read there counts (:func:`data_read`): each file
+    it opened (size, modification time), each folder it listed (its entries' names, and the
+    size and time of the files directly in it, which covers files a C library opened by name),
+    and each tree it scanned (the same for every folder below). So touching Houston's files
+    leaves chapter 8's records valid, and a changed file inside a download a chapter read
+    invalidates them; the cost is one ``stat`` per file the chapter read or listed.
 
     Args:
         data_dir: The chapter's ``data_dir`` parameter; relative to the working directory.
+        read: ``files``, ``folders`` and ``trees`` relative to the data folder.
 
     Returns:
-        ``[name, size, mtime_ns]`` rows, sorted; empty when the folder does not exist.
+        ``{"read": read, "digest": SHA-256 of the rows}``; a missing file or folder is a row too.
     """
-    from aligninfo.data.registry import REGISTRY, DataFileError, default_data_dir
+    root = _data_root(data_dir)
+    digest = hashlib.sha256()
+    for row in _fingerprint_rows(root, read) if root is not None else iter([["no data folder"]]):
+        digest.update(_canonical(row).encode() + b"\n")
+    return {
+        "read": {k: sorted(read.get(k, [])) for k in ("files", "folders", "trees")},
+        "digest": digest.hexdigest(),
+    }
 
-    try:
-        root = default_data_dir() if data_dir is None else Path(data_dir).absolute()
-    except DataFileError:
-        return []
-    found: list[list[Any]] = []
-    for entry in sorted(root.iterdir()) if root.is_dir() else []:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        names = REGISTRY.get(entry.name)
-        for path in [entry / n for n in sorted(names)] if names is not None else [entry]:
-            if path.exists():
-                stat = path.stat()
-                found.append([path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns])
-    return found
+
+def _fingerprint_rows(root: Path, read: Mapping[str, Sequence[str]]) -> Iterator[list[Any]]:
+    """Rows ``[path, size, mtime_ns]`` (``[path/, names]`` for a folder) of what was read."""
+    for name in sorted(read.get("files", [])):
+        try:
+            yield [name, *_stamp((root / name).stat())]
+        except OSError:
+            yield [name, None]
+    for folder in sorted(read.get("folders", [])):
+        yield [f"{folder}/", _entries(root, folder)]
+    for tree in sorted(read.get("trees", [])):
+        pending = [tree]
+        while pending:
+            folder = pending.pop()
+            entries = _entries(root, folder)
+            yield [f"{folder}/", entries]
+            pending.extend(f"{folder}/{n}".lstrip("/") for n, is_dir, *_ in entries if is_dir)
 
 
 def _canonical(value: Any) -> str:
@@ -598,8 +724,8 @@ def find_results(
     Returns:
         The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
         no record qualifies (none for these parameters, an unreadable file, another library
-        version or library source, older chapter code, other data: see
-        :func:`data_fingerprint`).
+        version or library source, older chapter code, a change in the data files the chapter
+        read: see :func:`data_fingerprint`).
 
     Raises:
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
@@ -642,9 +768,12 @@ def find_results(
     if record.get("source_digest") != run.code_digest(name):
         return None, f"{path} was computed by an older version of {name}'s code"
     if "data_dir" in declared:
-        data = data_fingerprint(wanted.get("data_dir"))
-        if _canonical(record.get("data")) != _canonical(data):
-            return None, f"{path} was computed on other data (its data folder's files differ)"
+        saved = record.get("data")
+        read = saved.get("read") if isinstance(saved, dict) else None
+        if not isinstance(read, dict):
+            return None, f"{path} does not say which data files it read (an older record)"
+        if data_fingerprint(wanted.get("data_dir"), read) != saved:
+            return None, f"{path} was computed on other data (files it read differ)"
     return record, ""
 
 
