@@ -64,3 +64,29 @@ def test_the_sweep_reads_the_chapters_own_runs_as_centres(smoke_results: Path) -
         results_key("07_synthetic", centres["07_synthetic"]["requested"])
         == (centres["07_synthetic"]["key"])
     )
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_the_score_figure_reads_both_probes_on_every_axis(smoke_results: Path) -> None:
+    res = _record("10_protocol", smoke_results)["results"]
+    panels = res["score_panels"]
+    for setting in res["settings"]:
+        for factor in ("k", "tau", "budget"):
+            axis = {
+                p["label"]: p["scores"]
+                for p in res["points"]
+                if p["setting"] == setting and p["factor"] == factor
+            }
+            for probe in ("linear", "knn"):
+                shown = [p for p in panels if (p["setting"], p["factor"], p["probe"]) == (
+                    setting, factor, probe)]  # fmt: skip
+                assert {p["method"] for p in shown} >= {"raw", "info_nce"}
+                for panel in shown:  # each marker is the score of its point
+                    for label, mean, low, high in panel["points"]:
+                        score = next(
+                            s
+                            for s in axis[label]
+                            if (s["method"], s["probe"]) == (panel["method"], probe)
+                        )
+                        assert [mean, low, high] == [score["mean"], score["low"], score["high"]]

@@ -15,6 +15,7 @@ from fixtures import smoke_record
 from aligninfo.axes import OBJECTIVE_GROUPS
 from aligninfo.axes import along as along_axis
 from aligninfo.book import run
+from aligninfo.book.chapter import configure
 from aligninfo.stats import holm, require_holm_draws
 
 PURE = OBJECTIVE_GROUPS["pure alignment"]
@@ -107,15 +108,17 @@ def test_the_verdict_figure_shows_every_counted_comparison_and_no_empty_row(prot
 @pytest.mark.chapters
 @pytest.mark.xdist_group("readers")
 def test_an_interval_wider_than_r2s_range_is_called_uninformative(protocol: dict) -> None:
-    for setting, undetected in protocol["undetected_below"].items():
-        widths = [
-            c["high"] - c["low"]
-            for p in _distinct(protocol, setting)
-            for c in p["verdicts"]
-            if c["method"] in PURE and (c["reference"], c["probe"]) == ("raw", "linear")
-        ]
-        half = float(np.median(widths)) / 2
-        assert undetected == (None if half >= 1 else pytest.approx(half))
+    for setting, by_probe in protocol["undetected_below"].items():
+        assert set(by_probe) == set(PROBES)  # both probes' intervals are read
+        for probe, undetected in by_probe.items():
+            widths = [
+                c["high"] - c["low"]
+                for p in _distinct(protocol, setting)
+                for c in p["verdicts"]
+                if c["method"] in PURE and (c["reference"], c["probe"]) == ("raw", probe)
+            ]
+            half = float(np.median(widths)) / 2
+            assert undetected == (None if half >= 1 else pytest.approx(half))
 
 
 @pytest.mark.chapters
@@ -158,14 +161,20 @@ def test_a_comparison_along_an_axis_is_one_holm_family(protocol: dict) -> None:
 @pytest.mark.chapters
 @pytest.mark.xdist_group("readers")
 def test_only_a_difference_decided_both_ways_depends_on_the_axis(protocol: dict) -> None:
+    assert set(protocol["by_probe"]) == set(PROBES)
+    linear = protocol["by_probe"]["linear"]  # what chapter 11 reads, under the old keys
+    assert [linear[k] for k in ("readings", "reverses", "partly_decided")] == [
+        protocol[k] for k in ("readings", "reverses", "partly_decided")
+    ]
     for entry in protocol["axis_verdicts"]:
-        if (entry["reference"], entry["probe"]) != ("raw", "linear") or entry["method"] not in PURE:
+        if entry["reference"] != "raw" or entry["method"] not in PURE:
             continue
         seen = {c["verdict"] for c in entry["verdicts"]}
         setting, factor, method = entry["setting"], entry["factor"], entry["method"]
-        reverses = method in protocol["reverses"][setting][factor]
+        found = protocol["by_probe"][entry["probe"]]
+        reverses = method in found["reverses"][setting][factor]
         assert reverses == ({"costs", "gains"} <= seen)
-        partly = method in protocol["partly_decided"][setting][factor]
+        partly = method in found["partly_decided"][setting][factor]
         assert partly == (len(seen) == 2 and "no detectable cost" in seen)
 
 
@@ -177,13 +186,13 @@ PURE_NAMES = {
 }
 
 
-def _centre_verdicts(protocol: dict, setting: str, method: str) -> set[str]:
-    """The centre's verdicts against the raw inputs (linear probe) over the axes' families."""
+def _centre_verdicts(protocol: dict, setting: str, method: str, probe: str) -> set[str]:
+    """The centre's verdicts against the raw inputs (one probe) over the axes' families."""
     return {
         c["verdict"]
         for entry in protocol["axis_verdicts"]
         if (entry["setting"], entry["method"], entry["reference"], entry["probe"])
-        == (setting, method, "raw", "linear")
+        == (setting, method, "raw", probe)
         for c in entry["verdicts"]
         if c["centre"]
     }
@@ -193,21 +202,35 @@ def _centre_verdicts(protocol: dict, setting: str, method: str) -> set[str]:
 @pytest.mark.xdist_group("readers")
 def test_a_centre_that_reads_differently_on_two_axes_is_said_so(protocol: dict) -> None:
     # The centre is a point of every axis's Holm family: where it keeps its verdict on one axis
-    # and loses it on another, the reading names it in a clause of its own
-    for setting, reading in protocol["readings"].items():
-        clause = reading.split("at the centre, ")[1] if "at the centre, " in reading else ""
-        said = {m for m, name in PURE_NAMES.items() if f"{name} " in clause}
-        split = {m for m in PURE_NAMES if len(_centre_verdicts(protocol, setting, m)) > 1}
-        assert said == split, (setting, reading)
+    # and loses it on another, each probe's reading names it in a clause of its own
+    for probe in PROBES:
+        for setting, reading in protocol["by_probe"][probe]["readings"].items():
+            clause = reading.split("at the centre, ")[1] if "at the centre, " in reading else ""
+            said = {m for m, name in PURE_NAMES.items() if f"{name} " in clause}
+            split = {
+                m for m in PURE_NAMES if len(_centre_verdicts(protocol, setting, m, probe)) > 1
+            }
+            assert said == split, (setting, probe, reading)
+
+
+def _defines(node: ast.stmt) -> str | None:
+    """The name a top-level statement defines: a function's, or a single assignment's target."""
+    if isinstance(node, ast.FunctionDef):
+        return node.name
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        return target.id if isinstance(target, ast.Name) else None
+    return None
 
 
 def _chapter_functions(names: set[str], **env: object) -> dict[str, Any]:
-    """Chapter 10's functions ``names``, defined from its code cells in ``env`` (no run)."""
+    """Chapter 10's functions (and assigned names) ``names``, defined from its code cells in
+    ``env``, in the chapter's order (no run)."""
     text = (run.BOOK / "10_protocol.md").read_text()
     cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S)
     tree = ast.parse("\n".join(line for c in cells for line in c.split("\n") if line[:1] != ":"))
-    wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
-    assert {n.name for n in wanted} == names
+    wanted = [n for n in tree.body if _defines(n) in names]
+    assert {_defines(n) for n in wanted} == names
     scope: dict[str, Any] = dict(env)
     exec(compile(ast.Module(list[ast.stmt](wanted), []), "10_protocol", "exec"), scope)
     return scope
@@ -248,3 +271,29 @@ def test_the_centre_note_names_a_centre_kept_on_one_axis_and_removed_on_another(
     )
     env["TABLE"] = [r for r in table if r["factor"] != "k" or r["label"] == "centre"]
     assert _chapter_functions(FUNCTIONS, **env)["centre_note"]("s") == ""
+
+
+BOOK_CENTRE = {"embedding_dim": 8, "temperature": None, "epochs": 15, "width": 64, "n_seeds": 5}
+
+
+def test_the_book_scales_budget_axis_holds_an_epochs_and_a_width_point() -> None:
+    # the parameters cell's defaults: every size set by the book scale
+    sizes = ("embedding_dims", "temperatures", "epoch_factors", "width_factors", "methods",
+             "budget_methods")  # fmt: skip
+    env: dict[str, object] = {"scale": "book", "seed": 0, "workers": 2, "results_dir": "results"}
+    env |= dict.fromkeys(sizes) | {"configure": configure}
+    env["CENTRE"] = dict.fromkeys(("07_synthetic", "08_lfmc"), BOOK_CENTRE)
+    names = {"cfg", "CHAPTERS", "LEAN", "TAU_METHODS", "design", "budget_text"}
+    ns = _chapter_functions(names, **env)
+    for chapter in ns["CHAPTERS"]:
+        budget = [(label, p) for factor, label, p in ns["design"](chapter) if factor == "budget"]
+        assert [label for label, _ in budget] == ["epochs ×2", "width ×2"]
+        (_, epochs), (_, width) = budget  # each moves one of the two from the centre, alone
+        assert (epochs["epochs"], "width" in epochs) == (2 * BOOK_CENTRE["epochs"], False)
+        assert (width["width"], "epochs" in width) == (2 * BOOK_CENTRE["width"], False)
+        # paid for by training fewer objectives there than along k
+        assert epochs["methods"] == width["methods"] == ["raw", "info_nce"]
+    text = ns["budget_text"](["epochs ×2", "width ×2"])
+    assert "2 points" in text and "epochs ×2" in text and "width ×2" in text
+    assert "not varied" not in text
+    assert ns["budget_text"](["epochs ×2"]).endswith("the encoder width is not varied")
