@@ -258,11 +258,12 @@ def rejudge(
     """The verdicts of a group of comparisons, with the group as one Holm family.
 
     A chapter judges each comparison within its own small family (one objective against one
-    reference, its probes); advice that picks among a group's objectives ("one of them gains")
-    needs a family that covers the group. A verdict stays "costs" or "gains" only when Holm's
-    procedure over the group's unadjusted p-values rejects it too *and* the sign of its
-    estimate is its direction; otherwise it becomes "no detectable cost". So the re-judging only
-    withdraws verdicts: a decided one still rests on its chapter's interval, which excludes zero.
+    reference: its probes, its targets); advice that picks among a group's objectives ("one of
+    them gains") needs a family that covers the group. A verdict stays "costs" or "gains" only
+    when Holm's procedure over the group's unadjusted p-values rejects it too *and* the sign of
+    its estimate is its direction; otherwise it becomes "no detectable cost". So the re-judging
+    only withdraws verdicts: a decided one still rests on its chapter's interval, which excludes
+    zero.
 
     Args:
         verdicts: The chapter's verdict of each comparison of the group, by name.
