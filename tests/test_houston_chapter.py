@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import papermill
 import pytest
 from fixtures import smoke_record
+from papermill.exceptions import PapermillExecutionError
 
+from aligninfo.book import run
 from aligninfo.stats import VERDICTS
 
 
@@ -71,6 +74,10 @@ def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
     assert len(booted) == 1 and booted[0]["corrected_t"] > booted[0]["bootstrap"]
     ratios = cv["seed_to_fold_sd"]  # the simulated range is compared with the chapter's own
     assert set(ratios["simulated"]) == set(coverage) and len(ratios["chapter"]) > 0
+    # the supervised reference trains per fold: no shared seed effect, no seed term, and the
+    # coverage of that design is measured too
+    assert "supervised" in cv["per_fold_methods"]
+    assert set(cv["measured_coverage_at_95_per_fold"]) == set(coverage)
     inner = res["inner_folds"]
     # every supervised fit but the pixel-drawn check chose its epochs on whole polygon groups
     assert inner["supervised_fits"] == len(res["seeds"]) * (2 * res["n_folds"] + 1)
@@ -100,3 +107,18 @@ def test_a_run_of_fewer_methods_judges_a_comparison_as_a_run_of_more(smoke_resul
     families = {tuple(k.split(" | ")[:3]) for k in full["differences"]}
     assert len(full["differences"]) == 2 * len(families)  # each family: its two probes
     assert "probes" in full["holm_family"]
+
+
+@pytest.mark.chapters
+@pytest.mark.parametrize("workers", [True, 0, 1.5])
+def test_the_chapter_itself_refuses_a_bad_number_of_workers(tmp_path: Path, workers) -> None:
+    """Run by plain papermill (no check before the kernel), ``configure`` refuses it, saying
+    what it accepts: True is not one worker."""
+    with pytest.raises(PapermillExecutionError, match="'workers' must be a positive integer"):
+        papermill.execute_notebook(
+            str(run.pair_of(run.BOOK / "09_houston.md")),
+            str(tmp_path / "out.ipynb"),
+            parameters={"scale": "smoke", "workers": workers, "results_dir": str(tmp_path)},
+            progress_bar=False,
+            cwd=str(run.BOOK),
+        )
