@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -414,3 +416,68 @@ def test_points_run_longest_first(tiny: Path, tmp_path: Path) -> None:
     done = run_points("99_tiny", points, workers=1, results_dir=results)
     assert [p.values for p in done] == points  # reported in the order given
     assert [run[1] for run in executions(results)] == ["5", "3", "1"]  # run widest first
+
+
+STUBBORN = myst_chapter(
+    """
+    seed = 0  # the seed
+    results_dir = "results"
+    """,
+    """
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a computation deaf to Ctrl-C
+    (Path(results_dir) / f"kernel-{seed}.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    """,
+    title="Stubborn",
+)
+
+LAUNCHER = """
+import sys
+from pathlib import Path
+
+from aligninfo.book import run
+
+run.BOOK = Path(sys.argv[1])
+if __name__ == "__main__":
+    from aligninfo.book.cli import main
+
+    sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_an_interrupted_sweep_stops_at_once_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT to the command's process group) while kernels ignore it: no 'Kernel died'."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    chapter_ = one_chapter_book(monkeypatch, tmp_path, "99_stubborn", STUBBORN)
+    (tmp_path / "launch.py").write_text(LAUNCHER)
+    results = tmp_path / "results"
+    results.mkdir()
+    args = [str(chapter_.parent), "sweep", "99_stubborn", "-p", "seed", "0", "1", "2"]
+    command = subprocess.Popen(
+        [sys.executable, str(tmp_path / "launch.py"), *args, "--results-dir", str(results)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(results.glob("kernel-*.pid"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # both workers' kernels are in the chapter's computation
+        kernels = [int(p.read_text()) for p in results.glob("kernel-*.pid")]
+        assert len(kernels) == 2, "the kernels did not start"
+        os.killpg(command.pid, signal.SIGINT)
+        out, err = command.communicate(timeout=30)  # the computations would take 120 s
+    finally:
+        if command.poll() is None:
+            os.killpg(command.pid, signal.SIGKILL)
+    assert command.returncode == 130
+    assert "error: interrupted" in err.splitlines()  # the kernels' own warnings may follow
+    assert "died" not in out + err and "Traceback" not in err
+    time.sleep(3)  # a kernel ends within a second of its parent
+    assert not any(map(running, kernels)), "the kernels outlived the sweep"

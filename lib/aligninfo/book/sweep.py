@@ -20,14 +20,17 @@ line over it::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -320,27 +323,68 @@ def _run_pending(
         initializer=_one_thread,
         initargs=(os.getpid(),),
     ) as pool:
-        futures: dict[Future[tuple[float, str]], list[Point]] = {
-            pool.submit(
-                _execute, str(path), group[0].parameters | {"results_dir": str(folder)}
-            ): group
-            for group in pending
-        }
-        for future in as_completed(futures):
-            group = futures[future]
-            try:
-                seconds, error = future.result()
-            except Exception as err:  # a worker that died: the point fails, the others go on
-                seconds, error = 0.0, f"{type(err).__name__}: {err}"
-            record = None
-            if not error:
-                record, why = find_results(str(path), group[0].parameters, folder)
-                if record is None:
-                    error = f"it ran, but its results are not usable: {why}"
-            for point in group:
-                point.seconds, point.error, point.record = seconds, error, record
-                point.status = "failed" if error else "computed"
-                report(_line(point, points))
+        with _sigint_ignored():  # the workers, spawned now, inherit it
+            futures: dict[Future[tuple[float, str]], list[Point]] = {
+                pool.submit(
+                    _execute, str(path), group[0].parameters | {"results_dir": str(folder)}
+                ): group
+                for group in pending
+            }
+        try:
+            _collect(path, futures, points, folder, report)
+        except KeyboardInterrupt:  # the sweep's to handle: its workers ignore it
+            _stop(pool)
+            raise
+
+
+def _collect(
+    path: Path,
+    futures: dict[Future[tuple[float, str]], list[Point]],
+    points: list[Point],
+    folder: Path,
+    report: Callable[[str], None],
+) -> None:
+    """Fill in each group of points as its run ends, in the order the runs end."""
+    for future in as_completed(futures):
+        group = futures[future]
+        try:
+            seconds, error = future.result()
+        except Exception as err:  # a worker that died: the point fails, the others go on
+            seconds, error = 0.0, f"{type(err).__name__}: {err}"
+        record = None
+        if not error:
+            record, why = find_results(str(path), group[0].parameters, folder)
+            if record is None:
+                error = f"it ran, but its results are not usable: {why}"
+        for point in group:
+            point.seconds, point.error, point.record = seconds, error, record
+            point.status = "failed" if error else "computed"
+            report(_line(point, points))
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process (its main thread only) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool at once: its workers (and with them their kernels) and the points not begun.
+
+    A chapter may be deep in a computation that ignores SIGINT; waiting for its point to end
+    would keep an interrupted sweep running.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # no public handle
+    for worker in workers:  # SIGKILL: nbclient catches SIGTERM (to shut its kernel down)
+        worker.kill()  # its kernel watches its parent and ends with it
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 _KERNEL: list[run.ChapterKernel] = []
@@ -352,9 +396,12 @@ def _one_thread(parent: int) -> None:
     """Worker set-up: one thread per library for its kernel, which stops with the worker.
 
     The worker ends with the sweep's process (``parent``), even when that is killed; its
-    kernel then ends too (ipykernel watches its own parent).
+    kernel then ends too (ipykernel watches its own parent). It leaves the terminal's process
+    group, so that Ctrl-C reaches the sweep alone: nbclient would otherwise answer SIGINT by
+    shutting the kernel down, and the point would be reported as a kernel that died.
     """
     die_with_parent(parent)
+    os.setsid()  # out of the terminal's group: Ctrl-C is the sweep's, which ends the workers
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     _KERNEL.append(run.ChapterKernel())
