@@ -97,6 +97,47 @@ def test_tuples_reach_the_kernel_as_lists() -> None:
     assert run.check_parameters("01_model", {"noise": value}) == {"noise": [0.3, 0.3]}
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "08_lfmc", "-p", "methods", "info_nce"],
+        ["sweep", "08_lfmc", "-p", "methods", "raw", "info_nce"],  # two points, each a string
+        ["sweep", "08_lfmc", "-p", "methods", "['raw', 3]"],
+        ["sweep", "01_model", "-p", "noise", "(0.3,)", "(0.3, 0.2)"],  # one per modality
+        ["run", "01_model", "-p", "d_unique", "(2.5, 3)"],
+    ],
+)
+def test_a_list_parameter_is_checked_before_any_kernel_starts(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aligninfo.book import sweep
+
+    monkeypatch.setattr(papermill, "execute_notebook", _no_execution)
+    monkeypatch.setattr(sweep, "_run_pending", _no_execution)
+    assert main(command) == 2
+    assert f"parameter {command[3]!r}" in one_line_error(capsys)
+    good = {"methods": ["raw", "info_nce"], "noise": [0.3, 0.2], "d_unique": [2, 3]}[command[3]]
+    chapter_ = command[1]
+    assert run.check_parameters(chapter_, {command[3]: good}) == {command[3]: good}
+
+
+def test_run_and_sweep_take_the_results_folder_alike(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from aligninfo.book import sweep
+
+    seen: list[object] = []
+    monkeypatch.setattr(run, "run_chapter", lambda c, o, p: seen.append(p["results_dir"]))
+    monkeypatch.setattr(sweep, "run_grid", lambda c, g, **k: seen.append(k["results_dir"]) or [])
+    monkeypatch.setattr(sweep, "summary", lambda points: "")
+    for command in ("run", "sweep"):
+        assert main([command, "01_model", "--results-dir", "out"]) == 0
+        assert main([command, "01_model", "-p", "results_dir", "out"]) == 0
+        assert main([command, "01_model", "-p", "results_dir", "a", "--results-dir", "b"]) == 2
+        assert "given twice" in one_line_error(capsys)
+    assert seen == ["out", "out", "out", "out"]
+
+
 def test_relative_folders_are_resolved_against_the_callers_directory(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

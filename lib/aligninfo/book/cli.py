@@ -4,7 +4,7 @@ Examples::
 
     python -m aligninfo list
     python -m aligninfo run 03_linear_alignment -p scale paper -p device cuda -o out.ipynb
-    python -m aligninfo run 01_model -p noise "(0.3, 0.3)" -p results_dir out
+    python -m aligninfo run 01_model -p noise "(0.3, 0.3)" --results-dir out
     python -m aligninfo sweep 07_synthetic -p scale smoke -p embedding_dim 8 32 --workers 2
     python -m aligninfo sync            # rewrite notebooks/*.ipynb from book/*.md
     python -m aligninfo check           # fail when a pair is out of sync
@@ -15,9 +15,11 @@ Examples::
     torchrun --nproc_per_node 4 -m aligninfo pretrain x1.npy x2.npy --device cuda --out enc
     python -m aligninfo pretrain bigearthnet --data-dir ben --split train --sub-patch 16 --out enc
 
-A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE would replace,
-a value refused without computing anything (scale, seed, device, folders, data folder, output),
-or a file that is no chapter ends the command before any kernel starts, with a one-line message
+``run`` and ``sweep`` take the results folder as ``--results-dir DIR`` or ``-p results_dir DIR``
+(not both). A parameter the chapter does not have or gets twice, a scale that ALIGNINFO_SCALE
+would replace, a value refused without computing anything (scale, seed, device, folders, data
+folder, output, a list parameter given something other than a list like its default's), or a
+file that is no chapter ends the command before any kernel starts, with a one-line message
 and exit status 2; a chapter that stops while it runs (a value its configure cell refuses, a
 failed check) or whose kernel dies ends it with a one-line message and exit status 1; an
 interruption (Ctrl-C) ends any command with one line and status 130. ``sweep`` runs every point
@@ -64,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a parameter (Python literal or string)",
     )
     execute.add_argument("-o", "--output", help="executed notebook to write (.ipynb)")
+    execute.add_argument(
+        "--results-dir",
+        help="where the chapter's results files go, as -p results_dir (default: the chapter's "
+        "own, results in book/)",
+    )
     grid = commands.add_parser(
         "sweep", help="run a chapter over a grid of parameters, one results file per point"
     )
@@ -80,8 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     grid.add_argument("--workers", type=int, default=2, help="points run at once (default 2)")
     grid.add_argument(
         "--results-dir",
-        default="results",
-        help="where the points' results files go (default: results)",
+        help="where the points' results files go, as -p results_dir (default: results)",
     )
     pair = commands.add_parser("sync", help="write notebooks/*.ipynb from book/*.md")
     pair.add_argument("chapters", nargs="*", help="chapters to sync (default: all)")
@@ -110,7 +116,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         return _list()
     if args.command == "run":
-        return _run(args.chapter, args.output, args.parameter)
+        return _run(args.chapter, args.output, args.parameter, args.results_dir)
     if args.command == "sweep":
         return _sweep(args.chapter, args.parameter, args.workers, args.results_dir)
     if args.command == "invalidate":
@@ -129,13 +135,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _run(chapter: str, output: str | None, pairs: Sequence[Sequence[str]]) -> int:
+def _run(
+    chapter: str, output: str | None, pairs: Sequence[Sequence[str]], results_dir: str | None
+) -> int:
     """Run a chapter; report a refused parameter or a failed cell in one line."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     try:
         parameters = _pairs(pairs)
+        if results_dir is not None:
+            parameters["results_dir"] = _results_dir(results_dir, parameters.get("results_dir"))
         run.run_chapter(chapter, output, parameters)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -179,7 +189,16 @@ def _sync(chapters: Sequence[str], execute: bool) -> int:
     return 0
 
 
-def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_dir: str) -> int:
+def _results_dir(option: str | None, parameter: object) -> object:
+    """The results folder given by ``--results-dir`` or ``-p results_dir``; not by both."""
+    if option is not None and parameter is not None:
+        raise ValueError("the results folder is given twice: use --results-dir or -p results_dir")
+    return option if option is not None else parameter
+
+
+def _sweep(
+    chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_dir: str | None
+) -> int:
     """Run a grid; print a line per point and a summary; report a refused grid in one line."""
     from aligninfo.book import sweep
 
@@ -189,11 +208,15 @@ def _sweep(chapter: str, pairs: Sequence[Sequence[str]], workers: int, results_d
             if name in grid:
                 raise ValueError(f"parameter {name!r} is given twice: list its values once")
             grid[name] = [run.parse_value(v) for v in values]
+        folders = grid.pop("results_dir", [None])
+        if len(folders) > 1:
+            raise ValueError("'results_dir' says where files are: it cannot vary (give one)")
+        folder = _results_dir(results_dir, folders[0])
         points = sweep.run_grid(
             chapter,
             grid,
             workers=workers,
-            results_dir=results_dir,
+            results_dir="results" if folder is None else str(folder),
             progress=lambda line: print(line, flush=True),
         )
     except (ValueError, FileNotFoundError) as err:

@@ -21,7 +21,7 @@ import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,9 +186,51 @@ def check_parameters(chapter: str | Path, parameters: Mapping[str, Any]) -> dict
         )
     plain = {name: _plain(name, value) for name, value in parameters.items()}
     check_values(plain)
+    for name, value in plain.items():
+        _check_list(name, value, declared[name])
     if "data_dir" in declared and plain.get("data_dir", declared["data_dir"]) is None:
         _check_data_env()
     return plain
+
+
+def _check_list(name: str, value: Any, default: Any) -> None:
+    """Stop unless a parameter whose default is a list or tuple gets one like it.
+
+    Like it: a non-empty list or tuple; as many items as a tuple default (one per modality,
+    say); strings where the default holds strings, numbers where it holds numbers (integers
+    where it holds integers). A chapter checks the items' values itself.
+    """
+    if not isinstance(default, list | tuple):
+        return
+    if not isinstance(value, list | tuple) or not value:
+        example = '"[' + ", ".join(map(repr, default[:2])) + ']"'
+        raise ValueError(
+            f"parameter {name!r} takes a non-empty list, as its default does; got {value!r} "
+            f"(give a list as one quoted value, e.g. -p {name} {example})"
+        )
+    if isinstance(default, tuple) and len(value) != len(default):
+        raise ValueError(
+            f"parameter {name!r} takes {len(default)} values like its default {default!r}; "
+            f"got {value!r}"
+        )
+    kind = _item_kind(default)
+    wrong = [v for v in value if kind is not None and _item_kind([v]) not in _KINDS[kind]]
+    if wrong:
+        raise ValueError(f"parameter {name!r} holds {kind}s like its default; got {wrong[0]!r}")
+
+
+_KINDS = {"string": ("string",), "number": ("number", "integer"), "integer": ("integer",)}
+"""Item kinds a list parameter accepts, by the kind of its default's items."""
+
+
+def _item_kind(items: Sequence[Any]) -> str | None:
+    """``"string"``, ``"integer"`` or ``"number"`` when all items are of it; else None."""
+    if items and all(isinstance(v, str) for v in items):
+        return "string"
+    numbers = [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not items or len(numbers) < len(items):
+        return None
+    return "integer" if all(isinstance(v, int) for v in numbers) else "number"
 
 
 def _check_data_env() -> None:
