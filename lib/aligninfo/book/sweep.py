@@ -401,7 +401,8 @@ def _one_thread(parent: int) -> None:
     shutting the kernel down, and the point would be reported as a kernel that died.
     """
     die_with_parent(parent)
-    os.setsid()  # out of the terminal's group: Ctrl-C is the sweep's, which ends the workers
+    if hasattr(os, "setsid"):  # out of the terminal's group: Ctrl-C is the sweep's alone
+        os.setsid()
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     _KERNEL.append(run.ChapterKernel())
