@@ -618,7 +618,11 @@ def _below(path: str, folders: set[str]) -> bool:
 
 def _mostly_listed(root: Path, folder: str, listed: set[str]) -> bool:
     """Whether more than half of a folder's subfolders were listed too."""
-    subfolders = [name for name, is_dir, *_ in _entries(root, folder) if is_dir]
+    try:
+        with os.scandir(root / folder) as found:  # names only: no file is stat'ed here
+            subfolders = [e.name for e in found if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return False
     hits = sum(f"{folder}/{name}".lstrip("/") in listed for name in subfolders)
     return hits > len(subfolders) / 2
 
