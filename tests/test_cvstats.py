@@ -203,3 +203,17 @@ def test_the_seed_term_follows_each_methods_design():
     assert CrossValidated(scores, 3, shared=False).shared == (False,) * 3
     with pytest.raises(ValueError, match="shared"):
         CrossValidated(scores, 3, shared=[True, False])
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-12])
+def test_a_difference_that_does_not_spread_is_a_tie_not_a_decided_difference(jitter):
+    """+0.01 on every fold and seed (or that plus rounding-sized jitter): no spread, no t
+    statistic, p = 1 and no verdict, as ``stats.seed_verdicts`` judges a tie."""
+    rng = np.random.default_rng(7)
+    scores = np.full((2, 5, 3), 0.5)
+    scores[1] = 0.51 + jitter * rng.standard_normal((5, 3))
+    judged = CrossValidated(scores, n_folds=3).verdicts({"gain": (1, 0)})["gain"]
+    assert judged.p_value == 1.0 and judged.verdict == "no detectable cost"
+    shifted = CrossValidated(rng.normal(0.8, 0.02, (1, 5, 3)), n_folds=3).scores
+    shifted = np.concatenate([shifted, shifted + 0.01])  # exact shift but float rounding
+    assert CrossValidated(shifted, n_folds=3).verdicts({"g": (1, 0)})["g"].p_value == 1.0

@@ -47,9 +47,12 @@ from aligninfo.stats import (
     verdict,
 )
 
-__all__ = ["CrossValidated", "cv_coverage", "synthetic_cv"]
+__all__ = ["TIE_TOLERANCE", "CrossValidated", "cv_coverage", "synthetic_cv"]
 
 K = TypeVar("K", bound=Hashable)
+
+TIE_TOLERANCE = 1e-12
+"""A standard error at most this times the scores' scale is no spread (rounding alone)."""
 
 
 def _corrected_moments(
@@ -205,10 +208,16 @@ class CrossValidated:
         return Interval(mean, mean - half, mean + half, level)
 
     def _p_value(self, a: int, b: int) -> float:
-        """Two-sided p-value of the corrected t test of a zero mean difference ``a - b``."""
+        """Two-sided p-value of the corrected t test of a zero mean difference ``a - b``.
+
+        Paired scores whose difference does not spread (a standard error of at most
+        :data:`TIE_TOLERANCE` times the largest score of ``a`` and ``b``: zero up to rounding)
+        give 1, as :func:`aligninfo.stats.seed_verdicts` does: a t statistic needs a spread,
+        and a constant difference over a few folds and seeds is a tie, not a decided one.
+        """
         mean, se, df = self.moments(a, b)
-        if se == 0:
-            return 1.0 if mean == 0 else 0.0
+        if se <= TIE_TOLERANCE * float(np.abs(self.scores[[a, b]]).max()):
+            return 1.0
         return float(2 * student_t.sf(abs(mean) / se, df))
 
     def interval(self, method: int, level: float = 0.95) -> Interval:
