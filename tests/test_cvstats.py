@@ -217,3 +217,19 @@ def test_a_difference_that_does_not_spread_is_a_tie_not_a_decided_difference(jit
     shifted = CrossValidated(rng.normal(0.8, 0.02, (1, 5, 3)), n_folds=3).scores
     shifted = np.concatenate([shifted, shifted + 0.01])  # exact shift but float rounding
     assert CrossValidated(shifted, n_folds=3).verdicts({"g": (1, 0)})["g"].p_value == 1.0
+
+
+def test_wrong_shapes_and_bounds_are_refused_with_what_was_wrong():
+    """A transposed ``(methods, folds, seeds)`` array, a fold count that is not the number of
+    columns, and inverted or non-finite bounds (an interval from high to low) are errors."""
+    scores = np.random.default_rng(1).uniform(0.6, 0.9, (2, 5, 3))  # (methods, seeds, folds)
+    with pytest.raises(ValueError, match="transposed"):
+        CrossValidated(scores.transpose(0, 2, 1), n_folds=3)
+    with pytest.raises(ValueError, match="3 columns for n_folds=10"):
+        CrossValidated(scores, n_folds=10)
+    for bounds in [(1.0, 0.0), (0.5, 0.5), (0.0, np.nan)]:
+        with pytest.raises(ValueError, match="low < high"):
+            CrossValidated(scores, n_folds=3, bounds=bounds)
+    with pytest.raises(ValueError, match="outside bounds"):
+        CrossValidated(scores, n_folds=3, bounds=(0.0, 0.8))
+    assert CrossValidated(scores, n_folds=3, bounds=(0.0, 1.0)).interval(0).low >= 0

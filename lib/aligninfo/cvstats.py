@@ -126,11 +126,29 @@ class CrossValidated:
             )
         if self.n_folds < 2:
             raise ValueError(f"n_folds must be at least 2, got {self.n_folds}")
+        if s.shape[2] != self.n_folds:
+            raise ValueError(
+                f"scores must be (methods, seeds, folds) with one column per fold: {s.shape} "
+                f"has {s.shape[2]} columns for n_folds={self.n_folds} (transposed?)"
+            )
+        self._check_bounds(s)
         flags = np.asarray(self.shared, dtype=bool)
         if flags.ndim > 1 or (flags.ndim == 1 and len(flags) != len(s)):
             raise ValueError(f"shared needs one flag or one per method ({len(s)}), got {flags}")
         object.__setattr__(self, "scores", s)
         object.__setattr__(self, "shared", tuple(np.broadcast_to(flags, len(s)).tolist()))
+
+    def _check_bounds(self, scores: NDArray[np.float64]) -> None:
+        """Raise a ValueError unless ``bounds`` is None or a finite ``low < high`` of all scores."""
+        if self.bounds is None:
+            return
+        low, high = self.bounds
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"bounds must be finite with low < high, got {self.bounds}")
+        if scores.min() < low or scores.max() > high:
+            raise ValueError(
+                f"scores lie in [{scores.min():g}, {scores.max():g}], outside bounds {self.bounds}"
+            )
 
     @property
     def estimate(self) -> NDArray[np.float64]:
