@@ -193,7 +193,10 @@ def test_a_changed_file_inside_a_download_the_chapter_read_is_noticed(
     """A file deep inside an unregistered download (BigEarthNet's layout), read by the loader."""
     monkeypatch.delenv(SCALE_ENV, raising=False)
     bigearthnet = pytest.importorskip("aligninfo.data.bigearthnet")
-    download = bigearthnet.examples_as_download(tmp_path / "download", tmp_path / "extracted")
+    try:
+        download = bigearthnet.examples_as_download(tmp_path / "download", tmp_path / "extracted")
+    except bigearthnet.PackageMissingError as err:
+        pytest.skip(str(err))
     cfg = _start(tmp_path / "results")
     pairs = bigearthnet.BigEarthNetPairs.from_archive(download)
     pairs[0]
