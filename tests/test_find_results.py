@@ -6,6 +6,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pooch
 import pytest
@@ -133,16 +135,16 @@ def test_results_of_code_edited_while_it_ran_never_match(
     assert saved["library_digest"] not in ("a" * 64, "b" * 64)
 
 
-def _start(results: Path) -> object:
+def _start(results: Path) -> SimpleNamespace:
     """Configure a run writing to ``results``; it starts the log of what the process reads."""
     chapter.loaded_digest.cache_clear()  # another test may have left a made-up digest
     return chapter.configure("smoke", 0, results_dir=str(results))
 
 
-def _record_of(cfg: object, name: str, **parameters: object) -> dict[str, object]:
+def _record_of(cfg: SimpleNamespace, name: str, **parameters: object) -> dict[str, Any]:
     """Save, as chapter ``name`` at its defaults, what this process read since ``cfg``."""
     defaults = run.chapter_parameters(name) | parameters
-    path = chapter.save_results(cfg, name, {"answer": 1.0}, defaults)  # type: ignore[arg-type]
+    path = chapter.save_results(cfg, name, {"answer": 1.0}, defaults)
     return json.loads(path.read_text())  # type: ignore[union-attr]
 
 
@@ -173,7 +175,7 @@ def test_a_record_depends_on_the_data_its_chapter_read_only(
     cfg = _start(tmp_path / "results")
     lfmc.load()
     record = _record_of(cfg, "08_lfmc")
-    read = record["data"]["read"]  # type: ignore[index]
+    read = record["data"]["read"]
     assert read["files"] == sorted(f"lfmc/{n}" for n in REGISTRY["lfmc"])
     assert find_results("08_lfmc", {}, tmp_path / "results") == (record, "")
     _touch(data_copy / "houston2013" / "TrLabel.mat")
@@ -201,7 +203,7 @@ def test_a_changed_file_inside_a_download_the_chapter_read_is_noticed(
     pairs = bigearthnet.BigEarthNetPairs.from_archive(download)
     pairs[0]
     record = _record_of(cfg, "13_images", data_dir=str(download))
-    read = record["data"]["read"]  # type: ignore[index]
+    read = record["data"]["read"]
     assert read["trees"] == sorted(bigearthnet.ARCHIVE_FOLDERS.values()), "scanned: as trees"
     assert read["files"] == read["folders"] == []
     parameters = {"data_dir": str(download)}
