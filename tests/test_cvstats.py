@@ -233,3 +233,16 @@ def test_wrong_shapes_and_bounds_are_refused_with_what_was_wrong():
     with pytest.raises(ValueError, match="outside bounds"):
         CrossValidated(scores, n_folds=3, bounds=(0.0, 0.8))
     assert CrossValidated(scores, n_folds=3, bounds=(0.0, 1.0)).interval(0).low >= 0
+
+
+def test_fewer_seeds_than_folds_take_the_seed_terms_degrees_of_freedom():
+    """With the seed term, ``min(J - 1, S - 1)`` degrees of freedom: 5 folds x 2 seeds and a
+    seed effect shared by the folds covered about 0.74 with ``J - 1`` (the seed term rests on
+    one degree of freedom); with ``S - 1`` it covers at least nominally. Where the seeds are
+    as many as the folds, or without the seed term, ``J - 1`` is unchanged."""
+    scores = np.random.default_rng(4).uniform(0.6, 0.9, (2, 2, 5))
+    assert CrossValidated(scores, 5).moments(0)[2] == 1
+    assert CrossValidated(scores, 5, shared=False).moments(0)[2] == 4
+    assert CrossValidated(np.tile(scores, (1, 3, 1)), 5).moments(1, 0)[2] == 4
+    case = {"seed_noise": 1.5, "shared": 1.0, "n_rep": 400, "seed": 3, "bootstrap": False}
+    assert cv_coverage(5, 2, **case)["corrected_t"] >= 0.95

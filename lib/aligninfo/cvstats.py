@@ -13,9 +13,10 @@ freedom. Its splits are the folds, each the mean of the seeds run on it
 (:meth:`CrossValidated.fold_means`, argued there); and since a seed's training effect can be
 shared by all the folds (one pretrained encoder per seed, probed fold by fold), which the
 spread of the fold means never sees, the variance of the seed means over the seeds is added
-(:meth:`CrossValidated.moments`). It is a heuristic correction, not an exact one; its coverage
-is measured, not assumed (:func:`cv_coverage`, on a case whose seed effect is shared by the
-folds or half shared). A method trained afresh in each fold (a supervised reference fitted per
+(:meth:`CrossValidated.moments`), and the degrees of freedom become ``min(J - 1, S - 1)`` for
+``S`` seeds. It is a heuristic correction, not an exact one; its coverage is measured, not
+assumed (:func:`cv_coverage`, on a case whose seed effect is shared by the folds or half
+shared). A method trained afresh in each fold (a supervised reference fitted per
 fold) shares no seed effect between its folds: each fold mean already carries its training noise,
 and the seed term would count it twice (too wide an interval); ``shared=False`` leaves it out for
 such a method (:meth:`CrossValidated.moments`)::
@@ -57,26 +58,29 @@ TIE_TOLERANCE = 1e-12
 
 def _corrected_moments(
     values: NDArray[np.float64], n_folds: int, seed_term: bool = True
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean and corrected standard error of cross-validated scores, over the last two axes.
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Mean, corrected standard error and degrees of freedom of cross-validated scores.
 
     ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S`` (the seed term only
-    with ``seed_term`` and two seeds or more), as :meth:`CrossValidated.moments` explains.
+    with ``seed_term`` and two seeds or more), with ``J - 1`` degrees of freedom, or
+    ``min(J - 1, S - 1)`` with the seed term, as :meth:`CrossValidated.moments` explains.
 
     Args:
-        values: ``(..., seeds, folds)`` scores.
+        values: ``(..., seeds, folds)`` scores, over the last two axes.
         n_folds: Folds of the cross-validation, ``k``.
         seed_term: Add the variance of the seed means (a seed effect shared by the folds).
 
     Returns:
-        ``(...)`` means and ``(...)`` standard errors.
+        ``(...)`` means, ``(...)`` standard errors and the degrees of freedom.
     """
     n_seeds, n_splits = values.shape[-2:]
     folds, seeds = values.mean(axis=-2), values.mean(axis=-1)
     var = (1 / n_splits + 1 / (n_folds - 1)) * folds.var(axis=-1, ddof=1)
+    df = n_splits - 1
     if seed_term and n_seeds >= 2:
         var = var + seeds.var(axis=-1, ddof=1) / n_seeds
-    return values.mean(axis=(-2, -1)), np.sqrt(var)
+        df = min(df, n_seeds - 1)
+    return values.mean(axis=(-2, -1)), np.sqrt(var), df
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class CrossValidated:
     over the ``S`` seeds. The second term is needed when a seed's training effect is shared by
     all its folds, as when one pretrained encoder per seed is probed fold by fold: that effect
     moves every fold mean alike and is invisible in ``s²_folds``. Degrees of freedom:
-    ``J - 1`` (why: :meth:`moments`).
+    ``J - 1``, or ``min(J - 1, S - 1)`` with the seed term (why: :meth:`moments`).
 
     With one seed (``S = 1``) the seed term cannot be estimated: the interval is then
     conditional on that one training run (it does not cover the variation between seeds;
@@ -183,14 +187,22 @@ class CrossValidated:
     def moments(self, a: int, b: int | None = None) -> tuple[float, float, int]:
         """Mean, standard error and degrees of freedom of ``a``'s mean score (minus ``b``'s).
 
-        ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S``, with ``J - 1``
-        degrees of freedom; no seed term with one seed, nor when neither ``a`` nor ``b`` is
-        :attr:`shared` (fold means only). Both terms count the (seed, fold) noise, and the
-        first inflates it by Nadeau and Bengio's factor, so the estimate errs wide; ``J - 1``
-        rather than a Welch-Satterthwaite count, which can exceed it when the seed term
-        dominates and undercovered (0.93 where ``J - 1`` gives 0.97, 3 folds x 5 seeds, large
-        seed noise shared by the folds). Its weak case: two seeds and a large seed effect,
-        whose variance rests on one degree of freedom.
+        ``se² = (1 / J + 1 / (k - 1)) s²(fold means) + s²(seed means) / S``, with
+        ``min(J - 1, S - 1)`` degrees of freedom; no seed term with one seed, nor when neither
+        ``a`` nor ``b`` is :attr:`shared` (fold means only, ``J - 1`` degrees of freedom). Both
+        terms count the (seed, fold) noise, and the first inflates it by Nadeau and Bengio's
+        factor, so the estimate errs wide.
+
+        Degrees of freedom: ``s²(seed means)`` rests on ``S - 1`` of them, so where the seed
+        term dominates and the seeds are fewer than the folds, ``J - 1`` is too many: 5 folds
+        x 2 seeds covered 0.74 and 0.67 at a seed noise of 1.5 and 3 with ``J - 1``. A
+        Welch-Satterthwaite count from the two estimated terms did no better (0.81 and 0.76,
+        capped at ``J - 1`` or not: with one or two degrees of freedom the seed term is often
+        small by chance, and the count then large), and uncapped it undercovers where the
+        seeds are many (3 folds x 5 seeds: 0.94-0.96 where ``J - 1`` gives 0.99). So
+        ``min(J - 1, S - 1)``: the same as ``J - 1`` where ``S >= J``, wider where ``S < J``
+        (the t quantile 3.0 and 4.6 times ``J - 1``'s with 2 seeds and 3 or 5 folds, even
+        when the seed effect is small).
 
         Why a method trained afresh in each fold (``shared`` False) has no seed term: its
         training noise is new in every (seed, fold), so it already spreads the fold means
@@ -198,25 +210,29 @@ class CrossValidated:
         ``s²(seed means) / S`` would add it a second time. A difference with a shared method
         keeps the term (the shared method's seed effect moves every fold alike).
 
-        Measured 95 % coverage (:func:`cv_coverage`, 3 folds, 1,000 simulated
-        cross-validations per cell, ``seed_noise`` 0, 0.1, 0.3, 0.5, 1, 2; at 1 and 2 the
-        seed means spread about 3 and 6 times as much as the fold means with 5 seeds):
+        Measured 95 % coverage (:func:`cv_coverage`, 1,000 simulated cross-validations per
+        cell, Monte Carlo s.e. about 0.007; ``seed_noise`` 0, 0.5, 1, 1.5, 2, 3; at 1 and 2 the
+        seed means spread about 3 and 6 times as much as the fold means with 3 folds x 5 seeds):
 
-        - seed effect fully shared by the folds (``shared=1``): 5 seeds 0.98-0.995 at every
-          noise; 2 seeds 0.98-0.99 up to 0.5, then 0.945 and 0.87; 1 seed (no seed term, an
-          interval conditional on the run) 0.95-0.98 up to 0.5, then 0.78 and 0.46. The fold
-          means alone (the interval before the seed term) covered 0.88 and 0.70 at 1 and 2
-          with 5 seeds.
-        - half shared (``shared=0.5``): 2 and 5 seeds 0.98-1.0; 1 seed 0.89-0.98.
-        - a new model per fold (``shared=0``, ``seed_noise`` 0, 0.3, 0.7, 1.5, 3): without the
-          seed term (``shared=False`` here) 5 seeds 0.97-0.98, 2 seeds 0.96-0.98; with it 5
-          seeds 0.99-1.0 from a noise of 0.3 on (too wide), 2 seeds 0.98-0.99.
+        - seed effect fully shared by the folds (``shared=1``): 3 folds x 5 seeds 0.95-0.995,
+          5 x 10 0.97-0.99; 2 seeds, 3 or 5 folds, 0.95-1.0 up to a noise of 2 (with ``J - 1``
+          degrees of freedom: 0.75-0.83 at 2), 0.86-0.88 at 3; 3 seeds 0.92-0.995 up to 2,
+          0.85-0.86 at 3; 5 x 5 0.93-0.99 up to 2, 0.90 at 3. The large noises undercover
+          whatever the degrees of freedom while the seeds are few: the accuracy saturates at
+          chance, seeds that all land near it agree, and their small spread makes an interval
+          that misses low (5 x 5 at 3: 6.8 % of the intervals miss low, 1.6 % high). 1 seed
+          (no seed term, an interval conditional on the run; 3 folds) 0.95-0.98 up to 0.5,
+          then 0.77 and 0.48 at 1 and 2. The fold means alone (the interval before the seed
+          term) covered 0.88 and 0.70 at 1 and 2 with 3 folds x 5 seeds.
+        - half shared (``shared=0.5``): 0.97-1.0 in every cell above; 1 seed 0.89-0.98.
+        - a new model per fold (``shared=0``, ``seed_noise`` 0, 0.3, 0.7, 1.5, 3, 3 folds):
+          without the seed term (``shared=False`` here) 5 seeds 0.97-0.98, 2 seeds 0.96-0.98;
+          with it 0.99-1.0 (too wide).
         """
-        values = self._values(a, b)
         flags = np.asarray(self.shared)  # (methods,) after __post_init__
         seed_term = bool(flags[a] or (b is not None and flags[b]))
-        mean, se = _corrected_moments(values, self.n_folds, seed_term)
-        return float(mean), float(se), values.shape[1] - 1
+        mean, se, df = _corrected_moments(self._values(a, b), self.n_folds, seed_term)
+        return float(mean), float(se), df
 
     def _t_interval(self, a: int, b: int | None, level: float) -> Interval:
         if not 0 < level < 1:
@@ -381,8 +397,8 @@ def cv_coverage(
     rng = np.random.default_rng(seed)
     runs = [synthetic_cv(rng, n_folds, n_seeds, **case) for _ in range(n_rep)]  # type: ignore[arg-type]
     acc, truth = np.array([a for a, _ in runs]), runs[0][1]  # (n_rep, seeds, folds)
-    mean, se = _corrected_moments(acc, n_folds, assume_shared)
-    half = float(student_t.ppf((1 + level) / 2, n_folds - 1)) * se
+    mean, se, df = _corrected_moments(acc, n_folds, assume_shared)
+    half = float(student_t.ppf((1 + level) / 2, df)) * se
     covered = (mean - half <= truth) & (truth <= mean + half)
     out = {"corrected_t": float(np.mean(covered)), "n_rep": n_rep}
     if not bootstrap:
