@@ -282,9 +282,13 @@ STATEFUL = myst_chapter(
     results_dir = "results"
     """,
     """
+    import decimal
     import json
+    import locale
+    import logging
     import os
     import random
+    import signal
     import subprocess
     import sys
     import warnings
@@ -292,8 +296,13 @@ STATEFUL = myst_chapter(
 
     import matplotlib
     import numpy as np
+    import threadpoolctl
     import torch
 
+    import aligninfo.losses
+
+    umask = os.umask(0o022)
+    os.umask(umask)
     state = {
         "pid": os.getpid(),
         "left": os.environ.get("TINY_LEFT"),
@@ -308,6 +317,20 @@ STATEFUL = myst_chapter(
         "path": sys.path[:2],
         "cudnn": [torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark],
         "draws": [random.random(), float(np.random.random()), float(torch.rand(1))],
+        "grad": torch.is_grad_enabled(),
+        "anomaly": torch.is_anomaly_enabled(),
+        "denormal": float(torch.tensor([1e-40], dtype=torch.float32)[0]) > 0,
+        "torch_print": repr(torch.tensor([1 / 3])),
+        "device": str(torch.get_default_device()),
+        "blas": [pool["num_threads"] for pool in threadpoolctl.threadpool_info()],
+        "check_finite": aligninfo.losses._CHECK_FINITE,
+        "user_module": "tiny_user" in sys.modules,
+        "umask": umask,
+        "recursion": sys.getrecursionlimit(),
+        "logging": [logging.root.level, len(logging.root.handlers), logging.root.manager.disable],
+        "decimal": decimal.getcontext().prec,
+        "locale": locale.setlocale(locale.LC_NUMERIC),
+        "signals": [str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)],
     }
     with open(Path(results_dir) / "state.log", "a") as log:
         log.write(json.dumps(state) + "\\n")
@@ -322,6 +345,22 @@ STATEFUL = myst_chapter(
     np.set_printoptions(precision=2)
     sys.path.insert(0, "/tiny/bogus")
     torch.backends.cudnn.deterministic = torch.backends.cudnn.benchmark = True
+    torch.set_grad_enabled(False)
+    torch.autograd.set_detect_anomaly(True)
+    torch.set_flush_denormal(True)
+    torch.set_printoptions(precision=2)
+    torch.set_default_device("meta")
+    threadpoolctl.threadpool_limits(2)
+    aligninfo.losses._CHECK_FINITE = False
+    Path("tiny_user.py").write_text("X = 1\\n")  # a module next to the chapter
+    import tiny_user
+    os.umask(0o077)
+    sys.setrecursionlimit(4321)
+    logging.basicConfig(level=logging.ERROR, force=True)
+    logging.disable(logging.INFO)
+    decimal.getcontext().prec = 5
+    locale.setlocale(locale.LC_NUMERIC, locale.setlocale(locale.LC_CTYPE))  # C.UTF-8, say
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if os.environ.get("ALIGNINFO_TINY") == "die":  # a child left running, then the kernel dies
         child = subprocess.Popen(["sleep", "120"])
         (Path(results_dir) / "child.pid").write_text(str(child.pid))
@@ -354,7 +393,7 @@ def test_a_reused_kernel_puts_back_the_state_a_run_changed(stateful: Path) -> No
     run.run_chapter("99_stateful", None, {"results_dir": str(stateful)}, progress=False)
     first, second, fresh = states(stateful)
     assert second["pid"] == first["pid"] != fresh["pid"]  # the same kernel ran twice
-    assert second == first  # environment, paths, filters, NumPy, rcParams, torch, generators
+    assert second == first  # environment, paths, filters, NumPy, rcParams, torch, locale...
     same = ("pid", "draws")  # a fresh kernel's NumPy and random generators start anywhere
     assert {k: v for k, v in first.items() if k not in same} == {
         k: v for k, v in fresh.items() if k not in same

@@ -323,10 +323,11 @@ class ChapterKernel:
     kernel stays: before each run its namespace is emptied (IPython's ``%reset -f``), its
     working folder set to the chapter's and the process state listed in
     :mod:`aligninfo.book.kernel_state` put back as it was before the first run (environment
-    variables, ``sys.path``, warnings filters, NumPy's error handling and print options,
-    rcParams, torch's dtype, deterministic and cuDNN flags and threads, the global random
-    generators), while the modules imported stay loaded. Anything else a run changes stays for
-    the next: module caches, and attributes a run sets on a module (no chapter does). The
+    variables, ``sys.path``, warnings filters, NumPy's, torch's and matplotlib's settings, the
+    global random generators, locale, umask, logging, signal handlers, the library's settings),
+    while the modules imported stay loaded (but for modules next to the chapter). Anything else
+    a run changes stays for the next: module caches, and attributes a run sets on other
+    modules (no chapter does). The
     kernel is started again when the ``ALIGNINFO_*`` variables of this process (which it
     inherits) or the library's source (:func:`aligninfo.book.chapter.library_digest`) have
     changed since it started, so that a run never executes modules older than the files.
