@@ -141,8 +141,7 @@ def _umask() -> int:
 
 
 def _set_locale(saved: str) -> None:
-    if locale.setlocale(locale.LC_ALL) != saved:
-        locale.setlocale(locale.LC_ALL, saved)
+    locale.setlocale(locale.LC_ALL, saved)  # every category, as setlocale(LC_ALL) wrote them
 
 
 def _logging() -> tuple[int, list[logging.Handler], int]:
@@ -173,9 +172,8 @@ def _rc() -> dict[str, Any]:
 def _set_rc(saved: dict[str, Any]) -> None:
     import matplotlib
 
-    dict.update(
-        cast("dict[str, Any]", matplotlib.rcParams), saved
-    )  # validated once already (as rc_context does)
+    params = cast("dict[str, Any]", matplotlib.rcParams)
+    dict.update(params, saved)  # validated once already (as rc_context does)
 
 
 def _set_device(device: Any) -> None:
