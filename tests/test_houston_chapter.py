@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import papermill
 import pytest
 from fixtures import smoke_record
@@ -38,6 +39,9 @@ def test_houston_results_follow_the_protocol(smoke_results: Path) -> None:
         assert res[family]
         for d in res[family].values():
             assert d["verdict"] in VERDICTS and d["low"] <= d["difference"] <= d["high"]
+            # the unadjusted p-value beside Holm's within the family (chapter 11 re-judges
+            # groups of comparisons from it)
+            assert 0 <= d["p_value"] <= d["p_holm"] <= 1
             assert (d["verdict"] == "no detectable cost") == (
                 d["low"] <= 0 <= d["high"] or d["p_holm"] > 0.05
             )
@@ -70,6 +74,8 @@ def test_houston_cv_intervals_are_corrected_and_the_reference_tuned_on_polygons(
     assert cv["over_seeds"] == (len(res["seeds"]) > 1)
     coverage = cv["measured_coverage_at_95"]  # by the training noise of the seeds
     assert "seed_noise 0" in coverage and len(coverage) >= 3  # a method that ignores the seed
+    n_rep = {c["n_rep"] for c in coverage.values()}  # the sentence compares with a margin
+    assert cv["coverage_monte_carlo_se"] == pytest.approx(np.sqrt(0.95 * 0.05 / n_rep.pop()))
     booted = [c for c in coverage.values() if "bootstrap" in c]
     assert len(booted) == 1 and booted[0]["corrected_t"] > booted[0]["bootstrap"]
     ratios = cv["seed_to_fold_sd"]  # the simulated range is compared with the chapter's own

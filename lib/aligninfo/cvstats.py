@@ -199,7 +199,8 @@ class CrossValidated:
         Welch-Satterthwaite count from the two estimated terms did no better (0.81 and 0.76,
         capped at ``J - 1`` or not: with one or two degrees of freedom the seed term is often
         small by chance, and the count then large), and uncapped it undercovers where the
-        seeds are many (3 folds x 5 seeds: 0.94-0.96 where ``J - 1`` gives 0.99). So
+        seeds are many (3 folds x 5 seeds at a noise of 1.5 to 3: 0.96 to 0.91 where ``J - 1``
+        gives 0.99 to 0.94). So
         ``min(J - 1, S - 1)``: the same as ``J - 1`` where ``S >= J``, wider where ``S < J``
         (the t quantile 3.0 and 4.6 times ``J - 1``'s with 2 seeds and 3 or 5 folds, even
         when the seed effect is small).
