@@ -195,15 +195,14 @@ class CrossValidated:
 
         Degrees of freedom: ``s²(seed means)`` rests on ``S - 1`` of them, so where the seed
         term dominates and the seeds are fewer than the folds, ``J - 1`` is too many: 5 folds
-        x 2 seeds covered 0.74 and 0.67 at a seed noise of 1.5 and 3 with ``J - 1``. A
-        Welch-Satterthwaite count from the two estimated terms did no better (0.81 and 0.76,
-        capped at ``J - 1`` or not: with one or two degrees of freedom the seed term is often
-        small by chance, and the count then large), and uncapped it undercovers where the
-        seeds are many (3 folds x 5 seeds at a noise of 1.5 to 3: 0.96 to 0.91 where ``J - 1``
-        gives 0.99 to 0.94). So
-        ``min(J - 1, S - 1)``: the same as ``J - 1`` where ``S >= J``, wider where ``S < J``
-        (the t quantile 3.0 and 4.6 times ``J - 1``'s with 2 seeds and 3 or 5 folds, even
-        when the seed effect is small).
+        x 2 seeds covered 0.78 and 0.69 at a seed noise of 1.5 and 3 with ``J - 1``. A
+        Welch-Satterthwaite count from the two estimated terms raised that only to about 0.81
+        and 0.76, capped at ``J - 1`` or not (with one or two degrees of freedom the seed term
+        is often small by chance, and the count then large), and uncapped it undercovers
+        where the seeds are many (3 folds x 5 seeds at a noise of 1.5 to 3: 0.96 to 0.91,
+        where ``J - 1`` gives 0.99 to 0.94). So ``min(J - 1, S - 1)``: the same as ``J - 1``
+        where ``S >= J``, wider where ``S < J`` (the t quantile 3.0 and 4.6 times ``J - 1``'s
+        with 2 seeds and 3 or 5 folds, even when the seed effect is small).
 
         Why a method trained afresh in each fold (``shared`` False) has no seed term: its
         training noise is new in every (seed, fold), so it already spreads the fold means
