@@ -40,6 +40,7 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from aligninfo.stats import (
+    TIE_TOLERANCE,
     VERDICTS,
     Interval,
     Verdict,
@@ -51,9 +52,6 @@ from aligninfo.stats import (
 __all__ = ["TIE_TOLERANCE", "CrossValidated", "cv_coverage", "synthetic_cv"]
 
 K = TypeVar("K", bound=Hashable)
-
-TIE_TOLERANCE = 1e-12
-"""A standard error at most this times the scores' scale is no spread (rounding alone)."""
 
 
 def _corrected_moments(

@@ -48,6 +48,7 @@ from scipy.stats import t as student_t
 
 __all__ = [
     "RELATIVE_TOLERANCE",
+    "TIE_TOLERANCE",
     "VERDICTS",
     "Bootstrap",
     "Interval",
@@ -629,14 +630,19 @@ def student_interval(values: ArrayLike, level: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, level)
 
 
-def _t_p_value(mean: float, se: float, n: int) -> float:
+TIE_TOLERANCE = 1e-12
+"""A standard error at most this times the values' scale is no spread (rounding alone)."""
+
+
+def _t_p_value(mean: float, se: float, n: int, scale: float = 0.0) -> float:
     """Two-sided p-value of the one-sample t test of ``mean = 0``.
 
-    Replicates that all agree (``se == 0``) give no p-value below 1: a t statistic needs a
-    spread, and equal values over a few replicates (accuracies are counts, folds few) are a
+    Replicates that all agree (``se`` at most :data:`TIE_TOLERANCE` times ``scale``, the
+    largest absolute value: zero up to rounding) give no p-value below 1: a t statistic needs
+    a spread, and equal values over a few replicates (accuracies are counts, folds few) are a
     tie, not evidence that the spread is nil; calling them decided would turn a tie into a verdict.
     """
-    if se == 0:
+    if se <= TIE_TOLERANCE * scale or se == 0:
         return 1.0
     return float(2 * student_t.sf(abs(mean) / se, n - 1))
 
@@ -662,7 +668,8 @@ def seed_verdicts(differences: Mapping[str, ArrayLike], alpha: float = 0.05) -> 
     if not names:
         return {}
     moments = {k: _student(differences[k]) for k in names}
-    p = np.array([_t_p_value(*moments[k]) for k in names])
+    scales = {k: float(np.abs(np.asarray(differences[k], dtype=np.float64)).max()) for k in names}
+    p = np.array([_t_p_value(*moments[k], scales[k]) for k in names])
     adjusted, rejected = holm(p, alpha)
     ranks = np.empty(len(p), dtype=int)
     ranks[np.argsort(p, kind="stable")] = np.arange(1, len(p) + 1)
