@@ -128,9 +128,30 @@ def test_a_rescue_gain_counts_only_with_a_gain_against_simclr() -> None:
     assert advise(costs, {"decur": "gains"}, {"decur": "gains"}).kind == "align + specificity"
     open_ = advise(costs, {"decur": "gains"}, {"decur": ND})
     assert open_.kind == "specificity undecided" and "against SimCLR: decur" in open_.text
-    lost = advise(costs, {"decur": "gains"}, {"decur": "costs"})
+    lost = advise(costs, {"decur": "gains"}, {"info_nce": "costs", "decur": "costs"})
     assert lost.kind == "keep non-aligned" and "against SimCLR: decur costs" in lost.text
     assert "SimCLR" in RULES
+
+
+def test_a_cost_shared_with_simclr_is_not_advice_to_keep_non_aligned() -> None:
+    # Houston's LiDAR (kNN) at smoke scale: InfoNCE costs over the raw inputs, but so does
+    # SimCLR, and InfoNCE against SimCLR is undecided: the cost is a learned representation's
+    shared = advise({"info_nce": "costs"}, {}, {"info_nce": ND})
+    assert shared.kind == "learned representation costs" and shared.undecided
+    assert "against SimCLR: info_nce shows no detectable cost" in shared.text
+    assert advise({"info_nce": "costs"}, {}).kind == "keep non-aligned"  # SimCLR not run
+    both = advise({"info_nce": "costs"}, {}, {"info_nce": "costs"})
+    assert both.kind == "keep non-aligned" and "against SimCLR: info_nce costs" in both.text
+    # mixed reads the gains and costs that count: a gain shared with SimCLR is not one
+    shared_gain = advise(
+        {"info_nce": "costs", "cca": "gains"}, {}, {"info_nce": "costs", "cca": "costs"}
+    )
+    assert shared_gain.kind == "learned representation gains" and not shared_gain.undecided
+    shared_cost = advise(
+        {"info_nce": "costs", "cca": "gains"}, {}, {"info_nce": ND, "cca": "gains"}
+    )
+    assert shared_cost.kind == "align" and "a learned representation's cost" in shared_cost.text
+    assert "a cost against it" in RULES
 
 
 def test_the_wording_names_what_costs_and_what_the_rescue_did() -> None:

@@ -7,9 +7,10 @@ that alignment costs nothing. So the advice never turns "no detectable cost" int
     advise({"info_nce": "no detectable cost"}, {"decur": "no detectable cost"}).kind
     # "undecided": no cost was detected, none was excluded either
 
-A gain over the raw inputs may come from learning a representation at all rather than from
-aligning it. Where the non-aligned learned reference (SimCLR) was run, an objective's gain counts
-for alignment only when it also gains against that reference (``learned``).
+A gain or a cost over the raw inputs may come from learning a representation at all rather than
+from aligning it. Where the non-aligned learned reference (SimCLR) was run, an objective's gain
+counts for alignment, and its cost against it, only when it also gains (costs) against that
+reference (``learned``).
 
 The advice picks among objectives ("one gains"), so the verdicts it reads must be judged with
 their group as one family: :func:`rejudge` does it, from the p-values the chapters save, before
@@ -53,7 +54,7 @@ class _Facts:
     def __init__(self, pure: Verdicts, rescue: Verdicts, learned: Verdicts | None) -> None:
         self.pure, self.rescue, self.learned = pure, rescue, learned
         self.costly, self.gaining = _names(pure, COSTS), _names(pure, GAINS)
-        self.earned = self.counted(self.gaining)
+        self.earned, self.charged = self.counted(self.gaining), self.counted(self.costly, COSTS)
         # the objectives with a specificity term or fusion that gain over the raw inputs: those
         # whose gain counts, those that cost against SimCLR, the others
         self.helping = _names(rescue, GAINS)
@@ -65,10 +66,10 @@ class _Facts:
         caveat = f" ({_verb(spared, 'does', 'do')} not)" if spared else ""
         self.head = f"pure alignment costs: {', '.join(self.costly)}{caveat}"
 
-    def counted(self, gaining: list[str]) -> list[str]:
-        """The gains that count for alignment: all, or those that gain against SimCLR too."""
+    def counted(self, names: list[str], verdict: str = GAINS) -> list[str]:
+        """The gains (costs) that count for (against) alignment: all, or those against SimCLR."""
         learned = self.learned
-        return gaining if learned is None else [m for m in gaining if learned.get(m) == GAINS]
+        return names if learned is None else [m for m in names if learned.get(m) == verdict]
 
     def against(self, names: list[str], brackets: bool = False) -> str:
         """``"against SimCLR: a costs, b shows no detectable cost"`` ("" without SimCLR)."""
@@ -93,17 +94,22 @@ def _rescue_note(f: _Facts) -> str:
 def _mixed(f: _Facts) -> str:
     also = f"; {_verb(f.helping)}" if f.helping else ""
     return (
-        f"mixed: {_verb(f.costly, 'costs', 'cost')} and {_verb(f.gaining)}"
-        f"{f.against(f.gaining, True)}{also}: whether alignment costs depends on the objective"
+        f"mixed: {_verb(f.charged, 'costs', 'cost')} and {_verb(f.earned)}"
+        f"{f.against(f.charged + f.earned, True)}{also}: whether alignment costs depends on the "
+        "objective"
     )
+
+
+def _learned_cost(f: _Facts) -> str:
+    """``"a costs over the raw inputs, but against SimCLR: a shows no detectable cost"``."""
+    return f"{_verb(f.costly, 'costs', 'cost')} over the raw inputs, but {f.against(f.costly)}"
 
 
 def _align(f: _Facts) -> str:
     against = "" if f.learned is None else " and against SimCLR"
-    return (
-        "no pure-alignment objective shows a detectable cost and "
-        f"{_verb(f.earned)} over the raw inputs{against}: align{_rescue_note(f)}"
-    )
+    none = "no pure-alignment objective shows a detectable cost"
+    lead = f"{_learned_cost(f)} (a learned representation's cost)" if f.costly else none
+    return f"{lead} and {_verb(f.earned)} over the raw inputs{against}: align{_rescue_note(f)}"
 
 
 def _learned(why: str) -> Callable[[_Facts], str]:
@@ -111,6 +117,7 @@ def _learned(why: str) -> Callable[[_Facts], str]:
     return lambda f: (
         f"a learned representation gains: {_verb(f.gaining)} over the raw inputs, but "
         f"{f.against(f.gaining)}: {why}{_rescue_note(f)}"
+        + (f"; {f.head}{f.against(f.costly, True)}" if f.costly else "")
     )
 
 
@@ -143,7 +150,7 @@ def _keep(f: _Facts) -> str:
         why = f"{_verb(f.losing)} over the raw inputs but {f.against(f.losing)}"
     else:
         why = "nothing tried recovers it" if f.rescue else "no specificity term or fusion was run"
-    return f"{f.head}; {why}: keep a non-aligned representation"
+    return f"{f.head}{f.against(f.costly, True)}; {why}: keep a non-aligned representation"
 
 
 @dataclass(frozen=True)
@@ -170,7 +177,7 @@ TABLE: tuple[Rule, ...] = (
     Rule("not run", False, 'no pure-alignment objective compared: "not run"',
          lambda f: not f.pure, lambda f: "no pure-alignment objective was run"),
     Rule("mixed", False, 'one pure-alignment objective costs and another gains: "mixed: depends '
-         'on the objective", naming each', lambda f: bool(f.costly and f.gaining), _mixed),
+         'on the objective", naming each', lambda f: bool(f.charged and f.earned), _mixed),
     Rule("align", False, 'none costs and one gains: "align"', lambda f: bool(f.earned), _align),
     Rule("learned representation gains", False, "one gains over the raw inputs, but each such "
          'one costs against SimCLR: "a learned representation gains", and aligning it costs',
@@ -193,18 +200,24 @@ TABLE: tuple[Rule, ...] = (
          "detectable cost or gains over the raw inputs only: undecided at this budget between "
          "it and a representation that was not aligned",
          lambda f: bool(_names(f.rescue, UNDECIDED) or f.unsure), _specificity_undecided),
+    Rule("learned representation costs", True, 'pure alignment costs over the raw inputs only: "a '
+         "learned representation costs\", with alignment's verdict against SimCLR",
+         lambda f: not f.charged,
+         lambda f: f"a learned representation costs: {_learned_cost(f)}: the cost is not shown to "
+         f"come from alignment{_rescue_note(f)}"),
     Rule("keep non-aligned", False, 'pure alignment costs and nothing tried recovers it: "keep '
          'a non-aligned representation"', lambda f: True, _keep),
 )  # fmt: skip
-"""The rules of :func:`advise`, tried in order (a gain counts as :meth:`_Facts.counted` says)."""
+"""The rules of :func:`advise`, tried in order (a gain or cost counts as :meth:`_Facts.counted`
+says)."""
 
 KINDS = tuple(dict.fromkeys(rule.kind for rule in TABLE))
 """Every kind of advice :func:`advise` gives."""
 
 RULES = (
-    "a gain counts for alignment only where it is also a gain against SimCLR, the non-aligned "
-    "learned reference, when SimCLR was compared; the first rule that holds gives the advice: "
-    + "; ".join(rule.wording for rule in TABLE)
+    "a gain counts for alignment, and a cost against it, only where it is also a gain (a cost) "
+    "against SimCLR, the non-aligned learned reference, when SimCLR was compared; the first rule "
+    "that holds gives the advice: " + "; ".join(rule.wording for rule in TABLE)
 )
 """The rules of :func:`advise`, in words (for the text that presents its advice)."""
 
@@ -233,8 +246,8 @@ def advise(pure: Verdicts, rescue: Verdicts, learned: Verdicts | None = None) ->
         rescue: The verdict of each objective with a specificity term or fusion run (DeCUR,
             InfoNCE + SimCLR, CoMM, ...) against the raw inputs, by name.
         learned: The verdicts of the same objectives against SimCLR, the learned reference that
-            was not aligned, by name; None where SimCLR was not run. A gain over the raw inputs
-            counts for alignment only with a gain here too.
+            was not aligned, by name; None where SimCLR was not run. A gain (cost) over the raw
+            inputs counts for (against) alignment only with a gain (cost) here too.
 
     Returns:
         The :class:`Advice` of the first rule of :data:`TABLE` that holds.
