@@ -65,6 +65,15 @@ def test_invalid_values_name_the_parameter(kwargs: dict, name: str) -> None:
         configure(args.pop("scale"), args.pop("seed"), PRESETS, **args)
 
 
+def test_an_empty_list_is_taken_where_a_preset_is_empty() -> None:
+    """Chapter 10's ``width_factors`` is [] at smoke: ``-p width_factors "[]"`` was refused."""
+    presets = {"factors": ([], [2], [2, 4]), "tags": (["a"], ["a", "b"], ["a", "b"])}
+    for scale in ("smoke", "book"):
+        assert configure(scale, 0, presets, results_dir=None, factors=[]).factors == []
+    with pytest.raises(ValueError, match="'tags' must be a non-empty list"):
+        configure("smoke", 0, presets, results_dir=None, tags=[])
+
+
 def test_results_are_written_atomically_as_json(tmp_path: Path) -> None:
     cfg = configure("smoke", 5, PRESETS, results_dir=str(tmp_path))
     path = save_results(cfg, "demo", {"r2": np.float64(0.5), "curve": np.arange(3)})

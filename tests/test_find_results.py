@@ -247,3 +247,87 @@ def test_data_read_records_only_the_data_folder(tmp_path: Path) -> None:
         "files": ["set/x.npy"], "folders": [], "trees": []}  # fmt: skip
     chapter.start_read_log()  # a new run of the kernel starts afresh
     assert chapter.data_read(tmp_path / "data")["files"] == []
+
+
+def test_a_record_is_not_reused_once_a_record_its_chapter_read_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's case: 07's code edited (and 07 run again) left 10 and 11 found."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    results = tmp_path / "results"
+    _record_of(_start(results), "07_synthetic")
+    cfg = _start(results)  # chapter 10, which reads 07's results
+    assert find_results("07_synthetic", {}, results)[0] is not None
+    ten = _record_of(cfg, "10_protocol")
+    assert [(e["chapter"], e["results_dir"]) for e in ten["upstream"]] == [("07_synthetic", ".")]
+    cfg = _start(results)  # chapter 11 reads 10's
+    assert find_results("10_protocol", {}, results) == (ten, "")
+    eleven = _record_of(cfg, "11_when_to_align")
+    cfg = _start(results)  # chapter 12 looks for 08's and finds none
+    assert find_results("08_lfmc", {}, results)[0] is None
+    twelve = _record_of(cfg, "12_should_i_align")
+    assert find_results("11_when_to_align", {}, results) == (eleven, "")
+    assert find_results("12_should_i_align", {}, results) == (twelve, "")
+    _record_of(_start(results), "08_lfmc")  # now there is one
+    found, why = find_results("12_should_i_align", {}, results)
+    assert found is None and "read results of 08_lfmc that changed since" in why
+    code = run.code_digest
+    monkeypatch.setattr(
+        run, "code_digest", lambda c: "edited" if run.resolve(c).stem == "07_synthetic" else code(c)
+    )
+    for name, changed in (("10_protocol", "07_synthetic"), ("11_when_to_align", "10_protocol")):
+        found, why = find_results(name, {}, results)
+        assert found is None and f"read results of {changed} that changed since" in why
+    _record_of(_start(results), "07_synthetic")  # 07 run again: found, but not the one 10 read
+    assert find_results("07_synthetic", {}, results)[0] is not None
+    assert find_results("10_protocol", {}, results)[0] is None
+    cfg = _start(results)  # 10 run again
+    assert find_results("07_synthetic", {}, results)[0] is not None
+    ten = _record_of(cfg, "10_protocol")
+    moved = tmp_path / "moved"
+    results.rename(moved)  # the folders it read are saved relative to its own
+    assert find_results("10_protocol", {}, moved) == (ten, "")
+
+
+def test_the_logs_of_a_run_end_with_its_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run over a large download logs many paths: they are dropped once its record is saved;
+    a second record of the same run (nothing logged for it) is then never reused."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    cfg = _start(tmp_path / "results")
+    lfmc.load()
+    _record_of(cfg, "08_lfmc")
+    assert chapter._read_log is None and chapter._upstream_log is None
+    lfmc.load()
+    second = _record_of(cfg, "08_lfmc")
+    assert second["data"] is None
+    found, why = find_results("08_lfmc", {}, tmp_path / "results")
+    assert found is None and "does not say which files it read" in why
+    _record_of(_start(tmp_path / "results"), "10_protocol")
+    ten = _record_of(cfg, "10_protocol")  # saved again: what it read is not known
+    assert ten["upstream"] is None
+    found, why = find_results("10_protocol", {}, tmp_path / "results")
+    assert found is None and "chapters it does not list" in why
+
+
+def test_files_read_under_the_pretrained_folder_key_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retraining into the same ``pretrained`` folder changes chapter 13's results."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    folder = tmp_path / "encoders"
+    folder.mkdir()
+    (folder / "encoders.pt").write_bytes(b"weights")
+    (folder / "notes.txt").write_text("not read")
+    cfg = _start(tmp_path / "results")
+    (folder / "encoders.pt").read_bytes()
+    record = _record_of(cfg, "13_images", pretrained=str(folder))
+    assert record["inputs"]["pretrained"]["read"]["files"] == ["encoders.pt"]
+    wanted = {"pretrained": str(folder)}
+    assert find_results("13_images", wanted, tmp_path / "results") == (record, "")
+    _touch(folder / "notes.txt")
+    assert find_results("13_images", wanted, tmp_path / "results") == (record, "")
+    _touch(folder / "encoders.pt")
+    found, why = find_results("13_images", wanted, tmp_path / "results")
+    assert found is None and "computed on other files in 'pretrained'" in why

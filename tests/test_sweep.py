@@ -253,6 +253,28 @@ def test_a_list_of_points_runs_each_distinct_point_once(tiny: Path, tmp_path: Pa
         run_points("99_tiny", [{"n": 2}, {"m": 1}], results_dir=results)
 
 
+def test_a_chapter_running_a_sweep_notes_the_records_of_its_points(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """Chapter 10 reads its points through run_points: its record lists them, computed or not."""
+    results = tmp_path / "results"
+    chapter.loaded_digest.cache_clear()
+    cfg = chapter.configure("smoke", 0, results_dir=str(tmp_path / "consumer"))
+    run_points("99_tiny", [{"n": 2}], workers=1, results_dir=results)  # computed
+    points = run_points("99_tiny", [{"n": 2}, {"n": 4}], workers=1, results_dir=results)
+    assert [p.status for p in points] == ["reused", "computed"]
+    saved = chapter.save_results(cfg, "consumer", {})
+    assert saved is not None
+    upstream = json.loads(saved.read_text())["upstream"]
+    assert [(e["chapter"], e["parameters"]["n"], e["results_dir"]) for e in upstream] == [
+        ("99_tiny", 2, "../results"),
+        ("99_tiny", 4, "../results"),
+    ]
+    assert [e["identity"] for e in upstream] == [
+        chapter.record_identity(p.record) for p in points if p.record is not None
+    ]
+
+
 def test_one_kernel_runs_point_after_point_as_fresh_kernels_do(tiny: Path, tmp_path: Path) -> None:
     points = [{"n": 2}, {"n": 3}, {"n": 4, "width": 5}, {"n": 2, "seed": 1}]
     reused, fresh = tmp_path / "reused", tmp_path / "fresh"

@@ -129,7 +129,8 @@ def configure(
             raise ValueError(f"preset {name!r} needs one value per scale {SCALES}")
         default = by_scale[SCALES.index(scale)]
         value = overrides.get(name)
-        values[name] = default if value is None else _checked(name, value, default)
+        empty = any(isinstance(v, list | tuple) and not v for v in by_scale)
+        values[name] = default if value is None else _checked(name, value, default, empty)
         _check_minimum(name, values[name], floors.get(name, _smallest(by_scale)))
     if results_dir is not None:
         _check_writable(results_dir)
@@ -153,8 +154,11 @@ def configure(
     return cfg
 
 
-def _checked(name: str, value: Any, default: Any) -> Any:
-    """Check an explicit override against the type and sign of its preset."""
+def _checked(name: str, value: Any, default: Any, empty: bool = False) -> Any:
+    """Check an explicit override against the type and sign of its preset.
+
+    A list preset takes a non-empty list, or an empty one where ``empty`` (a preset is empty).
+    """
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"parameter {name!r} must be True or False; got {value!r}")
@@ -169,7 +173,7 @@ def _checked(name: str, value: Any, default: Any) -> Any:
             raise ValueError(f"parameter {name!r} must be a positive number; got {value!r}")
         return float(value)
     if isinstance(default, list | tuple):
-        if not isinstance(value, list | tuple) or not value:
+        if not isinstance(value, list | tuple) or not (value or empty):
             raise ValueError(f"parameter {name!r} must be a non-empty list; got {value!r}")
         return type(default)(value)
     if not isinstance(value, type(default)):
@@ -399,8 +403,10 @@ def save_results(
         return None
     requested = _requested(cfg, name, parameters or {})
     resolved = {k: v for k, v in vars(cfg).items() if not k.startswith("_") and k != "started"}
-    data_dir = (getattr(cfg, "_namespace", {}) | dict(parameters or {})).get("data_dir")
+    given = getattr(cfg, "_namespace", {}) | dict(parameters or {})
+    data_dir = given.get("data_dir")
     reads_data = "data_dir" in (_declared(name) or {})
+    inputs = {n: given[n] for n in _INPUTS if given.get(n) is not None}
     key = results_key(name, requested)
     record = {
         "chapter": name,
@@ -409,12 +415,49 @@ def save_results(
         "source_digest": _source_digest(name),
         "library_digest": _saved_digest(),
         "requested": requested,
-        "data": data_fingerprint(data_dir, data_read(data_dir)) if reads_data else None,
+        "data": _fingerprint_read(data_dir) if reads_data else None,
+        "inputs": {n: _fingerprint_read(folder) for n, folder in inputs.items()},
+        "upstream": _upstream_read(Path(cfg.results_dir)),
         "parameters": requested | ({"data_dir": data_dir} if data_dir else {}) | resolved,
         "seconds": round(time.perf_counter() - cfg.started, 3),
         "results": dict(results),
     }
+    global _read_log, _upstream_log
+    _read_log = _upstream_log = None  # many paths, maybe: not kept past the run's record
     return write_json(Path(cfg.results_dir) / f"{name}-{key}.json", record)
+
+
+def _fingerprint_read(folder: str | os.PathLike[str] | None) -> dict[str, Any] | None:
+    """:func:`data_fingerprint` of what this run read under a folder (``None``: the data folder).
+
+    None when no run is logging (after :func:`save_results`, before :func:`configure`): a
+    record without it is never reused.
+    """
+    return None if _read_log is None else data_fingerprint(folder, data_read(folder))
+
+
+def _upstream_read(results_dir: Path) -> list[dict[str, Any]] | None:
+    """The results this run looked up (:func:`find_results`), folders relative to its own.
+
+    None when no run is logging: a record of a chapter that reads others' is then not reused.
+    """
+    if _upstream_log is None:
+        return None
+    here = results_dir.absolute()
+    return [
+        e | {"results_dir": os.path.relpath(e["results_dir"], here)} for e in _upstream_log.values()
+    ]
+
+
+def record_identity(record: Mapping[str, Any]) -> str:
+    """What identifies a record to a chapter that read it: its key, code, data and upstream.
+
+    Returns:
+        16 hexadecimal digits; a record computed again from other code, data or upstream
+        results has others.
+    """
+    parts = [record.get(k) for k in ("key", "source_digest", "data", "inputs", "upstream")]
+    return hashlib.sha256(_canonical(parts).encode()).hexdigest()[:16]
 
 
 def _requested(cfg: SimpleNamespace, name: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -536,6 +579,12 @@ _READ_EVENTS = {"open": "files", "os.scandir": "folders", "os.listdir": "folders
 """Audit events that say a process read a file or listed a folder, and what they add to."""
 _read_log: dict[str, set[str]] | None = None
 """Absolute paths of the files read and folders listed since :func:`start_read_log`."""
+_upstream_log: dict[str, dict[str, Any]] | None = None
+"""The records :func:`find_results` looked up since :func:`start_read_log`, by request."""
+_hooked = False
+"""Whether this process's audit hook is installed."""
+_INPUTS = tuple(n for n in PATHS if n not in FOLDERS)
+"""Parameters naming files or folders a chapter reads (``pretrained``): fingerprinted as data."""
 
 
 def _log_read(event: str, args: tuple[Any, ...]) -> None:
@@ -558,14 +607,18 @@ def start_read_log() -> None:
     :func:`configure` calls it, so that :func:`save_results` fingerprints the data a chapter
     read since it started (a kernel reused for another run starts a new log). It hears what
     Python code opens or lists (:func:`sys.addaudithook`), not files a C library opens by name
-    (GDAL's GeoTIFFs): those are covered when their folder was listed.
+    (GDAL's GeoTIFFs): those are covered when their folder was listed. It also starts the log
+    of the results records the run looks up (:func:`find_results`), which :func:`save_results`
+    keeps in the record (``upstream``).
     """
-    global _read_log
-    if _read_log is None:
+    global _read_log, _upstream_log, _hooked
+    if not _hooked:
         import sys
 
         sys.addaudithook(_log_read)  # once per process: hooks cannot be removed
+        _hooked = True
     _read_log = {"files": set(), "folders": set()}
+    _upstream_log = {}
 
 
 def _data_root(data_dir: str | os.PathLike[str] | None) -> Path | None:
@@ -715,6 +768,8 @@ def find_results(
     chapter: str,
     parameters: Mapping[str, Any] | None = None,
     results_dir: str | os.PathLike[str] = "results",
+    *,
+    note: bool = True,
 ) -> tuple[dict[str, Any] | None, str]:
     """Find the results a chapter saved when run with some parameters, and say why not.
 
@@ -724,17 +779,39 @@ def find_results(
             others take their defaults. ``ALIGNINFO_SCALE``, when set, is the scale, and a
             different ``scale`` given here is refused (as the runner refuses it).
         results_dir: The folder the chapter wrote to.
+        note: During a chapter's run (after :func:`configure`), note the lookup, found or not,
+            for :func:`save_results` (False: a look that the results do not depend on).
 
     Returns:
         The record (with ``results``, ``parameters``, ...) and an empty string; or None and why
         no record qualifies (none for these parameters, an unreadable file, another library
         version or library source, older chapter code, a change in the data files the chapter
-        read: see :func:`data_fingerprint`).
+        read: see :func:`data_fingerprint`; files read under ``pretrained``; a record it read
+        through this function that is no longer the one found: see :func:`record_identity`).
 
     Raises:
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
             ``scale`` other than the one ``ALIGNINFO_SCALE`` sets.
     """
+    record, why = _find(chapter, parameters, results_dir)
+    if note and _upstream_log is not None:
+        from aligninfo.book import run
+
+        name, wanted = run.resolve(chapter).stem, dict(parameters or {})
+        entry = {
+            "chapter": name,
+            "parameters": wanted,
+            "results_dir": str(Path(results_dir).absolute()),
+            "identity": None if record is None else record_identity(record),
+        }
+        _upstream_log[_canonical([name, wanted, entry["results_dir"]])] = entry
+    return record, why
+
+
+def _find(
+    chapter: str, parameters: Mapping[str, Any] | None, results_dir: str | os.PathLike[str]
+) -> tuple[dict[str, Any] | None, str]:
+    """:func:`find_results` without noting the lookup."""
     from aligninfo.book import run
 
     declared = run.chapter_parameters(chapter)
@@ -771,14 +848,48 @@ def find_results(
         return None, f"{path} was computed by another version of the library's source"
     if record.get("source_digest") != run.code_digest(name):
         return None, f"{path} was computed by an older version of {name}'s code"
+    inputs = record.get("inputs")
+    inputs = inputs if isinstance(inputs, dict) else {}
+    read = {n: inputs.get(n) for n in _INPUTS if n in declared and wanted.get(n) is not None}
     if "data_dir" in declared:
-        saved = record.get("data")
-        read = saved.get("read") if isinstance(saved, dict) else None
-        if not isinstance(read, dict):
-            return None, f"{path} does not say which data files it read (an older record)"
-        if data_fingerprint(wanted.get("data_dir"), read) != saved:
-            return None, f"{path} was computed on other data (files it read differ)"
+        read["data_dir"] = record.get("data")
+    for folder, saved in read.items():
+        why = _read_changed(saved, wanted.get(folder))
+        if why:
+            what = "data" if folder == "data_dir" else f"files in {folder!r}"
+            return None, f"{path} was computed on other {what} ({why})"
+    upstream = record.get("upstream")
+    changed = _upstream_changed(upstream, path.parent) if upstream or name in run.UPSTREAM else ""
+    if changed:
+        return None, f"{path} read results of {changed} that changed since"
     return record, ""
+
+
+def _read_changed(saved: Any, folder: str | os.PathLike[str] | None) -> str:
+    """Why a saved :func:`data_fingerprint` no longer holds for a folder; "" when it does."""
+    read = saved.get("read") if isinstance(saved, dict) else None
+    if not isinstance(read, dict):
+        return "the record does not say which files it read"
+    return "" if data_fingerprint(folder, read) == saved else "files it read differ"
+
+
+def _upstream_changed(entries: Any, folder: Path) -> str:
+    """The first chapter whose record, looked up as ``entries`` say, is another one now.
+
+    Returns:
+        Its name; "" when none changed (or ``entries`` is an empty list).
+    """
+    if not isinstance(entries, list):
+        return "chapters it does not list"
+    for entry in entries:
+        try:
+            found, _ = _find(entry["chapter"], entry["parameters"], folder / entry["results_dir"])
+            identity = entry["identity"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return "unknown chapters (an unreadable record)"
+        if (None if found is None else record_identity(found)) != identity:
+            return str(entry["chapter"])
+    return ""
 
 
 def load_results(

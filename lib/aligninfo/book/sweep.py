@@ -287,7 +287,7 @@ def longest_first(groups: list[list[Point]], reference: Mapping[str, Any]) -> li
 
 def _centre(path: Path, fixed: Mapping[str, Any] | None, folder: Path) -> dict[str, Any]:
     """The sizes the chapter resolves with the fixed parameters alone, when a record has them."""
-    record, _ = find_results(str(path), fixed, folder)
+    record, _ = find_results(str(path), fixed, folder, note=False)  # an estimate's sizes
     return dict(record["parameters"]) if record is not None else {}
 
 
