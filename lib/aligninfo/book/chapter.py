@@ -24,7 +24,8 @@ record also holds the resolved sizes, the library version, a digest of the chapt
 of the library's source as the process loaded it (:func:`loaded_digest`: a fix in any module
 changes it; a source edited during the run gives a digest that never matches) and, for a chapter
 that reads data (it has ``data_dir``), what identifies the data files it read
-(:func:`data_fingerprint`);
+(:func:`data_fingerprint`; the files read under ``pretrained`` likewise), and the records it
+looked up with :func:`find_results` (chapters 10-12 read others'; :func:`record_identity`);
 :func:`find_results` uses a record only when all of them match, and otherwise says why.
 """
 
