@@ -279,3 +279,26 @@ def test_a_kernel_that_dies_at_start_is_started_again(monkeypatch: pytest.Monkey
     with pytest.raises(RuntimeError, match="something else"):
         run.run_chapter("01_model", progress=False)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "example"),
+    [
+        (["run", "08_lfmc", "-p", "methods", "raw", "info_nce"],
+         "-p methods \"['raw', 'info_nce']\""),
+        (["run", "10_protocol", "-p", "width_factors", "2", "4", "-p", "seed", "1"],
+         '-p width_factors "[2, 4]"'),
+    ],
+)  # fmt: skip
+def test_a_list_given_as_several_values_to_run_says_how_to_quote_it(
+    argv: list[str], example: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Parameters whose default is None (a list set by the scale) got argparse's bare message."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith(f"give a list as one quoted value, e.g. {example})")
+    with pytest.raises(SystemExit):
+        main(["list", "extra"])
+    assert capsys.readouterr().err.strip().endswith("unrecognized arguments: extra")

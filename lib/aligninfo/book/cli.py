@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale.add_argument("build", help="Jupyter Book's build folder (_build)")
     _diagnose_parser(commands)
     _pretrain_parser(commands)
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.error(_leftover(list(sys.argv[1:] if argv is None else argv), extras))
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -165,6 +167,25 @@ def _run(
         )
         return 1
     return 0
+
+
+def _leftover(argv: list[str], extras: list[str]) -> str:
+    """The message for arguments argparse did not take, with how to give a list after ``-p``.
+
+    ``run -p methods raw info_nce`` leaves ``info_nce``: a list is one quoted value.
+    """
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    first = argv.index(extras[0]) if extras[0] in argv else 0
+    if first < 3 or argv[first - 3] not in ("-p", "--parameter"):
+        return message
+    end = first  # the values left over right after this -p NAME VALUE
+    while end < len(argv) and end - first < len(extras) and argv[end] == extras[end - first]:
+        end += 1
+    values = [run.parse_value(v) for v in argv[first - 1 : end]]
+    return (
+        f"{message} (-p takes one value: give a list as one quoted value, "
+        f'e.g. -p {argv[first - 2]} "{values!r}")'
+    )
 
 
 def _pairs(pairs: Sequence[Sequence[str]]) -> dict[str, object]:
