@@ -141,8 +141,15 @@ def code_digest(chapter: str | Path) -> str:
     Returns:
         Hexadecimal digest; it changes whenever code that computes the chapter's results does.
     """
+    path = resolve(chapter).resolve()
+    return _code_digest_of(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _code_digest_of(path: Path, mtime_ns: int) -> str:
+    """:func:`code_digest` of a file version (cached: chapter 11 checks many records of 7-10)."""
     digest = hashlib.sha256()
-    for cell in read_notebook(resolve(chapter)).cells:
+    for cell in read_notebook(path).cells:
         tags = cell.get("metadata", {}).get("tags", ())
         if cell.cell_type == "code" and not set(tags) & set(_PARAMETER_TAGS):
             digest.update(cell.source.strip().encode() + b"\0")
