@@ -90,3 +90,17 @@ def test_the_score_figure_reads_both_probes_on_every_axis(smoke_results: Path) -
                             if (s["method"], s["probe"]) == (panel["method"], probe)
                         )
                         assert [mean, low, high] == [score["mean"], score["low"], score["high"]]
+
+
+@pytest.mark.chapters
+@pytest.mark.xdist_group("readers")
+def test_the_text_says_what_the_points_off_the_centre_train_on_the_axes_they_are(
+    smoke_results: Path,
+) -> None:
+    res = _record("10_protocol", smoke_results)["results"]
+    off_centre = {p["factor"] for p in res["points"] if p["label"] != "centre"}
+    for factor, words in (("k", "along k"), ("tau", "temperature points"), ("budget", "budget")):
+        assert (words in res["trained_text"]) == (factor in off_centre), (
+            factor,
+            res["trained_text"],
+        )
