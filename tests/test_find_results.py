@@ -308,7 +308,7 @@ def test_the_logs_of_a_run_end_with_its_record(
     ten = _record_of(cfg, "10_protocol")  # saved again: what it read is not known
     assert ten["upstream"] is None
     found, why = find_results("10_protocol", {}, tmp_path / "results")
-    assert found is None and "chapters it does not list" in why
+    assert found is None and "does not list the results it read" in why
 
 
 def test_files_read_under_the_pretrained_folder_key_the_record(

@@ -862,7 +862,7 @@ def _find(
     upstream = record.get("upstream")
     changed = _upstream_changed(upstream, path.parent) if upstream or name in run.UPSTREAM else ""
     if changed:
-        return None, f"{path} read results of {changed} that changed since"
+        return None, f"{path} {changed}"
     return record, ""
 
 
@@ -875,21 +875,22 @@ def _read_changed(saved: Any, folder: str | os.PathLike[str] | None) -> str:
 
 
 def _upstream_changed(entries: Any, folder: Path) -> str:
-    """The first chapter whose record, looked up as ``entries`` say, is another one now.
+    """Why the records looked up as ``entries`` say are not those a record read; "" if they are.
 
     Returns:
-        Its name; "" when none changed (or ``entries`` is an empty list).
+        The first chapter whose record is another one now (or was not found then, or is not
+        now), or that ``entries`` is no list of lookups; "" when none changed.
     """
     if not isinstance(entries, list):
-        return "chapters it does not list"
+        return "does not list the results it read (an older record, or a second one of its run)"
     for entry in entries:
         try:
             found, _ = _find(entry["chapter"], entry["parameters"], folder / entry["results_dir"])
             identity = entry["identity"]
         except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return "unknown chapters (an unreadable record)"
+            return f"lists results it read that cannot be looked up ({entry!r:.80})"
         if (None if found is None else record_identity(found)) != identity:
-            return str(entry["chapter"])
+            return f"read results of {entry['chapter']} that changed since"
     return ""
 
 
