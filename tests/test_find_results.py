@@ -331,3 +331,41 @@ def test_files_read_under_the_pretrained_folder_key_the_record(
     _touch(folder / "encoders.pt")
     found, why = find_results("13_images", wanted, tmp_path / "results")
     assert found is None and "computed on other files in 'pretrained'" in why
+
+
+def test_a_record_is_not_reused_once_one_it_read_holds_other_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's case: 07 run again with the same key, code and data (on another device,
+    say) gave other numbers, and 10's record, computed from the old ones, was still found."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    results = tmp_path / "results"
+    _record_of(_start(results), "07_synthetic")
+    cfg = _start(results)
+    assert find_results("07_synthetic", {}, results)[0] is not None
+    ten = _record_of(cfg, "10_protocol")
+    assert find_results("10_protocol", {}, results) == (ten, "")
+    seven = run.chapter_parameters("07_synthetic")
+    chapter.save_results(_start(results), "07_synthetic", {"answer": -999.0}, seven)
+    found, why = find_results("10_protocol", {}, results)
+    assert found is None and "read results of 07_synthetic that changed since" in why
+
+
+def test_records_that_list_one_another_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reviewer's case: a 07 record listing 10's and 10's listing 07's recursed forever."""
+    monkeypatch.delenv(SCALE_ENV, raising=False)
+    results = tmp_path / "results"
+    cfg = _start(results)
+    find_results("10_protocol", {}, results)  # none yet, but listed
+    _record_of(cfg, "07_synthetic")
+    cfg = _start(results)
+    find_results("07_synthetic", {}, results)
+    _record_of(cfg, "10_protocol")
+    found, why = find_results("07_synthetic", {}, results)
+    assert found is None
+    assert why == (
+        "a record lists itself among the results it read "
+        "(07_synthetic -> 10_protocol -> 07_synthetic)"
+    )

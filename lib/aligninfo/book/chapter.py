@@ -451,13 +451,15 @@ def _upstream_read(results_dir: Path) -> list[dict[str, Any]] | None:
 
 
 def record_identity(record: Mapping[str, Any]) -> str:
-    """What identifies a record to a chapter that read it: its key, code, data and upstream.
+    """What identifies a record to a chapter that read it: its key, code, data, upstream, results.
 
     Returns:
         16 hexadecimal digits; a record computed again from other code, data or upstream
-        results has others.
+        results has others, and so has one computed again with other numbers (on another
+        device, say).
     """
-    parts = [record.get(k) for k in ("key", "source_digest", "data", "inputs", "upstream")]
+    keys = ("key", "source_digest", "data", "inputs", "upstream", "results")
+    parts = [record.get(k) for k in keys]
     return hashlib.sha256(_canonical(parts).encode()).hexdigest()[:16]
 
 
@@ -794,7 +796,10 @@ def find_results(
         ValueError: If ``parameters`` names a parameter that the chapter does not have, or a
             ``scale`` other than the one ``ALIGNINFO_SCALE`` sets.
     """
-    record, why = _find(chapter, parameters, results_dir)
+    try:
+        record, why = _find(chapter, parameters, results_dir, {})
+    except _Loop as loop:
+        record, why = None, f"a record lists itself among the results it read ({loop})"
     if note and _upstream_log is not None:
         from aligninfo.book import run
 
@@ -809,10 +814,53 @@ def find_results(
     return record, why
 
 
+class _Loop(Exception):
+    """Records that list one another among the results they read; the message is the chain."""
+
+
+_Found = tuple[dict[str, Any] | None, str]
+_Memo = dict[tuple[str, str, str], _Found | None]
+"""Lookups of one :func:`find_results` call by (chapter, parameters, folder); None: under way."""
+
+
 def _find(
-    chapter: str, parameters: Mapping[str, Any] | None, results_dir: str | os.PathLike[str]
-) -> tuple[dict[str, Any] | None, str]:
-    """:func:`find_results` without noting the lookup."""
+    chapter: str,
+    parameters: Mapping[str, Any] | None,
+    results_dir: str | os.PathLike[str],
+    memo: _Memo,
+) -> _Found:
+    """:func:`find_results` without noting the lookup, each lookup done once per ``memo``.
+
+    Raises:
+        _Loop: When the lookup is already under way (a record read, through others, itself).
+    """
+    from aligninfo.book import run
+
+    name = run.resolve(chapter).stem
+    lookup = (name, _canonical(parameters or {}), str(Path(results_dir).resolve()))
+    if lookup in memo:
+        done = memo[lookup]
+        if done is None:
+            under_way = [k for k, v in memo.items() if v is None]  # in the order begun
+            chain = under_way[under_way.index(lookup) :]
+            raise _Loop(" -> ".join([k[0] for k in chain] + [name]))
+        return done
+    memo[lookup] = None
+    try:
+        found = _find_once(name, parameters, results_dir, memo)
+    finally:
+        del memo[lookup]
+    memo[lookup] = found
+    return found
+
+
+def _find_once(
+    chapter: str,
+    parameters: Mapping[str, Any] | None,
+    results_dir: str | os.PathLike[str],
+    memo: _Memo,
+) -> _Found:
+    """One lookup of :func:`_find`."""
     from aligninfo.book import run
 
     declared = run.chapter_parameters(chapter)
@@ -860,7 +908,8 @@ def _find(
             what = "data" if folder == "data_dir" else f"files in {folder!r}"
             return None, f"{path} was computed on other {what} ({why})"
     upstream = record.get("upstream")
-    changed = _upstream_changed(upstream, path.parent) if upstream or name in run.UPSTREAM else ""
+    checked = upstream or name in run.UPSTREAM
+    changed = _upstream_changed(upstream, path.parent, memo) if checked else ""
     if changed:
         return None, f"{path} {changed}"
     return record, ""
@@ -874,7 +923,7 @@ def _read_changed(saved: Any, folder: str | os.PathLike[str] | None) -> str:
     return "" if data_fingerprint(folder, read) == saved else "files it read differ"
 
 
-def _upstream_changed(entries: Any, folder: Path) -> str:
+def _upstream_changed(entries: Any, folder: Path, memo: _Memo) -> str:
     """Why the records looked up as ``entries`` say are not those a record read; "" if they are.
 
     Returns:
@@ -885,7 +934,8 @@ def _upstream_changed(entries: Any, folder: Path) -> str:
         return "does not list the results it read (an older record, or a second one of its run)"
     for entry in entries:
         try:
-            found, _ = _find(entry["chapter"], entry["parameters"], folder / entry["results_dir"])
+            at = folder / entry["results_dir"]
+            found, _ = _find(entry["chapter"], entry["parameters"], at, memo)
             identity = entry["identity"]
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return f"lists results it read that cannot be looked up ({entry!r:.80})"
