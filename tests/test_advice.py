@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -125,9 +126,14 @@ def test_a_rescue_gain_counts_only_with_a_gain_against_simclr() -> None:
     earned = advise({"info_nce": ND}, {"decur": "gains"}, {"decur": "gains"})
     assert earned.kind == "undecided, specificity gains"
     costs = {"info_nce": "costs"}
-    assert advise(costs, {"decur": "gains"}, {"decur": "gains"}).kind == "align + specificity"
-    open_ = advise(costs, {"decur": "gains"}, {"decur": ND})
+    both = {"info_nce": "costs", "decur": "gains"}
+    assert advise(costs, {"decur": "gains"}, both).kind == "align + specificity"
+    open_ = advise(costs, {"decur": "gains"}, {"info_nce": "costs", "decur": ND})
     assert open_.kind == "specificity undecided" and "against SimCLR: decur" in open_.text
+    # a cost that does not count (info_nce not compared with SimCLR) is no reason for either
+    assert advise(costs, {"decur": "gains"}, {"decur": "gains"}).kind == (
+        "learned representation costs"
+    )
     lost = advise(costs, {"decur": "gains"}, {"info_nce": "costs", "decur": "costs"})
     assert lost.kind == "keep non-aligned" and "against SimCLR: decur costs" in lost.text
     assert "SimCLR" in RULES
@@ -141,12 +147,14 @@ def test_a_cost_shared_with_simclr_is_not_advice_to_keep_non_aligned() -> None:
     assert "against SimCLR: info_nce shows no detectable cost" in shared.text
     assert advise({"info_nce": "costs"}, {}).kind == "keep non-aligned"  # SimCLR not run
     both = advise({"info_nce": "costs"}, {}, {"info_nce": "costs"})
-    assert both.kind == "keep non-aligned" and "against SimCLR: info_nce costs" in both.text
-    # mixed reads the gains and costs that count: a gain shared with SimCLR is not one
+    assert both.kind == "keep non-aligned"
+    assert both.text.startswith("pure alignment costs (and against SimCLR): info_nce;")
+    # mixed reads the gains and costs that count: a gain shared with SimCLR is not one, so the
+    # cost that counts decides, as the gain that counts does beside a shared cost ("align")
     shared_gain = advise(
         {"info_nce": "costs", "cca": "gains"}, {}, {"info_nce": "costs", "cca": "costs"}
     )
-    assert shared_gain.kind == "learned representation gains" and not shared_gain.undecided
+    assert shared_gain.kind == "keep non-aligned" and "(cca does not)" in shared_gain.text
     shared_cost = advise(
         {"info_nce": "costs", "cca": "gains"}, {}, {"info_nce": ND, "cca": "gains"}
     )
@@ -184,6 +192,89 @@ def test_the_rules_and_the_kinds_come_from_one_table() -> None:
     # every rule of the table is reached, by the kind and the openness it gives
     reached = {(a.kind, a.undecided) for a in every_advice()} | {(advise({}, {}).kind, False)}
     assert reached == {(rule.kind, rule.undecided) for rule in TABLE}
+
+
+class Reading:
+    """A setting as RULES' words read it: "costs" and "gains" are those that count."""
+
+    def __init__(self, pure: dict, rescue: dict, learned: dict | None) -> None:
+        self.pure, self.learned = pure, learned
+
+        def counts(m: str, v: str) -> bool:
+            return learned is None or learned.get(m) == v
+
+        self.costs = any(v == "costs" and counts(m, v) for m, v in pure.items())
+        self.gains = any(v == "gains" and counts(m, v) for m, v in pure.items())
+        self.raw_gains = [m for m, v in pure.items() if v == "gains"]
+        self.raw_decided = any(v != ND for v in pure.values())
+        self.rescued = any(v == "gains" and counts(m, v) for m, v in rescue.items())
+        self.open = any(
+            v == ND or (v == "gains" and (learned or {}).get(m, ND) == ND)
+            for m, v in rescue.items()
+        )
+
+
+# Each rule of TABLE, in order: a phrase of its wording, and what those words say of a setting
+READINGS = (
+    ('"not run"', lambda s: not s.pure),
+    ("one pure-alignment objective costs and another gains", lambda s: s.costs and s.gains),
+    ('none costs and one gains: "align"', lambda s: not s.costs and s.gains),
+    (
+        "none costs, and one gains over the raw inputs, but each such one costs against SimCLR",
+        lambda s: (
+            not s.costs
+            and s.raw_gains
+            and all((s.learned or {}).get(m) == "costs" for m in s.raw_gains)
+        ),
+    ),
+    ("none costs and one gains over the raw inputs only", lambda s: not s.costs and s.raw_gains),
+    ("none costs or gains over the raw inputs", lambda s: not s.raw_decided and s.rescued),
+    ("the same without such a gain", lambda s: not s.raw_decided),
+    (
+        "pure alignment costs and an objective with a specificity term or fusion gains",
+        lambda s: s.costs and s.rescued,
+    ),
+    (
+        "pure alignment costs and such an objective shows no detectable cost, or gains over the "
+        "raw inputs and shows no detectable cost against SimCLR or was not compared",
+        lambda s: s.costs and s.open,
+    ),
+    ("pure alignment costs over the raw inputs only", lambda s: not s.costs),
+    ("pure alignment costs and nothing tried recovers it", lambda s: s.costs),
+)
+
+
+def settings() -> Iterator[tuple[dict, dict, dict | None]]:
+    """Every setting of up to two pure objectives and two others, SimCLR's verdicts on each of
+    them given, missing or SimCLR not run."""
+    names = {"pure": ("a", "b"), "rescue": ("r", "s")}
+    groups = {
+        group: [
+            dict(zip(them, vs, strict=False))
+            for n in range(3)
+            for vs in itertools.product(VERDICTS3, repeat=n)
+        ]
+        for group, them in names.items()
+    }
+    for pure, rescue in itertools.product(groups["pure"], groups["rescue"]):
+        run = [*pure, *rescue]
+        yield pure, rescue, None
+        for against in itertools.product((*VERDICTS3, None), repeat=len(run)):
+            yield pure, rescue, {m: v for m, v in zip(run, against, strict=True) if v}
+
+
+def test_every_setting_gets_the_kind_of_the_first_rule_whose_words_hold() -> None:
+    assert len(READINGS) == len(TABLE)
+    for (phrase, _), rule in zip(READINGS, TABLE, strict=True):
+        assert phrase in rule.wording and rule.wording in RULES, phrase
+    reached = set()
+    for pure, rescue, learned in settings():
+        reading = Reading(pure, rescue, learned)
+        first = next(i for i, (_, holds) in enumerate(READINGS) if holds(reading))
+        got, rule = advise(pure, rescue, learned), TABLE[first]
+        assert (got.kind, got.undecided) == (rule.kind, rule.undecided), (pure, rescue, learned)
+        reached.add(first)
+    assert reached == set(range(len(TABLE)))
 
 
 def test_undecided_is_said_by_the_advice_of_every_kind_that_leaves_the_choice_open() -> None:

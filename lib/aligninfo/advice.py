@@ -62,9 +62,9 @@ class _Facts:
         self.losing = [m for m in self.helping if (learned or {}).get(m) == COSTS]
         self.unsure = [m for m in self.helping if m not in self.rescuers + self.losing]
         self.also = "" if learned is None else " (and against SimCLR)"
-        spared = [m for m in pure if m not in self.costly]
+        spared = [m for m in pure if m not in self.charged]
         caveat = f" ({_verb(spared, 'does', 'do')} not)" if spared else ""
-        self.head = f"pure alignment costs: {', '.join(self.costly)}{caveat}"
+        self.head = f"pure alignment costs{self.also}: {', '.join(self.charged)}{caveat}"
 
     def counted(self, names: list[str], verdict: str = GAINS) -> list[str]:
         """The gains (costs) that count for (against) alignment: all, or those against SimCLR."""
@@ -117,7 +117,7 @@ def _learned(why: str) -> Callable[[_Facts], str]:
     return lambda f: (
         f"a learned representation gains: {_verb(f.gaining)} over the raw inputs, but "
         f"{f.against(f.gaining)}: {why}{_rescue_note(f)}"
-        + (f"; {f.head}{f.against(f.costly, True)}" if f.costly else "")
+        + (f"; {_learned_cost(f)}" if f.costly else "")
     )
 
 
@@ -150,7 +150,7 @@ def _keep(f: _Facts) -> str:
         why = f"{_verb(f.losing)} over the raw inputs but {f.against(f.losing)}"
     else:
         why = "nothing tried recovers it" if f.rescue else "no specificity term or fusion was run"
-    return f"{f.head}{f.against(f.costly, True)}; {why}: keep a non-aligned representation"
+    return f"{f.head}; {why}: keep a non-aligned representation"
 
 
 @dataclass(frozen=True)
@@ -179,27 +179,32 @@ TABLE: tuple[Rule, ...] = (
     Rule("mixed", False, 'one pure-alignment objective costs and another gains: "mixed: depends '
          'on the objective", naming each', lambda f: bool(f.charged and f.earned), _mixed),
     Rule("align", False, 'none costs and one gains: "align"', lambda f: bool(f.earned), _align),
-    Rule("learned representation gains", False, "one gains over the raw inputs, but each such "
-         'one costs against SimCLR: "a learned representation gains", and aligning it costs',
-         lambda f: bool(f.gaining) and all((f.learned or {}).get(m) == COSTS for m in f.gaining),
+    Rule("learned representation gains", False, "none costs, and one gains over the raw inputs, "
+         'but each such one costs against SimCLR: "a learned representation gains", and aligning '
+         "it costs", lambda f: not f.charged and bool(f.gaining)
+         and all((f.learned or {}).get(m) == COSTS for m in f.gaining),
          _learned("the gain is a learned representation's, and aligning it costs")),
-    Rule("learned representation gains", True, 'one gains over the raw inputs only: "a '
-         "learned representation gains\", with alignment's verdict against SimCLR",
-         lambda f: bool(f.gaining), _learned("the gain is not shown to come from alignment")),
-    Rule("undecided, specificity gains", True, 'none costs and none gains (no verdict decided): '
-         '"undecided at this budget", not "align", and where an objective with a specificity '
-         "term or fusion gains, that gain is said beside it",
+    Rule("learned representation gains", True, 'none costs and one gains over the raw inputs '
+         "only: \"a learned representation gains\", with alignment's verdict against SimCLR",
+         lambda f: not f.charged and bool(f.gaining),
+         _learned("the gain is not shown to come from alignment")),
+    Rule("undecided, specificity gains", True, "none costs or gains over the raw inputs (no "
+         'verdict decided): "undecided at this budget", not "align", and where an objective with '
+         "a specificity term or fusion gains, that gain is said beside it",
          lambda f: not f.costly and bool(f.rescuers),
          lambda f: f"{_UNDECIDED}; {_verb(f.rescuers)}{f.also}: align + specificity has earned "
          "its place"),
     Rule("undecided", True, "the same without such a gain", lambda f: not f.costly, _undecided),
     Rule("align + specificity", False, "pure alignment costs and an objective with a "
-         'specificity term or fusion gains: "align + specificity"', lambda f: bool(f.rescuers),
+         'specificity term or fusion gains: "align + specificity"',
+         lambda f: bool(f.charged and f.rescuers),
          lambda f: f"{f.head}; {_verb(f.rescuers)}{f.also}: align + specificity"),
     Rule("specificity undecided", True, "pure alignment costs and such an objective shows no "
-         "detectable cost or gains over the raw inputs only: undecided at this budget between "
-         "it and a representation that was not aligned",
-         lambda f: bool(_names(f.rescue, UNDECIDED) or f.unsure), _specificity_undecided),
+         "detectable cost, or gains over the raw inputs and shows no detectable cost against "
+         "SimCLR or was not compared with it: undecided at this budget between it and a "
+         "representation that was not aligned",
+         lambda f: bool(f.charged and (_names(f.rescue, UNDECIDED) or f.unsure)),
+         _specificity_undecided),
     Rule("learned representation costs", True, 'pure alignment costs over the raw inputs only: "a '
          "learned representation costs\", with alignment's verdict against SimCLR",
          lambda f: not f.charged,
