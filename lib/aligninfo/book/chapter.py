@@ -527,9 +527,7 @@ def library_digest() -> str:
     statistics, a probe) is never hidden behind results computed before it. The files are read
     again only when one's size or modification time has changed (a cache per process).
     """
-    stamps = tuple(
-        (str(f), s.st_size, s.st_mtime_ns) for f in _sources(LIBRARY) for s in (f.stat(),)
-    )
+    stamps = tuple((str(f), *_stamp(f.stat())) for f in _sources(LIBRARY))
     return _digest_at(LIBRARY, stamps)
 
 
